@@ -1,0 +1,47 @@
+"""Which kernel backends exist, why a missing one is missing, and how "auto" resolves."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+BACKENDS = ("auto", "torch", "cpp", "triton")
+
+
+def _cpp_reason() -> str | None:
+    return "the C++ extension pyramid_kernels._C is not part of this version; use backend='torch'"
+
+
+def _triton_reason(device_type: str | None) -> str | None:
+    return "the Triton kernels are not part of this version; use backend='torch'"
+
+
+def available_backends(device_type: str = "cpu") -> dict[str, str | None]:
+    """Map each concrete backend to None when it can run on ``device_type``, else the reason."""
+    return {"torch": None, "cpp": _cpp_reason(), "triton": _triton_reason(device_type)}
+
+
+def resolve_backend(backend: str, device_type: str) -> str:
+    """The concrete backend for a request on a device; raises if it cannot run there.
+
+    "auto" is Triton on CUDA, C++ on CPU when built, else the torch reference.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    reasons = available_backends(device_type)
+    if backend == "auto":
+        preferred = "triton" if device_type == "cuda" else "cpp"
+        return preferred if reasons[preferred] is None else "torch"
+    if reasons[backend] is not None:
+        raise ValueError(
+            f"backend={backend!r} is not available on {device_type}: {reasons[backend]}"
+        )
+    return backend
+
+
+def spectral_kernels(backend: str) -> ModuleType:
+    """The module implementing the four spectral stages for a concrete backend."""
+    if backend == "torch":
+        from . import reference
+
+        return reference
+    raise ValueError(f"backend={backend!r} has no spectral kernels in this version")

@@ -1,0 +1,57 @@
+"""``SteerablePyramid``: the transform as an ``nn.Module`` (no parameters, no fixed image size)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from .backends import BACKENDS
+from .pyramid import Pyramid, build_with_spec, collapse
+from .spec import PyramidSpec
+
+
+class SteerablePyramid(nn.Module):
+    """Complex (or real) steerable pyramid; ``forward`` is :meth:`build`.
+
+    Args:
+        height: number of band-pass levels, or "auto" for floor(log2 min(H, W)) - 2.
+        orientations: K bands per level (>= 2 when complex).
+        twidth: width of the radial transition in octaves (> 0).
+        is_complex: complex (analytic, one-sided) bands, or real bands.
+        tight_frame: orthonormal scaling (||coeffs|| = ||x||); False gives pyrtools amplitudes.
+        synthesis: "adjoint" (analytic projection of complex bands) or "real" (real parts).
+        backend: "auto", "torch", "cpp" or "triton".
+    """
+
+    def __init__(
+        self,
+        height: int | str = "auto",
+        orientations: int = 4,
+        twidth: float = 1.0,
+        is_complex: bool = True,
+        tight_frame: bool = True,
+        synthesis: str = "adjoint",
+        backend: str = "auto",
+    ) -> None:
+        super().__init__()
+        self.spec = PyramidSpec(height, orientations, twidth, is_complex, tight_frame, synthesis)
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+        self.backend = backend
+
+    def build(self, x: Tensor) -> Pyramid:
+        """x real (..., H, W) -> :class:`Pyramid`."""
+        return build_with_spec(x, self.spec, self.backend)
+
+    def collapse(self, coeffs: Pyramid) -> Tensor:
+        """:class:`Pyramid` -> real (..., H, W); gradients flow to the coefficients."""
+        return collapse(coeffs, self.backend)
+
+    forward = build
+
+    def extra_repr(self) -> str:
+        s = self.spec
+        return (
+            f"height={s.height!r}, orientations={s.orientations}, twidth={s.twidth}, "
+            f"is_complex={s.is_complex}, tight_frame={s.tight_frame}, "
+            f"synthesis={s.synthesis!r}, backend={self.backend!r}"
+        )

@@ -1,0 +1,61 @@
+"""The tight-frame transform as FFTs around the four spectral stages of a backend.
+
+``analyze`` is the analysis operator A (ortho FFTs, complex bands scaled by 1/sqrt(2)) and
+``synthesize`` its exact adjoint A^T for the real inner product; A^T A = I.
+All tensors are flattened to a single leading dim N.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.fft import fft2, ifft2
+
+from .spec import PyramidSpec, level_sizes
+
+
+def analyze(x: torch.Tensor, spec: PyramidSpec, kernels) -> list[torch.Tensor]:
+    """x real (N, H, W) -> [highpass (N, H, W), band_l (N, K, H_l, W_l) ..., lowpass (N, H_L, W_L)].
+
+    Bands are complex when ``spec.is_complex``; ``spec.height`` must be resolved.
+    """
+    full = tuple(x.shape[-2:])
+    highpass, lowpass = kernels.residual_split(fft2(x, norm="ortho"), spec)
+    coeffs = [ifft2(highpass, norm="ortho").real.contiguous()]
+    for level in range(spec.height):
+        bands, lowpass = kernels.band_split(lowpass, level, full, spec)
+        bands = ifft2(bands, norm="ortho")
+        coeffs.append(bands if spec.is_complex else bands.real.contiguous())
+    coeffs.append(ifft2(lowpass, norm="ortho").real.contiguous())
+    return coeffs
+
+
+def synthesize(
+    highpass: torch.Tensor,
+    bands: list[torch.Tensor],
+    lowpass: torch.Tensor,
+    spec: PyramidSpec,
+    kernels,
+) -> torch.Tensor:
+    """The adjoint of :func:`analyze`: coefficients (real or complex bands) -> real (N, H, W)."""
+    full = tuple(highpass.shape[-2:])
+    spectrum = fft2(lowpass, norm="ortho")
+    for level in reversed(range(len(bands))):
+        spectrum = kernels.band_merge(fft2(bands[level], norm="ortho"), spectrum, level, full, spec)
+    spectrum = kernels.residual_merge(fft2(highpass, norm="ortho"), spectrum, spec)
+    return ifft2(spectrum, norm="ortho").real.contiguous()
+
+
+def amplitude_scales(spec: PyramidSpec, size: tuple[int, int]) -> list[float]:
+    """Per-output factors f with coefficients = f * (tight coefficients): [hp, band_0.., lp].
+
+    All ones for ``tight_frame=True``. Otherwise the pyrtools/plenoptic amplitudes: backward
+    FFT normalisation gives sqrt(HW / (H_l W_l)) at level l (2^l for even sizes), and complex
+    bands are not divided by sqrt(2).
+    """
+    if spec.tight_frame:
+        return [1.0] * (spec.height + 2)
+    sizes = level_sizes(size, spec.height)
+    area = size[0] * size[1]
+    level = [(area / (h * w)) ** 0.5 for h, w in sizes]
+    complex_gain = 2.0**0.5 if spec.is_complex else 1.0
+    return [1.0] + [level[i] * complex_gain for i in range(spec.height)] + [level[-1]]

@@ -1,0 +1,97 @@
+"""The pyramid specification: the parameters that define the transform, validated once."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+SYNTHESIS_MODES = ("adjoint", "real")
+
+
+def max_height(size: tuple[int, int]) -> int:
+    """Deepest pyramid an (H, W) image supports: floor(log2 min(H, W)) - 2."""
+    return int(math.floor(math.log2(min(size)))) - 2
+
+
+def level_sizes(size: tuple[int, int], height: int) -> list[tuple[int, int]]:
+    """Sizes of levels 0..height; entry ``height`` is the low-pass residual's size.
+
+    Level 0 has the image size; each coarser level is ceil(d / 2) per axis.
+    """
+    sizes = [tuple(size)]
+    for _ in range(height):
+        h, w = sizes[-1]
+        sizes.append(((h + 1) // 2, (w + 1) // 2))
+    return sizes
+
+
+@dataclass(frozen=True)
+class PyramidSpec:
+    """Everything that defines a steerable pyramid except the image size.
+
+    ``height`` is an int here; "auto" is resolved against an image size by :meth:`resolve`.
+    """
+
+    height: int | str = "auto"
+    orientations: int = 4
+    twidth: float = 1.0
+    is_complex: bool = True
+    tight_frame: bool = True
+    synthesis: str = "adjoint"
+
+    def __post_init__(self) -> None:
+        h = self.height
+        if isinstance(h, bool) or not (h == "auto" or isinstance(h, int)):
+            raise TypeError(f"height must be an int or 'auto', got {h!r}")
+        if isinstance(h, int) and h < 0:
+            raise ValueError(f"height must be >= 0 (or 'auto'), got {h}")
+        k = self.orientations
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise TypeError(f"orientations must be an int, got {type(k).__name__}")
+        if k < 1:
+            raise ValueError(f"orientations must be >= 1, got {k}")
+        if self.is_complex and k < 2:
+            raise ValueError(
+                "orientations must be >= 2 for a complex pyramid (order 0 has no analytic "
+                "band); use orientations >= 2 or is_complex=False"
+            )
+        if isinstance(self.twidth, bool) or not isinstance(self.twidth, (int, float)):
+            raise TypeError(f"twidth must be a positive number, got {self.twidth!r}")
+        if not (self.twidth > 0 and math.isfinite(self.twidth)):
+            raise ValueError(f"twidth must be a finite number > 0, got {self.twidth}")
+        if self.synthesis not in SYNTHESIS_MODES:
+            raise ValueError(f"synthesis must be one of {SYNTHESIS_MODES}, got {self.synthesis!r}")
+        object.__setattr__(self, "twidth", float(self.twidth))
+        object.__setattr__(self, "is_complex", bool(self.is_complex))
+        object.__setattr__(self, "tight_frame", bool(self.tight_frame))
+
+    @property
+    def order(self) -> int:
+        """Order n = K - 1 of the angular cos^n masks."""
+        return self.orientations - 1
+
+    def resolve(self, size: tuple[int, int]) -> PyramidSpec:
+        """This spec with ``height`` checked against (H, W) and "auto" replaced by the maximum."""
+        top = max_height(size)
+        if top < 0:
+            raise ValueError(
+                f"image size {tuple(size)} is too small for a steerable pyramid: "
+                "both H and W must be >= 4"
+            )
+        if self.height == "auto":
+            height = top
+        elif self.height > top:
+            raise ValueError(
+                f"height={self.height} is too large for an image of size {tuple(size)}: the "
+                f"maximum is floor(log2(min(H, W))) - 2 = {top}; pass height<={top} or 'auto'"
+            )
+        else:
+            height = self.height
+        return PyramidSpec(
+            height,
+            self.orientations,
+            self.twidth,
+            self.is_complex,
+            self.tight_frame,
+            self.synthesis,
+        )

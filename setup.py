@@ -1,0 +1,31 @@
+"""Builds the optional C++ CPU extension ``pyramid_kernels._C`` when torch is importable.
+
+Use ``pip install --no-build-isolation -e .`` after installing torch; without torch (or without
+C++ sources) the package installs as pure Python and uses the torch reference kernels.
+"""
+
+import glob
+import os
+
+from setuptools import setup
+
+ext_modules, cmdclass = [], {}
+sources = sorted(glob.glob(os.path.join("csrc", "*.cpp")))
+if sources and os.environ.get("PYRAMID_KERNELS_NO_CPP") != "1":
+    try:
+        from torch.utils.cpp_extension import BuildExtension, CppExtension
+    except ImportError:
+        print("torch is not importable at build time: skipping the C++ extension")
+    else:
+        ext_modules.append(
+            CppExtension(
+                "pyramid_kernels._C",
+                sources,
+                extra_compile_args={"cxx": ["-O3", "-fopenmp", "-std=c++17"]},
+                extra_link_args=["-fopenmp"],
+                py_limited_api=True,
+            )
+        )
+        cmdclass["build_ext"] = BuildExtension
+
+setup(ext_modules=ext_modules, cmdclass=cmdclass)

@@ -1,0 +1,60 @@
+"""Rendering a pyramid, writing pictures, and the demo command."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import pyramid_kernels as pk
+from pyramid_kernels.cli import main
+from pyramid_kernels.images import test_image as make_test_image
+from pyramid_kernels.render import render_pyramid
+
+
+def test_render_layout_and_range():
+    c = pk.build(torch.randn(2, 64, 48), height=2, orientations=3)
+    picture = render_pyramid(c, index=1, gap=2)
+    rows = 64 + 64 + 32 + 16 + 3 * 2
+    cols = max(48, 3 * 48 + 2 * 2)
+    assert picture.shape == (rows, cols)
+    assert picture.min() >= 0 and picture.max() <= 1
+    # the high-pass panel is the rescaled high-pass residual of image 1
+    hp = c.highpass[1]
+    assert torch.allclose(picture[:64, :48], (0.5 + 0.5 * hp / hp.abs().max()).float(), atol=1e-6)
+    assert not torch.equal(render_pyramid(c, part="abs"), render_pyramid(c, part="real"))
+
+
+def test_render_bad_arguments():
+    c = pk.build(torch.randn(32, 32), height=1)
+    with pytest.raises(ValueError, match="part must be one of"):
+        render_pyramid(c, part="phase")
+    with pytest.raises(ValueError, match="index must be in"):
+        render_pyramid(c, index=3)
+
+
+def test_test_image_is_deterministic_and_in_range():
+    a, b = make_test_image(64), make_test_image(64)
+    assert torch.equal(a, b) and a.shape == (64, 64)
+    assert 0 <= a.min() and a.max() <= 1 and a.std() > 0.1
+
+
+def test_demo_writes_pictures(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--size", "64"]) == 0
+    bands = np.asarray(Image.open(tmp_path / "pyramid_bands.png"))
+    assert bands.ndim == 2 and bands.shape[0] > 64 and bands.std() > 0
+    assert (tmp_path / "test_image.png").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
+    assert "reconstruction error" in capsys.readouterr().out
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    from pyramid_kernels.image_io import write_atomic
+
+    def failing(path):
+        with open(path, "w") as f:
+            f.write("partial")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError):
+        write_atomic(tmp_path / "out.png", failing)
+    assert list(tmp_path.iterdir()) == []
