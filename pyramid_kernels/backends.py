@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from types import ModuleType
 
 BACKENDS = ("auto", "torch", "cpp", "triton")
@@ -11,8 +13,17 @@ def _cpp_reason() -> str | None:
     return "the C++ extension pyramid_kernels._C is not part of this version; use backend='torch'"
 
 
-def _triton_reason(device_type: str | None) -> str | None:
-    return "the Triton kernels are not part of this version; use backend='torch'"
+def _triton_reason(device_type: str) -> str | None:
+    if importlib.util.find_spec("triton") is None:
+        return "triton is not installed (pip install triton)"
+    if device_type == "cuda":
+        return None
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        return None  # the Triton interpreter runs the kernels on CPU tensors
+    return (
+        f"Triton kernels run on CUDA tensors, not {device_type}; for CPU tensors set "
+        "TRITON_INTERPRET=1 before importing pyramid_kernels (slow, for testing)"
+    )
 
 
 def available_backends(device_type: str = "cpu") -> dict[str, str | None]:
@@ -44,4 +55,8 @@ def spectral_kernels(backend: str) -> ModuleType:
         from . import reference
 
         return reference
+    if backend == "triton":
+        from . import triton_spectral
+
+        return triton_spectral
     raise ValueError(f"backend={backend!r} has no spectral kernels in this version")

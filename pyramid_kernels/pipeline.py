@@ -8,7 +8,7 @@ All tensors are flattened to a single leading dim N.
 from __future__ import annotations
 
 import torch
-from torch.fft import fft2, ifft2
+from torch.fft import fft2, ifft2, irfft2
 
 from .spec import PyramidSpec, level_sizes
 
@@ -20,13 +20,18 @@ def analyze(x: torch.Tensor, spec: PyramidSpec, kernels) -> list[torch.Tensor]:
     """
     full = tuple(x.shape[-2:])
     highpass, lowpass = kernels.residual_split(fft2(x, norm="ortho"), spec)
-    coeffs = [ifft2(highpass, norm="ortho").real.contiguous()]
+    coeffs = [_real_inverse(highpass)]
     for level in range(spec.height):
         bands, lowpass = kernels.band_split(lowpass, level, full, spec)
-        bands = ifft2(bands, norm="ortho")
-        coeffs.append(bands if spec.is_complex else bands.real.contiguous())
-    coeffs.append(ifft2(lowpass, norm="ortho").real.contiguous())
+        coeffs.append(ifft2(bands, norm="ortho") if spec.is_complex else _real_inverse(bands))
+    coeffs.append(_real_inverse(lowpass))
     return coeffs
+
+
+def _real_inverse(spectrum: torch.Tensor) -> torch.Tensor:
+    """Inverse DFT of a Hermitian spectrum (..., h, w): irfft2 of its non-negative half."""
+    size = tuple(spectrum.shape[-2:])
+    return irfft2(spectrum[..., : size[1] // 2 + 1], s=size, norm="ortho")
 
 
 def synthesize(

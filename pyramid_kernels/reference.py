@@ -1,7 +1,8 @@
 """Pure-torch reference kernels of the fused spectral stages (the tight transform).
 
 Every fast backend implements the same four functions on unshifted spectra and is tested
-against these. Shapes: N flattened leading dims, complex spectra of the level's size.
+against these. Shapes: N flattened leading dims, complex spectra of the level's size. Masks
+are cached per (level, shape, spec, dtype, device).
 
 - residual_split(X) -> (hp, L0):       hp = X * hi0, L0 = X * lo0
 - residual_merge(hp, L0) -> X:         the adjoint, X = hp * hi0 + L0 * lo0
@@ -11,38 +12,53 @@ against these. Shapes: N flattened leading dims, complex spectra of the level's 
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 
 from . import frequency
 from .spec import PyramidSpec
 
 
+@lru_cache(maxsize=64)
+def _residual_masks(size, twidth, dtype, device):
+    hi0, lo0 = frequency.residual_masks(size, twidth, device)
+    return hi0.to(dtype), lo0.to(dtype)
+
+
+@lru_cache(maxsize=64)
+def _band_masks(level, size, full, spec, dtype, device):
+    """(band masks (K, H_l, W_l) complex, lowpass mask (H_l+1, W_l+1) real, crop rows, cols)."""
+    size_next = ((size[0] + 1) // 2, (size[1] + 1) // 2)
+    masks = frequency.band_masks(level, size, full, spec, device).to(dtype)
+    lomask = frequency.lowpass_mask(level, size_next, full, spec.twidth, device).to(
+        masks.real.dtype
+    )
+    rows = frequency.crop_index(size[0], size_next[0], device)
+    cols = frequency.crop_index(size[1], size_next[1], device)
+    return masks, lomask, rows, cols
+
+
 def residual_split(spectrum: torch.Tensor, spec: PyramidSpec):
     """(N, H, W) complex -> high-pass spectrum (N, H, W), low-pass spectrum (N, H, W)."""
-    hi0, lo0 = frequency.residual_masks(tuple(spectrum.shape[-2:]), spec.twidth, spectrum.device)
-    real = spectrum.real.dtype
-    return spectrum * hi0.to(real), spectrum * lo0.to(real)
+    size, real = tuple(spectrum.shape[-2:]), spectrum.real.dtype
+    hi0, lo0 = _residual_masks(size, spec.twidth, real, spectrum.device)
+    return spectrum * hi0, spectrum * lo0
 
 
 def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
     """Adjoint of :func:`residual_split`: (N, H, W) x 2 complex -> (N, H, W) complex."""
-    hi0, lo0 = frequency.residual_masks(tuple(highpass.shape[-2:]), spec.twidth, highpass.device)
-    real = highpass.real.dtype
-    return highpass * hi0.to(real) + lowpass * lo0.to(real)
+    size, real = tuple(highpass.shape[-2:]), highpass.real.dtype
+    hi0, lo0 = _residual_masks(size, spec.twidth, real, highpass.device)
+    return highpass * hi0 + lowpass * lo0
 
 
 def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):
     """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l) complex, next low-pass (N, H_l+1, W_l+1)."""
     size = tuple(lowpass.shape[-2:])
-    size_next = ((size[0] + 1) // 2, (size[1] + 1) // 2)
-    device = lowpass.device
-    masks = frequency.band_masks(level, size, full, spec, device).to(lowpass.dtype)
+    masks, lomask, rows, cols = _band_masks(level, size, full, spec, lowpass.dtype, lowpass.device)
     bands = lowpass[:, None] * masks
-    rows = frequency.crop_index(size[0], size_next[0], device)
-    cols = frequency.crop_index(size[1], size_next[1], device)
-    cropped = lowpass.index_select(-2, rows).index_select(-1, cols)
-    lomask = frequency.lowpass_mask(level, size_next, full, spec.twidth, device)
-    return bands, cropped * lomask.to(lowpass.real.dtype)
+    return bands, lowpass.index_select(-2, rows).index_select(-1, cols) * lomask
 
 
 def band_merge(
@@ -54,16 +70,10 @@ def band_merge(
 ):
     """Adjoint of :func:`band_split`: bands (N, K, H_l, W_l), (N, H_l+1, W_l+1) -> (N, H_l, W_l)."""
     size = tuple(bands.shape[-2:])
-    size_next = tuple(lowpass_next.shape[-2:])
-    device = bands.device
-    masks = frequency.band_masks(level, size, full, spec, device).to(bands.dtype)
+    masks, lomask, rows, cols = _band_masks(level, size, full, spec, bands.dtype, bands.device)
     # conj_physical, not a lazy conj view: the view's conj bit was lost inside the custom op
     # on the first torch.compile (aot_eager/inductor) call in torch 2.13.
     out = (bands * masks.conj_physical()).sum(dim=1)
-    lomask = frequency.lowpass_mask(level, size_next, full, spec.twidth, device)
-    rows = frequency.crop_index(size[0], size_next[0], device)
-    cols = frequency.crop_index(size[1], size_next[1], device)
-    shaped = lowpass_next * lomask.to(bands.real.dtype)
-    padded_rows = out.new_zeros((out.shape[0], size[0], size_next[1]))
-    padded_rows.index_copy_(-2, rows, shaped)
+    padded_rows = out.new_zeros((out.shape[0], size[0], lowpass_next.shape[-1]))
+    padded_rows.index_copy_(-2, rows, lowpass_next * lomask)
     return out.index_add_(-1, cols, padded_rows)  # distinct columns: an exact zero-pad-and-add

@@ -1,0 +1,137 @@
+"""Pyramid build / collapse / build+backward timings: pyramid_kernels backends vs plenoptic vs
+the FFT floor, for the standard configs of DESIGN §5 (float32, complex, tight frame).
+
+Run with ``python bench/run.py`` (or ``pytest bench/ --benchmark-only``); CUDA timings
+synchronize inside the timed function.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import pyramid_kernels as pk
+
+CONFIGS = [  # (B, C, H, W, height, K)
+    (8, 3, 256, 256, 4, 4),
+    (64, 3, 224, 224, 4, 4),
+    (1, 1, 2048, 2048, "auto", 8),
+    (256, 1, 32, 32, 3, 4),
+]
+OPS = ("build", "collapse", "build+backward")
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def config_id(cfg) -> str:
+    b, c, h, w, height, k = cfg
+    return f"{b}x{c}x{h}x{w}-h{height}-K{k}"
+
+
+def providers() -> list[str]:
+    ours = [f"pk-{name}" for name, why in pk.available_backends(DEVICE).items() if why is None]
+    return ours + ["plenoptic", "fft_floor"]
+
+
+def _sync():
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
+
+
+def _pk_case(backend: str, x: torch.Tensor, cfg):
+    height, k = cfg[4], cfg[5]
+    pyr = pk.SteerablePyramid(height=height, orientations=k, backend=backend)
+    coeffs = pyr.build(x)
+    grads = [torch.ones_like(t) for t in coeffs.tensors]
+    xg = x.clone().requires_grad_(True)
+
+    def build_backward():
+        torch.autograd.backward(pyr.build(xg).tensors, grads)
+        xg.grad = None
+
+    return {
+        "build": lambda: pyr.build(x),
+        "collapse": lambda: pyr.collapse(coeffs),
+        "build+backward": build_backward,
+    }
+
+
+def _plenoptic_case(x: torch.Tensor, cfg):
+    po = pytest.importorskip("plenoptic")
+    height, k = cfg[4], cfg[5]
+    pyr = po.process.SteerablePyramidFreq(
+        tuple(x.shape[-2:]), height=height, order=k - 1, is_complex=True, tight_frame=True
+    ).to(x.device)
+    coeffs = pyr(x)
+    grads = {key: torch.ones_like(t) for key, t in coeffs.items()}
+    xg = x.clone().requires_grad_(True)
+
+    def build_backward():
+        out = pyr(xg)
+        torch.autograd.backward([out[key] for key in grads], [grads[key] for key in grads])
+        xg.grad = None
+
+    return {
+        "build": lambda: pyr(x),
+        "collapse": lambda: pyr.recon_pyr(coeffs),
+        "build+backward": build_backward,
+    }
+
+
+def _fft_floor_case(x: torch.Tensor, cfg):
+    """Only the FFTs the transform needs: real transforms for real data, complex for bands."""
+    coeffs = pk.build(x, height=cfg[4], orientations=cfg[5])
+    fft, r2c, c2r = torch.fft.fft2, torch.fft.rfft2, torch.fft.irfft2
+    spectra = [r2c(coeffs.highpass), *[fft(b) for b in coeffs.bands], r2c(coeffs.lowpass)]
+    size = tuple(x.shape[-2:])
+
+    def build():
+        r2c(x)
+        c2r(spectra[0], s=size)
+        for b in spectra[1:-1]:
+            torch.fft.ifft2(b)
+        c2r(spectra[-1], s=tuple(coeffs.lowpass.shape[-2:]))
+
+    def collapse():
+        r2c(coeffs.lowpass)
+        for b in coeffs.bands:
+            fft(b)
+        r2c(coeffs.highpass)
+        c2r(spectra[0], s=size)
+
+    def build_backward():
+        build()
+        collapse()
+
+    return {"build": build, "collapse": collapse, "build+backward": build_backward}
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("provider", providers())
+@pytest.mark.parametrize("cfg", CONFIGS, ids=config_id)
+def test_pyramid(benchmark, cfg, provider, op):
+    torch.manual_seed(0)
+    b, c, h, w = cfg[:4]
+    x = torch.rand(b, c, h, w, device=DEVICE)
+    if provider == "plenoptic":
+        fns = _plenoptic_case(x, cfg)
+    elif provider == "fft_floor":
+        fns = _fft_floor_case(x, cfg)
+    else:
+        fns = _pk_case(provider.removeprefix("pk-"), x, cfg)
+    fn = fns[op]
+
+    def timed():
+        fn()
+        _sync()
+
+    benchmark.group = f"{config_id(cfg)} {op}"
+    benchmark.extra_info.update(
+        config=config_id(cfg),
+        provider=provider,
+        op=op,
+        device=DEVICE,
+        threads=torch.get_num_threads(),
+    )
+    pixels = b * c * h * w
+    rounds = max(3, min(20, int(2e7 // pixels)))
+    benchmark.pedantic(timed, rounds=rounds, warmup_rounds=1)

@@ -1,0 +1,284 @@
+"""Triton kernels of the four spectral stages (same contract as ``reference.py``).
+
+Each launch covers one level: a program reads BLOCK bins of one image's spectrum once, builds
+the radial and angular masks in closed form from the bin's frequency (no mask tensors), and
+writes all K band spectra plus, for the kept bins, the cropped next low-pass (split), or the
+adjoint (merge). Complex data travels as ``view_as_real`` [..., 2] tiles; no atan2: the angular
+mask is cos(theta - theta_b) = (u . e_b) / r. Float scalars (twidth, gains, pi/2, grid scale)
+arrive through a small tensor in the compute dtype, so float64 runs stay float64.
+
+Import this module only after deciding on TRITON_INTERPRET (tests set it to run on CPU).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import triton
+import triton.language as tl
+
+from . import frequency
+from .spec import PyramidSpec
+
+
+@triton.jit
+def _bin_frequency(j, d, scale):
+    """Normalised frequency of unshifted bin j of a d-point level."""
+    k = tl.where(j < (d + 1) // 2, j, j - d)
+    return k, k.to(scale.dtype) * scale
+
+
+@triton.jit
+def _radial(r2, offset, twidth, half_pi):
+    """(Hi, Lo) at log2 r + offset; DC (r2 == 0) is all low-pass."""
+    safe = tl.where(r2 > 0, r2, 1.0)
+    t = (0.5 * tl.log2(safe) + offset) / twidth
+    t = tl.minimum(tl.maximum(t, -1.0), 0.0)
+    t = tl.where(r2 > 0, t, -1.0)
+    hi = tl.where(t <= -1.0, 0.0, tl.cos(half_pi * t))
+    lo = tl.sin(-half_pi * t)
+    return hi, lo
+
+
+@triton.jit
+def _angular(ux, uy, inv_r, r2, cos_b, sin_b, ORDER: tl.constexpr, IS_COMPLEX: tl.constexpr):
+    """cos^n(theta - theta_b), restricted to cos > 0 for the complex pyramid."""
+    c = tl.where(r2 > 0, (ux * cos_b + uy * sin_b) * inv_r, 0.0)
+    a = c * 0.0 + 1.0
+    for _ in tl.static_range(ORDER):
+        a = a * c
+    if IS_COMPLEX:
+        a = tl.where(c > 0, a, 0.0)
+    return a
+
+
+@triton.jit
+def _times_minus_i_power(re, im, POWER: tl.constexpr):
+    """(re + i im) * (-i)^POWER."""
+    if POWER % 4 == 1:
+        return im, -re
+    elif POWER % 4 == 2:
+        return -re, -im
+    elif POWER % 4 == 3:
+        return -im, re
+    else:
+        return re, im
+
+
+@triton.jit
+def _load_complex(ptr, idx, valid):
+    tile = tl.load(
+        ptr + 2 * idx[:, None] + tl.arange(0, 2)[None, :], mask=valid[:, None], other=0.0
+    )
+    return tl.split(tile)
+
+
+@triton.jit
+def _store_complex(ptr, idx, re, im, valid):
+    tl.store(
+        ptr + 2 * idx[:, None] + tl.arange(0, 2)[None, :], tl.join(re, im), mask=valid[:, None]
+    )
+
+
+@triton.jit
+def _level_grid(params_ptr, h, w, BLOCK: tl.constexpr):
+    """This program's bins: (image, flat index, valid, ky, kx, ux, uy, r2) plus params."""
+    image = tl.program_id(0).to(tl.int64)
+    offs = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
+    valid = offs < h * w
+    twidth = tl.load(params_ptr)
+    scale_y = tl.load(params_ptr + 2)
+    scale_x = tl.load(params_ptr + 3)
+    ky, uy = _bin_frequency(offs // w, h, scale_y)
+    kx, ux = _bin_frequency(offs % w, w, scale_x)
+    return image, offs, valid, ky, kx, ux, uy, ux * ux + uy * uy, twidth
+
+
+@triton.jit
+def _residual_kernel(
+    x_ptr, a_ptr, b_ptr, params_ptr, h, w, MERGE: tl.constexpr, BLOCK: tl.constexpr
+):
+    """Split: a = x * hi0, b = x * lo0.  Merge: x = a * hi0 + b * lo0."""
+    image, offs, valid, ky, kx, ux, uy, r2, twidth = _level_grid(params_ptr, h, w, BLOCK)
+    hi, lo = _radial(r2, 0, twidth, tl.load(params_ptr + 4))
+    idx = image * h * w + offs
+    if MERGE:
+        ar, ai = _load_complex(a_ptr, idx, valid)
+        br, bi = _load_complex(b_ptr, idx, valid)
+        _store_complex(x_ptr, idx, ar * hi + br * lo, ai * hi + bi * lo, valid)
+    else:
+        xr, xi = _load_complex(x_ptr, idx, valid)
+        _store_complex(a_ptr, idx, xr * hi, xi * hi, valid)
+        _store_complex(b_ptr, idx, xr * lo, xi * lo, valid)
+
+
+@triton.jit
+def _band_kernel(
+    low_ptr,
+    bands_ptr,
+    next_ptr,
+    params_ptr,
+    angles_ptr,
+    h,
+    w,
+    hn,
+    wn,
+    level,
+    K: tl.constexpr,
+    ORDER: tl.constexpr,
+    IS_COMPLEX: tl.constexpr,
+    MERGE: tl.constexpr,
+    BLOCK: tl.constexpr,
+):
+    """Split: bands_b = low * mask_b, next = crop(low) * lomask.
+    Merge (the adjoint): low = sum_b bands_b * conj(mask_b) + pad(next * lomask)."""
+    image, offs, valid, ky, kx, ux, uy, r2, twidth = _level_grid(params_ptr, h, w, BLOCK)
+    half_pi = tl.load(params_ptr + 4)
+    gain = tl.load(params_ptr + 1)
+    # himask and the next level's lomask are Hi and Lo at the same point (grids share units)
+    hi, lo = _radial(r2, level + 1, twidth, half_pi)
+    inv_r = 1.0 / tl.sqrt(tl.where(r2 > 0, r2, 1.0))
+    idx = image * h * w + offs
+    # crop window: bins -floor(hn/2) .. ceil(hn/2) - 1 land at k mod hn of the next level
+    keep = valid & (ky >= -(hn // 2)) & (ky <= (hn + 1) // 2 - 1)
+    keep = keep & (kx >= -(wn // 2)) & (kx <= (wn + 1) // 2 - 1)
+    next_idx = image * hn * wn + tl.where(ky < 0, ky + hn, ky) * wn + tl.where(kx < 0, kx + wn, kx)
+    if MERGE:
+        nr, ni = _load_complex(next_ptr, next_idx, keep)
+        acc_r = nr * lo
+        acc_i = ni * lo
+        for b in tl.static_range(K):
+            a = _angular(
+                ux,
+                uy,
+                inv_r,
+                r2,
+                tl.load(angles_ptr + b),
+                tl.load(angles_ptr + K + b),
+                ORDER,
+                IS_COMPLEX,
+            )
+            m = gain * hi * a
+            br, bi = _load_complex(bands_ptr, (image * K + b) * h * w + offs, valid)
+            br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n) = (-i)^-n
+            acc_r += br
+            acc_i += bi
+        _store_complex(low_ptr, idx, acc_r, acc_i, valid)
+    else:
+        lr, li = _load_complex(low_ptr, idx, valid)
+        for b in tl.static_range(K):
+            a = _angular(
+                ux,
+                uy,
+                inv_r,
+                r2,
+                tl.load(angles_ptr + b),
+                tl.load(angles_ptr + K + b),
+                ORDER,
+                IS_COMPLEX,
+            )
+            m = gain * hi * a
+            br, bi = _times_minus_i_power(lr * m, li * m, ORDER)
+            _store_complex(bands_ptr, (image * K + b) * h * w + offs, br, bi, valid)
+        _store_complex(next_ptr, next_idx, lr * lo, li * lo, keep)
+
+
+def _block(numel: int, device: torch.device) -> int:
+    if device.type == "cpu":  # the interpreter: few, large programs
+        return min(triton.next_power_of_2(numel), 1 << 16)
+    return 1024
+
+
+def _params(spec: PyramidSpec, full: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
+    real = like.real.dtype
+    values = [spec.twidth, frequency.band_gain(spec), 2.0 / full[0], 2.0 / full[1], math.pi / 2]
+    return torch.tensor(values, dtype=real, device=like.device)
+
+
+def _angles(spec: PyramidSpec, like: torch.Tensor) -> torch.Tensor:
+    k = spec.orientations
+    theta = torch.arange(k, dtype=torch.float64) * (math.pi / k)
+    return torch.cat([theta.cos(), theta.sin()]).to(like.real.dtype).to(like.device)
+
+
+def _alloc(like: torch.Tensor, shape) -> torch.Tensor:
+    """Uninitialised output; every element is written by a kernel (tests poison it with NaN)."""
+    return like.new_empty(shape)
+
+
+def _as_real(t: torch.Tensor) -> torch.Tensor:
+    return torch.view_as_real(t.resolve_conj().contiguous())
+
+
+def _launch_residual(x, a, b, spec, merge):
+    n, h, w = x.shape
+    block = _block(h * w, x.device)
+    params = _params(spec, (h, w), x)
+    _residual_kernel[(n, triton.cdiv(h * w, block))](
+        _as_real(x), _as_real(a), _as_real(b), params, h, w, MERGE=merge, BLOCK=block
+    )
+
+
+def residual_split(spectrum: torch.Tensor, spec: PyramidSpec):
+    """(N, H, W) complex -> high-pass spectrum, low-pass spectrum (both (N, H, W))."""
+    spectrum = spectrum.contiguous()
+    highpass, lowpass = _alloc(spectrum, spectrum.shape), _alloc(spectrum, spectrum.shape)
+    _launch_residual(spectrum, highpass, lowpass, spec, merge=False)
+    return highpass, lowpass
+
+
+def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
+    """Adjoint of :func:`residual_split`."""
+    highpass, lowpass = highpass.contiguous(), lowpass.contiguous()
+    out = _alloc(highpass, highpass.shape)
+    _launch_residual(out, highpass, lowpass, spec, merge=True)
+    return out
+
+
+def _launch_band(low, bands, nxt, level, full, spec, merge):
+    n, h, w = low.shape
+    hn, wn = nxt.shape[-2:]
+    block = _block(h * w, low.device)
+    _band_kernel[(n, triton.cdiv(h * w, block))](
+        _as_real(low),
+        _as_real(bands),
+        _as_real(nxt),
+        _params(spec, full, low),
+        _angles(spec, low),
+        h,
+        w,
+        hn,
+        wn,
+        level,
+        K=spec.orientations,
+        ORDER=spec.order,
+        IS_COMPLEX=spec.is_complex,
+        MERGE=merge,
+        BLOCK=block,
+    )
+
+
+def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):
+    """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1)."""
+    lowpass = lowpass.contiguous()
+    n, h, w = lowpass.shape
+    bands = _alloc(lowpass, (n, spec.orientations, h, w))
+    nxt = _alloc(lowpass, (n, (h + 1) // 2, (w + 1) // 2))
+    _launch_band(lowpass, bands, nxt, level, full, spec, merge=False)
+    return bands, nxt
+
+
+def band_merge(
+    bands: torch.Tensor,
+    lowpass_next: torch.Tensor,
+    level: int,
+    full: tuple[int, int],
+    spec: PyramidSpec,
+):
+    """Adjoint of :func:`band_split`: -> (N, H_l, W_l) complex."""
+    bands, lowpass_next = bands.contiguous(), lowpass_next.contiguous()
+    n, _, h, w = bands.shape
+    out = _alloc(bands, (n, h, w))
+    _launch_band(out, bands, lowpass_next, level, full, spec, merge=True)
+    return out
