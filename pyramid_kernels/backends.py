@@ -9,8 +9,17 @@ from types import ModuleType
 BACKENDS = ("auto", "torch", "cpp", "triton")
 
 
-def _cpp_reason() -> str | None:
-    return "the C++ extension pyramid_kernels._C is not part of this version; use backend='torch'"
+def _cpp_reason(device_type: str) -> str | None:
+    if device_type != "cpu":
+        return f"the C++ kernels run on CPU tensors, not {device_type}"
+    try:
+        from . import _C  # noqa: F401
+    except ImportError as error:
+        return (
+            f"the C++ extension pyramid_kernels._C is not built ({error}); install with "
+            "`pip install --no-build-isolation -e .` after installing torch"
+        )
+    return None
 
 
 def _triton_reason(device_type: str) -> str | None:
@@ -18,7 +27,7 @@ def _triton_reason(device_type: str) -> str | None:
         return "triton is not installed (pip install triton)"
     if device_type == "cuda":
         return None
-    if os.environ.get("TRITON_INTERPRET") == "1":
+    if device_type == "cpu" and os.environ.get("TRITON_INTERPRET") == "1":
         return None  # the Triton interpreter runs the kernels on CPU tensors
     return (
         f"Triton kernels run on CUDA tensors, not {device_type}; for CPU tensors set "
@@ -28,7 +37,7 @@ def _triton_reason(device_type: str) -> str | None:
 
 def available_backends(device_type: str = "cpu") -> dict[str, str | None]:
     """Map each concrete backend to None when it can run on ``device_type``, else the reason."""
-    return {"torch": None, "cpp": _cpp_reason(), "triton": _triton_reason(device_type)}
+    return {"torch": None, "cpp": _cpp_reason(device_type), "triton": _triton_reason(device_type)}
 
 
 def resolve_backend(backend: str, device_type: str) -> str:
@@ -55,6 +64,10 @@ def spectral_kernels(backend: str) -> ModuleType:
         from . import reference
 
         return reference
+    if backend == "cpp":
+        from . import cpp_spectral
+
+        return cpp_spectral
     if backend == "triton":
         from . import triton_spectral
 

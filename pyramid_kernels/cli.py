@@ -47,8 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--part", default="real", choices=("real", "imag", "abs"))
     demo.set_defaults(run=_demo)
     args = parser.parse_args(argv)
-    torch.set_grad_enabled(False)
-    return args.run(args)
+    with torch.no_grad():
+        return args.run(args)
 
 
 if __name__ == "__main__":

@@ -93,10 +93,19 @@ def lowpass_mask(
 def band_masks(
     level: int, size: tuple[int, int], full: tuple[int, int], spec: PyramidSpec, device=None
 ) -> torch.Tensor:
-    """Band masks of a level, complex128 (K, H_l, W_l), including (-i)^n and the tight scale.
+    """Band masks of a level, complex128 (K, H_l, W_l): :func:`band_masks_real` times (-i)^n."""
+    real = band_masks_real(level, size, full, spec, device)
+    re_factor, im_factor = minus_i_power(spec.order)
+    return torch.complex(real * re_factor, real * im_factor)
 
-    mask_b = gain * Hi(log2 r + level + 1) * cos^n(theta - pi b/K) * (-i)^n,
-    times [cos(theta - pi b/K) > 0] for a complex pyramid.
+
+def band_masks_real(
+    level: int, size: tuple[int, int], full: tuple[int, int], spec: PyramidSpec, device=None
+) -> torch.Tensor:
+    """Real factor of the band masks, float64 (K, H_l, W_l), including the tight scale:
+
+    gain * Hi(log2 r + level + 1) * cos^n(theta - pi b/K), times [cos(theta - pi b/K) > 0]
+    for a complex pyramid.
     """
     ux, uy = _grid(size, full, device)
     r = torch.sqrt(ux * ux + uy * uy)
@@ -109,9 +118,7 @@ def band_masks(
     angular = cos_delta**spec.order
     if spec.is_complex:
         angular = torch.where(cos_delta > 0, angular, torch.zeros_like(angular))
-    real = band_gain(spec) * radial * angular
-    re_factor, im_factor = minus_i_power(spec.order)
-    return torch.complex(real * re_factor, real * im_factor)
+    return band_gain(spec) * radial * angular
 
 
 def minus_i_power(n: int) -> tuple[float, float]:

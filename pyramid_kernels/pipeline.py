@@ -1,14 +1,15 @@
 """The tight-frame transform as FFTs around the four spectral stages of a backend.
 
 ``analyze`` is the analysis operator A (ortho FFTs, complex bands scaled by 1/sqrt(2)) and
-``synthesize`` its exact adjoint A^T for the real inner product; A^T A = I.
+``synthesize`` its exact adjoint A^T for the real inner product; A^T A = I. Real images and
+residuals use rfft2/irfft2; the residual stages expand and fold the Hermitian half spectrum.
 All tensors are flattened to a single leading dim N.
 """
 
 from __future__ import annotations
 
 import torch
-from torch.fft import fft2, ifft2, irfft2
+from torch.fft import fft2, ifft2, irfft2, rfft2
 
 from .spec import PyramidSpec, level_sizes
 
@@ -19,8 +20,8 @@ def analyze(x: torch.Tensor, spec: PyramidSpec, kernels) -> list[torch.Tensor]:
     Bands are complex when ``spec.is_complex``; ``spec.height`` must be resolved.
     """
     full = tuple(x.shape[-2:])
-    highpass, lowpass = kernels.residual_split(fft2(x, norm="ortho"), spec)
-    coeffs = [_real_inverse(highpass)]
+    highpass, lowpass = kernels.residual_split(rfft2(x, norm="ortho"), full[1], spec)
+    coeffs = [irfft2(highpass, s=full, norm="ortho")]
     for level in range(spec.height):
         bands, lowpass = kernels.band_split(lowpass, level, full, spec)
         coeffs.append(ifft2(bands, norm="ortho") if spec.is_complex else _real_inverse(bands))
@@ -46,8 +47,8 @@ def synthesize(
     spectrum = fft2(lowpass, norm="ortho")
     for level in reversed(range(len(bands))):
         spectrum = kernels.band_merge(fft2(bands[level], norm="ortho"), spectrum, level, full, spec)
-    spectrum = kernels.residual_merge(fft2(highpass, norm="ortho"), spectrum, spec)
-    return ifft2(spectrum, norm="ortho").real.contiguous()
+    spectrum = kernels.residual_merge(rfft2(highpass, norm="ortho"), spectrum, spec)
+    return irfft2(spectrum, s=full, norm="ortho")
 
 
 def amplitude_scales(spec: PyramidSpec, size: tuple[int, int]) -> list[float]:

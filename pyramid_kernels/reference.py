@@ -4,8 +4,10 @@ Every fast backend implements the same four functions on unshifted spectra and i
 against these. Shapes: N flattened leading dims, complex spectra of the level's size. Masks
 are cached per (level, shape, spec, dtype, device).
 
-- residual_split(X) -> (hp, L0):       hp = X * hi0, L0 = X * lo0
-- residual_merge(hp, L0) -> X:         the adjoint, X = hp * hi0 + L0 * lo0
+- residual_split(Xh, W) -> (hph, L0):  X = full spectrum of the rfft2 half Xh (Hermitian),
+                                       hph = (X * hi0)[..., :W//2+1], L0 = X * lo0
+- residual_merge(hph, L0) -> Xh:       the adjoint, the half of hp * hi0 + Herm(L0) * lo0,
+                                       Herm(S)(k) = (S(k) + conj S(-k)) / 2
 - band_split(L, level) -> (B, L'):     B_b = L * mask_b,  L' = crop(L) * lomask
 - band_merge(B, L', level) -> L:       the adjoint, L = sum_b B_b * conj(mask_b) + pad(L' * lomask)
 """
@@ -39,18 +41,27 @@ def _band_masks(level, size, full, spec, dtype, device):
     return masks, lomask, rows, cols
 
 
-def residual_split(spectrum: torch.Tensor, spec: PyramidSpec):
-    """(N, H, W) complex -> high-pass spectrum (N, H, W), low-pass spectrum (N, H, W)."""
-    size, real = tuple(spectrum.shape[-2:]), spectrum.real.dtype
-    hi0, lo0 = _residual_masks(size, spec.twidth, real, spectrum.device)
-    return spectrum * hi0, spectrum * lo0
+def _mirror(d: int, device) -> torch.Tensor:
+    """Index of bin -k for each bin k of a d-point DFT."""
+    return torch.remainder(-torch.arange(d, device=device), d)
+
+
+def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
+    """rfft2 half spectrum (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
+    h, wh = half.shape[-2:]
+    hi0, lo0 = _residual_masks((h, width), spec.twidth, half.real.dtype, half.device)
+    mirror = half.index_select(-2, _mirror(h, half.device))[..., 1 : width - wh + 1]
+    full = torch.cat([half, mirror.flip(-1).conj_physical()], dim=-1)
+    return half * hi0[:, :wh], full * lo0
 
 
 def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
-    """Adjoint of :func:`residual_split`: (N, H, W) x 2 complex -> (N, H, W) complex."""
-    size, real = tuple(highpass.shape[-2:]), highpass.real.dtype
-    hi0, lo0 = _residual_masks(size, spec.twidth, real, highpass.device)
-    return highpass * hi0 + lowpass * lo0
+    """Adjoint of :func:`residual_split`: (N, H, W//2+1), (N, H, W) -> (N, H, W//2+1)."""
+    (h, w), wh = lowpass.shape[-2:], highpass.shape[-1]
+    hi0, lo0 = _residual_masks((h, w), spec.twidth, lowpass.real.dtype, lowpass.device)
+    mirror = lowpass.index_select(-2, _mirror(h, lowpass.device))
+    mirror = mirror.index_select(-1, _mirror(w, lowpass.device)[:wh]).conj_physical()
+    return highpass * hi0[:, :wh] + (lowpass[..., :wh] + mirror) * (0.5 * lo0[:, :wh])
 
 
 def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):

@@ -82,35 +82,52 @@ def _store_complex(ptr, idx, re, im, valid):
 
 
 @triton.jit
-def _level_grid(params_ptr, h, w, BLOCK: tl.constexpr):
-    """This program's bins: (image, flat index, valid, ky, kx, ux, uy, r2) plus params."""
+def _level_grid(params_ptr, h, w, cols, BLOCK: tl.constexpr):
+    """This program's bins of an (h, w) level, stored with ``cols`` columns (w, or w//2+1 for
+    a half spectrum): (image, flat index, valid, jy, jx, ky, kx, ux, uy, r2, twidth)."""
     image = tl.program_id(0).to(tl.int64)
     offs = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    valid = offs < h * w
+    valid = offs < h * cols
     twidth = tl.load(params_ptr)
     scale_y = tl.load(params_ptr + 2)
     scale_x = tl.load(params_ptr + 3)
-    ky, uy = _bin_frequency(offs // w, h, scale_y)
-    kx, ux = _bin_frequency(offs % w, w, scale_x)
-    return image, offs, valid, ky, kx, ux, uy, ux * ux + uy * uy, twidth
+    jy = offs // cols
+    jx = offs % cols
+    ky, uy = _bin_frequency(jy, h, scale_y)
+    kx, ux = _bin_frequency(jx, w, scale_x)
+    return image, offs, valid, jy, jx, ky, kx, ux, uy, ux * ux + uy * uy, twidth
 
 
 @triton.jit
 def _residual_kernel(
-    x_ptr, a_ptr, b_ptr, params_ptr, h, w, MERGE: tl.constexpr, BLOCK: tl.constexpr
+    half_ptr, hp_ptr, low_ptr, params_ptr, h, w, MERGE: tl.constexpr, BLOCK: tl.constexpr
 ):
-    """Split: a = x * hi0, b = x * lo0.  Merge: x = a * hi0 + b * lo0."""
-    image, offs, valid, ky, kx, ux, uy, r2, twidth = _level_grid(params_ptr, h, w, BLOCK)
+    """Split (over the full grid): X = Hermitian expansion of the rfft2 half, low = X * lo0,
+    hp = X * hi0 on the half. Merge (over the half grid), the adjoint:
+    half = hp * hi0 + lo0 * (low(k) + conj low(-k)) / 2."""
+    wh = w // 2 + 1
+    cols = wh if MERGE else w
+    image, offs, valid, jy, jx, ky, kx, ux, uy, r2, twidth = _level_grid(
+        params_ptr, h, w, cols, BLOCK
+    )
     hi, lo = _radial(r2, 0, twidth, tl.load(params_ptr + 4))
-    idx = image * h * w + offs
+    mirror_y = tl.where(jy == 0, 0, h - jy)
+    mirror_x = tl.where(jx == 0, 0, w - jx)
     if MERGE:
-        ar, ai = _load_complex(a_ptr, idx, valid)
-        br, bi = _load_complex(b_ptr, idx, valid)
-        _store_complex(x_ptr, idx, ar * hi + br * lo, ai * hi + bi * lo, valid)
+        half_idx = image * h * wh + offs
+        pr, pi = _load_complex(hp_ptr, half_idx, valid)
+        lr, li = _load_complex(low_ptr, image * h * w + jy * w + jx, valid)
+        mr, mi = _load_complex(low_ptr, image * h * w + mirror_y * w + mirror_x, valid)
+        out_r = pr * hi + 0.5 * (lr + mr) * lo
+        out_i = pi * hi + 0.5 * (li - mi) * lo
+        _store_complex(half_ptr, half_idx, out_r, out_i, valid)
     else:
-        xr, xi = _load_complex(x_ptr, idx, valid)
-        _store_complex(a_ptr, idx, xr * hi, xi * hi, valid)
-        _store_complex(b_ptr, idx, xr * lo, xi * lo, valid)
+        direct = jx < wh
+        src = image * h * wh + tl.where(direct, jy * wh + jx, mirror_y * wh + mirror_x)
+        xr, xi = _load_complex(half_ptr, src, valid)
+        xi = tl.where(direct, xi, -xi)
+        _store_complex(low_ptr, image * h * w + offs, xr * lo, xi * lo, valid)
+        _store_complex(hp_ptr, image * h * wh + jy * wh + jx, xr * hi, xi * hi, valid & direct)
 
 
 @triton.jit
@@ -133,7 +150,7 @@ def _band_kernel(
 ):
     """Split: bands_b = low * mask_b, next = crop(low) * lomask.
     Merge (the adjoint): low = sum_b bands_b * conj(mask_b) + pad(next * lomask)."""
-    image, offs, valid, ky, kx, ux, uy, r2, twidth = _level_grid(params_ptr, h, w, BLOCK)
+    image, offs, valid, _, _, ky, kx, ux, uy, r2, twidth = _level_grid(params_ptr, h, w, w, BLOCK)
     half_pi = tl.load(params_ptr + 4)
     gain = tl.load(params_ptr + 1)
     # himask and the next level's lomask are Hi and Lo at the same point (grids share units)
@@ -211,25 +228,33 @@ def _as_real(t: torch.Tensor) -> torch.Tensor:
     return torch.view_as_real(t.resolve_conj().contiguous())
 
 
-def _launch_residual(x, a, b, spec, merge):
-    n, h, w = x.shape
-    block = _block(h * w, x.device)
-    params = _params(spec, (h, w), x)
-    _residual_kernel[(n, triton.cdiv(h * w, block))](
-        _as_real(x), _as_real(a), _as_real(b), params, h, w, MERGE=merge, BLOCK=block
+def _launch_residual(half, highpass, lowpass, spec, merge):
+    n, h, w = lowpass.shape
+    bins = h * (w // 2 + 1) if merge else h * w
+    block = _block(bins, lowpass.device)
+    _residual_kernel[(n, triton.cdiv(bins, block))](
+        _as_real(half),
+        _as_real(highpass),
+        _as_real(lowpass),
+        _params(spec, (h, w), lowpass),
+        h,
+        w,
+        MERGE=merge,
+        BLOCK=block,
     )
 
 
-def residual_split(spectrum: torch.Tensor, spec: PyramidSpec):
-    """(N, H, W) complex -> high-pass spectrum, low-pass spectrum (both (N, H, W))."""
-    spectrum = spectrum.contiguous()
-    highpass, lowpass = _alloc(spectrum, spectrum.shape), _alloc(spectrum, spectrum.shape)
-    _launch_residual(spectrum, highpass, lowpass, spec, merge=False)
+def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
+    """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
+    half = half.contiguous()
+    highpass = _alloc(half, half.shape)
+    lowpass = _alloc(half, (half.shape[0], half.shape[1], width))
+    _launch_residual(half, highpass, lowpass, spec, merge=False)
     return highpass, lowpass
 
 
 def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
-    """Adjoint of :func:`residual_split`."""
+    """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
     highpass, lowpass = highpass.contiguous(), lowpass.contiguous()
     out = _alloc(highpass, highpass.shape)
     _launch_residual(out, highpass, lowpass, spec, merge=True)

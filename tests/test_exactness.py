@@ -11,9 +11,10 @@ CASES = [(False, k) for k in range(1, 9)] + [(True, k) for k in range(2, 9)]
 TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
 
 
+@pytest.mark.parametrize("backend", ["torch", "auto"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("is_complex,orientations", CASES, ids=lambda v: str(v))
-def test_collapse_inverts_build(size, is_complex, orientations):
+def test_collapse_inverts_build(size, is_complex, orientations, backend):
     x64 = torch.randn(2, *size, dtype=torch.float64)
     syntheses = ("adjoint", "real") if is_complex else ("adjoint",)
     for dtype, tol in TOL.items():
@@ -28,8 +29,9 @@ def test_collapse_inverts_build(size, is_complex, orientations):
                         is_complex=is_complex,
                         tight_frame=tight,
                         synthesis=synthesis,
+                        backend=backend,
                     )
-                    err = rel_max_error(pk.collapse(c), x)
+                    err = rel_max_error(pk.collapse(c, backend=backend), x)
                     assert err <= tol, (dtype, height, tight, synthesis, err)
 
 

@@ -1,0 +1,58 @@
+"""The C++ CPU kernels (csrc/spectral.cpp, built as ``pyramid_kernels._C``) behind the
+four-stage contract of ``reference.py``. Real masks are cached per (level, shape, spec, dtype)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+
+from . import (
+    _C,  # noqa: F401  (loads the library and registers torch.ops.pyramid_kernels_cpp)
+    frequency,
+)
+from .spec import PyramidSpec
+
+_ops = torch.ops.pyramid_kernels_cpp
+
+
+@lru_cache(maxsize=64)
+def _residual_masks(size, twidth, dtype):
+    return tuple(m.to(dtype) for m in frequency.residual_masks(size, twidth))
+
+
+@lru_cache(maxsize=64)
+def _band_masks(level, size, full, spec, dtype):
+    """Real band masks (K, H_l, W_l) and Lo (H_l, W_l) on the level's own grid."""
+    masks = frequency.band_masks_real(level, size, full, spec).to(dtype)
+    return masks, frequency.lowpass_mask(level, size, full, spec.twidth).to(dtype)
+
+
+def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
+    """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
+    masks = _residual_masks((half.shape[-2], width), spec.twidth, half.real.dtype)
+    return _ops.residual_split(half, width, *masks)
+
+
+def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
+    """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
+    masks = _residual_masks(tuple(lowpass.shape[-2:]), spec.twidth, lowpass.real.dtype)
+    return _ops.residual_merge(highpass, lowpass, *masks)
+
+
+def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):
+    """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1)."""
+    masks = _band_masks(level, tuple(lowpass.shape[-2:]), full, spec, lowpass.real.dtype)
+    return _ops.band_split(lowpass, *masks, spec.order)
+
+
+def band_merge(
+    bands: torch.Tensor,
+    lowpass_next: torch.Tensor,
+    level: int,
+    full: tuple[int, int],
+    spec: PyramidSpec,
+):
+    """Adjoint of :func:`band_split`: -> (N, H_l, W_l) complex."""
+    masks = _band_masks(level, tuple(bands.shape[-2:]), full, spec, bands.real.dtype)
+    return _ops.band_merge(bands, lowpass_next, *masks, spec.order)
