@@ -1,4 +1,5 @@
-"""Run every pyramid benchmark in one pytest-benchmark session and write bench/results/."""
+"""Run every pyramid benchmark in one pytest-benchmark session and write bench/results/
+(timings: <device>.md/.csv; on CPU also peak memory: cpu-memory.md)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,10 @@ def main() -> int:
     from report import main as report
 
     print(report(str(json_path), str(ROOT / "bench" / "results")))
+    if not torch.cuda.is_available():
+        from memory import main as memory
+
+        print(memory())
     return 0
 
 

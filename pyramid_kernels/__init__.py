@@ -1,17 +1,23 @@
 """pyramid_kernels: a fast, exact, differentiable complex steerable pyramid for PyTorch."""
 
+from . import data, models
 from .backends import available_backends
 from .module import SteerablePyramid
+from .morphing import MorphResult, morph
 from .pyramid import Pyramid, build, collapse
 from .spec import PyramidSpec, max_height
 
 __all__ = [
+    "MorphResult",
     "Pyramid",
     "PyramidSpec",
     "SteerablePyramid",
     "available_backends",
     "build",
     "collapse",
+    "data",
+    "models",
+    "morph",
     "max_height",
 ]
 __version__ = "0.1.0"

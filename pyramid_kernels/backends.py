@@ -73,3 +73,12 @@ def spectral_kernels(backend: str) -> ModuleType:
 
         return triton_spectral
     raise ValueError(f"backend={backend!r} has no spectral kernels in this version")
+
+
+def phase_kernels(backend: str) -> ModuleType:
+    """The module implementing ``phase_rotate`` / ``phase_extrapolate`` for a concrete backend."""
+    if backend == "triton":
+        from . import triton_phase
+
+        return triton_phase
+    return spectral_kernels(backend)

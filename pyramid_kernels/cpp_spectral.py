@@ -1,5 +1,6 @@
-"""The C++ CPU kernels (csrc/spectral.cpp, built as ``pyramid_kernels._C``) behind the
-four-stage contract of ``reference.py``. Real masks are cached per (level, shape, spec, dtype)."""
+"""The C++ CPU kernels (csrc/*.cpp, built as ``pyramid_kernels._C``) behind the contracts of
+``reference.py``: the four spectral stages and the two phase ops. Real masks are cached per
+(level, shape, spec, dtype)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,13 @@ def band_merge(
     """Adjoint of :func:`band_split`: -> (N, H_l, W_l) complex."""
     masks = _band_masks(level, tuple(bands.shape[-2:]), full, spec, bands.real.dtype)
     return _ops.band_merge(bands, lowpass_next, *masks, spec.order)
+
+
+def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch.Tensor):
+    """c * exp(eta + i delta) (csrc/phase.cpp)."""
+    return _ops.phase_rotate(coeffs, log_amplitude, phase)
+
+
+def phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales):
+    """(T, *c.shape): c * exp(-s_k (g_eta + i g_delta)) (csrc/phase.cpp)."""
+    return _ops.phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales)

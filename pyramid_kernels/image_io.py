@@ -29,6 +29,9 @@ def write_atomic(path: str | os.PathLike, save) -> Path:
     os.close(fd)
     try:
         save(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -41,3 +44,37 @@ def save_png(path: str | os.PathLike, image: torch.Tensor) -> Path:
     """Write a float image in [0, 1], (H, W) or (C, H, W), as PNG."""
     array = to_uint8(image)
     return write_atomic(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+
+
+def _tile(image, scale: int):
+    """(C, H, W) float -> uint8 array upscaled by an integer factor (nearest)."""
+    array = to_uint8(image)
+    return np.kron(array, np.ones((scale, scale) + (1,) * (array.ndim - 2), dtype=np.uint8))
+
+
+def save_morph(path: str | os.PathLike, frames: torch.Tensor, scale: int | None = None) -> Path:
+    """Frames (T, B, C, H, W) in [0, 1] -> .gif (animation, the batch side by side) or .png
+    (one row per image, one column per frame), written atomically."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".gif", ".png"):
+        raise ValueError(f"path must end in .gif or .png, got {path.name!r}")
+    height = frames.shape[-2]
+    scale = scale or max(1, 128 // height)
+    tiles = [
+        [_tile(frames[t, b], scale) for b in range(frames.shape[1])] for t in range(frames.shape[0])
+    ]
+    if suffix == ".png":
+        rows = [
+            np.concatenate([tiles[t][b] for t in range(len(tiles))], axis=1)
+            for b in range(frames.shape[1])
+        ]
+        picture = Image.fromarray(np.concatenate(rows, axis=0))
+        return write_atomic(path, lambda tmp: picture.save(tmp, format="PNG"))
+    pictures = [Image.fromarray(np.concatenate(row, axis=1)) for row in tiles]
+    return write_atomic(
+        path,
+        lambda tmp: pictures[0].save(
+            tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=150, loop=0
+        ),
+    )

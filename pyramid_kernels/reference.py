@@ -88,3 +88,22 @@ def band_merge(
     padded_rows = out.new_zeros((out.shape[0], size[0], lowpass_next.shape[-1]))
     padded_rows.index_copy_(-2, rows, lowpass_next * lomask)
     return out.index_add_(-1, cols, padded_rows)  # distinct columns: an exact zero-pad-and-add
+
+
+# --- phase ops (any shape; complex c, real fields of c's shape) --------------------------------
+
+
+def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch.Tensor):
+    """c * exp(eta + i delta), elementwise."""
+    return coeffs * torch.polar(torch.exp(log_amplitude), phase)
+
+
+def phase_extrapolate(
+    coeffs: torch.Tensor,
+    grad_log_amplitude: torch.Tensor,
+    grad_phase: torch.Tensor,
+    scales: torch.Tensor,
+):
+    """Frames (T, *c.shape): c * exp(-s_k (g_eta + i g_delta)) for the T step scales s_k."""
+    s = scales.reshape(-1, *([1] * coeffs.dim()))
+    return coeffs * torch.polar(torch.exp(-s * grad_log_amplitude), -s * grad_phase)

@@ -1,0 +1,83 @@
+// C++ CPU kernels of the phase ops (contract of reference.phase_rotate / phase_extrapolate):
+// c * exp(eta + i delta), and all T frames c * exp(-s_k (g_eta + i g_delta)) in one pass over c.
+#include <ATen/Parallel.h>
+#include <torch/library.h>
+#include <torch/types.h>
+
+#include <cmath>
+
+namespace {
+
+void check_fields(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b) {
+  TORCH_CHECK(c.is_complex() && c.device().is_cpu(), "coeffs must be a complex CPU tensor");
+  TORCH_CHECK(a.sizes() == c.sizes() && b.sizes() == c.sizes(), "fields must have c's shape");
+}
+
+at::Tensor phase_rotate(const at::Tensor& c_in, const at::Tensor& a_in, const at::Tensor& b_in) {
+  check_fields(c_in, a_in, b_in);
+  const at::Tensor c = c_in.contiguous(), a = a_in.contiguous(), b = b_in.contiguous();
+  at::Tensor out = at::empty_like(c);
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "phase_rotate", [&] {
+    using T = scalar_t;
+    const T* cp = reinterpret_cast<const T*>(c.data_ptr());
+    const T* ap = a.data_ptr<T>();
+    const T* bp = b.data_ptr<T>();
+    T* op = reinterpret_cast<T*>(out.data_ptr());
+    at::parallel_for(0, c.numel(), 4096, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const T gain = std::exp(ap[i]), re = cp[2 * i], im = cp[2 * i + 1];
+        const T cr = gain * std::cos(bp[i]), ci = gain * std::sin(bp[i]);
+        op[2 * i] = re * cr - im * ci;
+        op[2 * i + 1] = re * ci + im * cr;
+      }
+    });
+  });
+  return out;
+}
+
+at::Tensor phase_extrapolate(const at::Tensor& c_in, const at::Tensor& a_in,
+                             const at::Tensor& b_in, const at::Tensor& s_in) {
+  check_fields(c_in, a_in, b_in);
+  TORCH_CHECK(s_in.dim() == 1, "scales must be 1-D");
+  const at::Tensor c = c_in.contiguous(), a = a_in.contiguous(), b = b_in.contiguous(),
+                   s = s_in.contiguous();
+  const int64_t frames = s.size(0), numel = c.numel();
+  std::vector<int64_t> shape{frames};
+  for (auto d : c.sizes()) shape.push_back(d);
+  at::Tensor out = at::empty(shape, c.options());
+  AT_DISPATCH_FLOATING_TYPES(a.scalar_type(), "phase_extrapolate", [&] {
+    using T = scalar_t;
+    const T* cp = reinterpret_cast<const T*>(c.data_ptr());
+    const T* ap = a.data_ptr<T>();
+    const T* bp = b.data_ptr<T>();
+    const T* sp = s.data_ptr<T>();
+    T* op = reinterpret_cast<T*>(out.data_ptr());
+    at::parallel_for(0, numel, 4096, [&](int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) {
+        const T re = cp[2 * i], im = cp[2 * i + 1], gi = ap[i], gp = bp[i];
+        for (int64_t k = 0; k < frames; ++k) {
+          const T gain = std::exp(-sp[k] * gi);
+          const T cr = gain * std::cos(sp[k] * gp), ci = -gain * std::sin(sp[k] * gp);
+          T* o = op + 2 * (k * numel + i);
+          o[0] = re * cr - im * ci;
+          o[1] = re * ci + im * cr;
+        }
+      }
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+TORCH_LIBRARY_FRAGMENT(pyramid_kernels_cpp, m) {
+  m.def("phase_rotate(Tensor coeffs, Tensor log_amplitude, Tensor phase) -> Tensor");
+  m.def(
+      "phase_extrapolate(Tensor coeffs, Tensor grad_log_amplitude, Tensor grad_phase, "
+      "Tensor scales) -> Tensor");
+}
+
+TORCH_LIBRARY_IMPL(pyramid_kernels_cpp, CPU, m) {
+  m.impl("phase_rotate", &phase_rotate);
+  m.impl("phase_extrapolate", &phase_extrapolate);
+}

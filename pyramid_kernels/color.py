@@ -1,0 +1,44 @@
+"""Colour handling of a morph: edit all channels, or only the luminance Y of YIQ."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+# NTSC RGB -> YIQ; its inverse is computed, so the round trip is exact to float precision
+_RGB_TO_YIQ = torch.tensor(
+    [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]],
+    dtype=torch.float64,
+)
+
+
+def rgb_to_yiq(x: Tensor) -> Tensor:
+    """(..., 3, H, W) RGB -> YIQ."""
+    return torch.einsum("ij,...jhw->...ihw", _RGB_TO_YIQ.to(x), x)
+
+
+def yiq_to_rgb(x: Tensor) -> Tensor:
+    """(..., 3, H, W) YIQ -> RGB."""
+    return torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(_RGB_TO_YIQ).to(x), x)
+
+
+class ColorEdit:
+    """Splits images into the channels a morph edits and the ones it keeps.
+
+    rgb: every channel is edited. luminance: Y is edited, I and Q are kept (needs C = 3).
+    """
+
+    def __init__(self, mode: str, images: Tensor) -> None:
+        self.mode = mode
+        if mode == "luminance":
+            yiq = rgb_to_yiq(images)
+            self.edit, self.kept = yiq[:, :1], yiq[:, 1:]
+        else:
+            self.edit, self.kept = images, None
+
+    def merge(self, edited: Tensor) -> Tensor:
+        """Edited channels (..., B, C', H, W) -> images (..., B, C, H, W)."""
+        if self.mode != "luminance":
+            return edited
+        kept = self.kept.expand(*edited.shape[:-3], *self.kept.shape[-3:])
+        return yiq_to_rgb(torch.cat([edited, kept], dim=-3))

@@ -1,0 +1,110 @@
+"""Edit spaces of a morph: the coordinates a gradient step moves (pixel, Fourier, CSP).
+
+A space is built from the source images of one chunk, e (B, C', H, W) (C' = 1 for luminance
+edits), and exposes real parameter fields q (zeros at the source) with
+    render(q)               -> image (B, C', H, W), differentiable in q;
+    extrapolate(g, scales)  -> frames (T, B, C', H, W) for q_k = -s_k * g (frozen regime),
+where g has q's layout (per-image step sizes already folded in) and ``scales`` (T,) are the
+frames' multiples of it. For the Fourier and CSP
+spaces q is the phase delta (and log-amplitude eta for edit="joint") of every complex
+coefficient, and rendering is c0 * exp(eta + i delta) through the phase ops; residuals stay.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from .phase_ops import phase_extrapolate, phase_rotate
+from .pyramid import Pyramid, collapse
+
+
+class PixelSpace:
+    """q = additive intensity change."""
+
+    def __init__(self, images: Tensor, joint: bool, backend: str) -> None:
+        self.images = images
+
+    def zeros(self) -> list[Tensor]:
+        return [torch.zeros_like(self.images)]
+
+    def render(self, params: list[Tensor]) -> Tensor:
+        return self.images + params[0]
+
+    def extrapolate(self, grads: list[Tensor], scales: Tensor) -> Tensor:
+        return self.images - scales.reshape(-1, *([1] * self.images.dim())) * grads[0]
+
+
+class _PhaseSpace:
+    """Shared logic of spaces whose parameters are phases (and log-amplitudes) of complex
+    coefficients ``self.coeffs``; subclasses define ``_synthesize(list of complex)``."""
+
+    coeffs: list[Tensor]
+
+    def __init__(self, joint: bool, backend: str) -> None:
+        self.joint, self.backend = joint, backend
+
+    def zeros(self) -> list[Tensor]:
+        fields = [torch.zeros_like(c.real) for c in self.coeffs]
+        return fields + [torch.zeros_like(f) for f in fields] if self.joint else fields
+
+    def _split(self, params: list[Tensor]):
+        n = len(self.coeffs)
+        phases = params[:n]
+        amps = params[n:] if self.joint else [torch.zeros_like(p) for p in phases]
+        return phases, amps
+
+    def render(self, params: list[Tensor]) -> Tensor:
+        phases, amps = self._split(params)
+        edited = [
+            phase_rotate(c, a, p, self.backend)
+            for c, a, p in zip(self.coeffs, amps, phases, strict=True)
+        ]
+        return self._synthesize(edited)
+
+    def extrapolate(self, grads: list[Tensor], scales: Tensor) -> Tensor:
+        phases, amps = self._split(grads)
+        edited = [
+            phase_extrapolate(c, ga, gp, scales.to(c.real.dtype), self.backend).flatten(0, 1)
+            for c, ga, gp in zip(self.coeffs, amps, phases, strict=True)
+        ]
+        images = self._synthesize(edited)
+        return images.reshape(scales.shape[0], -1, *images.shape[1:])
+
+
+class FourierSpace(_PhaseSpace):
+    """Phases (and log-amplitudes) of the global DFT: the rfft2 half spectrum, so every edit
+    stays Hermitian-consistent and the image real."""
+
+    def __init__(self, images: Tensor, joint: bool, backend: str) -> None:
+        super().__init__(joint, backend)
+        self.size = tuple(images.shape[-2:])
+        self.coeffs = [torch.fft.rfft2(images, norm="ortho")]
+
+    def _synthesize(self, coeffs: list[Tensor]) -> Tensor:
+        return torch.fft.irfft2(coeffs[0], s=self.size, norm="ortho")
+
+
+class PyramidSpace(_PhaseSpace):
+    """Phases (and log-amplitudes) of the complex steerable pyramid bands; residuals fixed."""
+
+    def __init__(self, images: Tensor, joint: bool, backend: str, pyramid) -> None:
+        super().__init__(joint, backend)
+        self.pyramid = pyramid
+        self.source: Pyramid = pyramid.build(images)
+        if not self.source.spec.is_complex:
+            raise ValueError("pyramid must be complex (is_complex=True) for phase edits")
+        self.coeffs = list(self.source.bands)
+
+    def _synthesize(self, coeffs: list[Tensor]) -> Tensor:
+        count = coeffs[0].shape[0]
+        reps = count // self.source.highpass.shape[0]
+        fixed = self.source
+        if reps != 1:  # frames: repeat the fixed residuals for every frame
+            fixed = Pyramid(
+                fixed.highpass.repeat(reps, 1, 1, 1),
+                tuple(b.repeat(reps, 1, 1, 1, 1) for b in fixed.bands),
+                fixed.lowpass.repeat(reps, 1, 1, 1),
+                fixed.spec,
+            )
+        return collapse(fixed.replace(bands=tuple(coeffs)), self.pyramid.backend)

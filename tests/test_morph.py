@@ -1,0 +1,197 @@
+"""pk.morph: frames, budgets, every option, chunking, colour, gradients, errors, acceptance."""
+
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+import pyramid_kernels as pk
+from pyramid_kernels import data, models
+from pyramid_kernels.color import rgb_to_yiq
+from pyramid_kernels.morphing import EDITS, REGIMES, SPACES, _Chunk
+
+
+def tiny_model(channels: int = 1, dtype=torch.float32) -> nn.Module:
+    torch.manual_seed(1)
+    return (
+        nn.Sequential(
+            nn.Conv2d(channels, 4, 3, padding=1),
+            nn.Tanh(),
+            nn.AvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(4 * 4 * 4, 5),
+        )
+        .to(dtype)
+        .eval()
+    )
+
+
+def images(batch=3, channels=1, size=16, dtype=torch.float32):
+    return torch.rand(batch, channels, size, size, dtype=dtype)
+
+
+KNOBS = [dict(amplification=0.5), dict(phase_step=0.3), dict(budget=0.8)]
+
+
+@pytest.mark.parametrize("space,edit,regime", list(itertools.product(SPACES, EDITS, REGIMES)))
+def test_every_combination_runs(space, edit, regime):
+    model, x = tiny_model(), images()
+    for knob in KNOBS:
+        r = pk.morph(model, x, 2, space=space, edit=edit, regime=regime, steps=3, **knob)
+        assert r.frames.shape == (4, 3, 1, 16, 16)
+        assert r.target_prob.shape == r.distance.shape == (4, 3)
+        assert torch.isfinite(r.frames).all() and 0 <= r.frames.min() and r.frames.max() <= 1
+        assert torch.equal(r.frames[0], x) and (r.distance[0] == 0).all()
+        assert (r.distance[-1] > 0).all(), (knob, r.distance)
+        if "budget" in knob:
+            reached = r.attained
+            assert ((r.distance[-1][reached] - 0.8).abs() <= 1e-3).all()
+            assert ((r.distance[-1][~reached] - 0.8).abs() > 1e-3).all()
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_budget_is_hit_or_reported(regime):
+    model, x = tiny_model(), images(batch=4)
+    for budget in (0.5, 2.0, 1e4):
+        r = pk.morph(model, x, 1, regime=regime, steps=4, budget=budget)
+        gap = (r.distance[-1] - budget).abs()
+        assert (gap[r.attained] <= 1e-3).all()
+        if budget == 1e4:  # beyond any clamped image's reach: reported, never faked
+            assert not r.attained.any() and (gap > 1).all()
+        else:
+            assert r.attained.all()
+
+
+def test_frozen_frames_are_a_linear_extrapolation():
+    model, x = tiny_model(), images()
+    r = pk.morph(model, x, 0, space="pixel", steps=4, amplification=0.1, clamp=None)
+    steps = r.frames[1:] - r.frames[:-1]
+    assert torch.allclose(steps, steps[:1].expand_as(steps), atol=1e-6)
+
+
+def test_chunking_gives_the_same_frames():
+    model, x = tiny_model(), images(batch=5)
+    for kwargs in (dict(budget=1.0), dict(regime="anchored", phase_step=0.2)):
+        whole = pk.morph(model, x, 3, steps=3, **kwargs)
+        chunked = pk.morph(model, x, 3, steps=3, chunk_size=2, **kwargs)
+        assert torch.allclose(whole.frames, chunked.frames, atol=1e-5)
+        assert torch.allclose(whole.target_prob, chunked.target_prob, atol=1e-5)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_luminance_edits_keep_chroma(space):
+    model, x = tiny_model(channels=3), images(channels=3)
+    r = pk.morph(model, x, 4, space=space, color="luminance", clamp=None, steps=3, phase_step=0.5)
+    yiq = rgb_to_yiq(r.frames)
+    source = rgb_to_yiq(x)
+    assert torch.allclose(yiq[:, :, 1:], source[None, :, 1:].expand_as(yiq[:, :, 1:]), atol=1e-5)
+    assert (yiq[-1, :, 0] - source[:, 0]).abs().max() > 1e-2  # Y did change
+
+
+@pytest.mark.parametrize("space", ["csp", "fourier"])
+def test_phase_and_log_amplitude_gradients_match_finite_differences(space):
+    model, x = tiny_model(dtype=torch.float64), images(batch=2, dtype=torch.float64)
+    options = dict(
+        space=space,
+        edit="joint",
+        loss="nll",
+        regime="frozen",
+        steps=1,
+        color="rgb",
+        clamp=None,
+        backend="torch",
+        amplification=1.0,
+        phase_step=None,
+        budget=None,
+        pyramid=pk.SteerablePyramid(height=2, backend="torch"),
+    )
+    chunk = _Chunk(model, x, torch.tensor([1, 3]), torch.tensor([0, 0]), options)
+    space_ = chunk.space(chunk.color.edit)
+    params = space_.zeros()
+    grads = chunk.gradient(space_, params)
+
+    def total(params):
+        with torch.no_grad():
+            return chunk.loss(model(chunk.to_image(space_.render(params)))).sum().item()
+
+    generator = torch.Generator().manual_seed(0)
+    for which in range(len(params)):  # phases, then log-amplitudes, of every coefficient set
+        flat = params[which].flatten()
+        for index in torch.randint(0, flat.numel(), (4,), generator=generator).tolist():
+            h = 1e-6
+            plus = [p.clone() for p in params]
+            minus = [p.clone() for p in params]
+            plus[which].view(-1)[index] += h
+            minus[which].view(-1)[index] -= h
+            numeric = (total(plus) - total(minus)) / (2 * h)
+            analytic = grads[which].flatten()[index].item()
+            assert abs(numeric - analytic) <= 1e-6 + 1e-5 * abs(analytic), (which, index)
+
+
+def test_margin_loss_uses_source():
+    model, x = tiny_model(), images()
+    r = pk.morph(model, x, 2, source=0, loss="margin", steps=2)
+    assert (r.source == 0).all() and r.target_prob.shape == (3, 3)
+
+
+def test_save_writes_gif_and_png(tmp_path):
+    model, x = tiny_model(), images()
+    r = pk.morph(model, x, 2, steps=2)
+    r.save(tmp_path / "m.gif")
+    r.save(tmp_path / "m.png")
+    from PIL import Image
+
+    assert Image.open(tmp_path / "m.gif").n_frames == 3
+    strip = Image.open(tmp_path / "m.png")
+    assert strip.size == (3 * 16 * 8, 3 * 16 * 8)  # 16 px upscaled x8, 3 frames by 3 images
+    with pytest.raises(ValueError, match=r"\.gif or \.png"):
+        r.save(tmp_path / "m.bmp")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gif", "m.png"]
+
+
+def test_bad_inputs():
+    model, x = tiny_model(), images()
+    with pytest.raises(ValueError, match=r"x must have shape \(B, C, H, W\)"):
+        pk.morph(model, x[0], 1)
+    with pytest.raises(ValueError, match="NaN or inf"):
+        pk.morph(model, torch.full_like(x, float("nan")), 1)
+    with pytest.raises(ValueError, match=r"target must be in \[0, 5\)"):
+        pk.morph(model, x, 7)
+    with pytest.raises(ValueError, match="target must be an int or shape"):
+        pk.morph(model, x, torch.tensor([1, 2]))
+    with pytest.raises(TypeError, match="target must be integer"):
+        pk.morph(model, x, 1.5)
+    with pytest.raises(ValueError, match="model must map"):
+        pk.morph(lambda t: t.mean(dim=(2, 3)).flatten(), x, 0)
+    with pytest.raises(TypeError, match="model must be callable"):
+        pk.morph("resnet", x, 0)
+    with pytest.raises(ValueError, match="at most one of"):
+        pk.morph(model, x, 1, budget=1.0, phase_step=0.1)
+    with pytest.raises(ValueError, match="budget must be a finite number > 0"):
+        pk.morph(model, x, 1, budget=-1.0)
+    with pytest.raises(ValueError, match="space must be one of"):
+        pk.morph(model, x, 1, space="wavelet")
+    with pytest.raises(ValueError, match="steps must be an int >= 1"):
+        pk.morph(model, x, 1, steps=0)
+    with pytest.raises(ValueError, match="luminance"):
+        pk.morph(model, x, 1, color="luminance")
+    with pytest.raises(ValueError, match="training mode"):
+        pk.morph(tiny_model().train(), x, 1)
+    with pytest.raises(ValueError, match="pyramid must be complex"):
+        pk.morph(model, x, 1, pyramid=pk.SteerablePyramid(is_complex=False))
+
+
+def test_frozen_csp_phase_raises_target_probability_on_held_out_digits():
+    """Acceptance: 200 held-out digits, target = the driver's runner-up class, frozen CSP-phase
+    morph at the MNIST budget 2 in RMS terms (L2 = 2 * 32/28): the driver's target
+    probability rises from frame 0 to the last frame for >= 90% of the images."""
+    driver = models.load("digits-driver")
+    x, _ = data.digits("test")
+    x = x[:200]
+    with torch.no_grad():
+        target = driver(x).topk(2, dim=1).indices[:, 1]
+    r = pk.morph(driver, x, target, space="csp", edit="phase", regime="frozen", budget=2 * 32 / 28)
+    raised = (r.target_prob[-1] > r.target_prob[0]).float().mean().item()
+    assert r.attained.float().mean() >= 0.9
+    assert raised >= 0.9, raised

@@ -1,0 +1,56 @@
+"""Phase ops: backends against the reference, opcheck, gradcheck."""
+
+import pytest
+import torch
+from conftest import rel_max_error
+from test_backends import BACKENDS, require
+
+from pyramid_kernels import reference
+from pyramid_kernels.phase_ops import phase_extrapolate, phase_rotate
+
+TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+
+
+def _inputs(dtype, shape=(2, 3, 7, 9)):
+    cdtype = torch.complex128 if dtype == torch.float64 else torch.complex64
+    c = torch.randn(shape, dtype=cdtype)
+    return c, 0.3 * torch.randn(shape, dtype=dtype), torch.randn(shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("backend", ["torch", *BACKENDS])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
+def test_phase_ops_match_reference(backend, dtype):
+    device = "cpu" if backend == "torch" else require(backend)
+    c, a, b = (t.to(device) for t in _inputs(dtype))
+    expected = reference.phase_rotate(c, a, b)
+    assert rel_max_error(phase_rotate(c, a, b, backend), expected) <= TOL[dtype]
+    # the reference against its own definition
+    assert rel_max_error(expected, c * torch.exp(a + 1j * b)) <= TOL[dtype]
+    scales = torch.tensor([0.0, 0.5, 1.0, 2.5], dtype=dtype, device=device)
+    frames = phase_extrapolate(c, a, b, scales, backend)
+    assert frames.shape == (4, *c.shape)
+    for k, s in enumerate(scales):
+        assert rel_max_error(frames[k], c * torch.exp(-s * (a + 1j * b))) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("backend", ["torch", *BACKENDS])
+def test_phase_ops_opcheck_and_gradcheck(backend):
+    device = "cpu" if backend == "torch" else require(backend)
+    c, a, b = (t.to(device).requires_grad_(True) for t in _inputs(torch.float64, (2, 5, 4)))
+    s = torch.tensor([0.5, 1.5], dtype=torch.float64, device=device, requires_grad=True)
+    torch.library.opcheck(phase_rotate, (c, a, b, backend))
+    torch.library.opcheck(phase_extrapolate, (c, a, b, s, backend))
+    assert torch.autograd.gradcheck(lambda c, a, b: phase_rotate(c, a, b, backend), (c, a, b))
+    assert torch.autograd.gradcheck(
+        lambda c, a, b, s: phase_extrapolate(c, a, b, s, backend), (c, a, b, s)
+    )
+
+
+def test_phase_ops_reject_bad_fields():
+    c, a, b = _inputs(torch.float32)
+    with pytest.raises(ValueError, match="coeffs must be complex"):
+        phase_rotate(c.real, a, b, "torch")
+    with pytest.raises(ValueError, match="phase fields must be real"):
+        phase_rotate(c, a[..., :-1], b, "torch")
+    with pytest.raises(ValueError, match="scales must be 1-D"):
+        phase_extrapolate(c, a, b, torch.ones(2, 2), "torch")
