@@ -1,54 +1,134 @@
-"""Command line: ``pyramid-kernels demo``."""
+"""Command line: ``pyramid-kernels demo`` and ``pyramid-kernels morph``."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-import time
 from pathlib import Path
 
 import torch
 
+from .morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
+
+
+def load_model(spec: str):
+    """An embedded model name, a TorchScript file, or ``module:callable`` (a class is
+    instantiated with no arguments)."""
+    from . import models
+
+    if spec in models.ARCHITECTURES:
+        return models.load(spec)
+    if Path(spec).is_file():
+        return torch.jit.load(spec, map_location="cpu").eval()
+    if ":" not in spec:
+        raise SystemExit(
+            f"--model {spec!r}: not an embedded model ({sorted(models.ARCHITECTURES)}),"
+            " not a file, and not module:callable"
+        )
+    module_name, attr = spec.split(":", 1)
+    try:
+        obj = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as error:
+        raise SystemExit(f"--model {spec!r}: {error}") from error
+    model = obj() if isinstance(obj, type) else obj
+    return model.eval() if isinstance(model, torch.nn.Module) else model
+
+
+def load_image(path: str, gray: bool, size: tuple[int, int] | None) -> torch.Tensor:
+    """An image file -> (1, C, H, W) float32 in [0, 1]."""
+    from PIL import Image
+
+    try:
+        picture = Image.open(path).convert("L" if gray else "RGB")
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"IMAGE {path!r}: cannot read it as an image ({error})") from error
+    if size is not None:
+        picture = picture.resize((size[1], size[0]), Image.BILINEAR)
+    array = torch.tensor(list(picture.getdata()), dtype=torch.float32) / 255.0
+    channels = 1 if gray else 3
+    return array.reshape(picture.height, picture.width, channels).permute(2, 0, 1)[None]
+
 
 def _demo(args: argparse.Namespace) -> int:
-    import pyramid_kernels as pk
+    from .demo import run
 
-    from .image_io import save_png
-    from .images import test_image
-    from .render import render_pyramid
+    run(args.out, budget=args.budget, regime=args.regime, steps=args.steps)
+    return 0
 
-    image = test_image(args.size)
-    pyr = pk.SteerablePyramid(height=args.height, orientations=args.orientations)
-    start = time.perf_counter()
-    coeffs = pyr.build(image)
-    recon = pyr.collapse(coeffs)
-    elapsed = time.perf_counter() - start
-    out = Path(args.out)
-    save_png(out / "test_image.png", image)
-    save_png(out / "pyramid_bands.png", render_pyramid(coeffs, part=args.part))
-    error = ((recon - image).abs().max() / image.abs().max()).item()
-    print(f"pyramid: {coeffs}")
-    print(
-        f"build + collapse of a {args.size}x{args.size} image: {elapsed * 1e3:.1f} ms, "
-        f"max relative reconstruction error {error:.1e}"
-    )
-    print(f"wrote {out / 'test_image.png'} and {out / 'pyramid_bands.png'}")
+
+def _morph(args: argparse.Namespace) -> int:
+    from .morphing import morph
+
+    model = load_model(args.model)
+    x = load_image(args.image, args.gray, args.size)
+    knob = {
+        "amplification": args.amplification,
+        "phase_step": args.phase_step,
+        "budget": args.budget,
+    }
+    try:
+        result = morph(
+            model,
+            x,
+            args.target,
+            space=args.space,
+            edit=args.edit,
+            loss=args.loss,
+            regime=args.regime,
+            steps=args.steps,
+            color=args.color,
+            progress=True,
+            **knob,
+        )
+        result.save(args.out)
+    except (ValueError, TypeError) as error:
+        raise SystemExit(f"error: {error}") from error
+    probs = " ".join(f"{p:.3f}" for p in result.target_prob[:, 0].tolist())
+    print(f"target {args.target} probability per frame: {probs}")
+    print(f"final L2 distance {result.distance[-1, 0]:.4f}; wrote {args.out}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="pyramid-kernels", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="build a pyramid of a test image and render its bands")
+    demo = sub.add_parser("demo", help="morph held-out digits with four methods; write pictures")
     demo.add_argument("--out", default="demo_output", help="output folder (default: demo_output)")
-    demo.add_argument("--size", type=int, default=256, help="image side in pixels")
-    demo.add_argument("--height", default="auto", type=lambda s: s if s == "auto" else int(s))
-    demo.add_argument("--orientations", type=int, default=4)
-    demo.add_argument("--part", default="real", choices=("real", "imag", "abs"))
+    demo.add_argument(
+        "--budget",
+        type=float,
+        default=4 * 32 / 28,
+        help="final pixel L2 of every morph (default 4.571, MNIST L2 4 in RMS terms)",
+    )
+    demo.add_argument("--regime", default="frozen", choices=REGIMES)
+    demo.add_argument("--steps", type=int, default=11)
     demo.set_defaults(run=_demo)
+
+    mo = sub.add_parser("morph", help="morph an image file toward a target class of a model")
+    mo.add_argument("image", help="image file (PNG, JPEG, ...)")
+    mo.add_argument(
+        "--model", required=True, help="embedded model name, TorchScript file, or module:callable"
+    )
+    mo.add_argument("--target", type=int, required=True, help="target class index")
+    mo.add_argument("--out", required=True, help="output .gif or .png")
+    mo.add_argument("--gray", action="store_true", help="read the image as grayscale")
+    mo.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), help="resize the image")
+    mo.add_argument("--space", default="csp", choices=SPACES)
+    mo.add_argument("--edit", default="phase", choices=EDITS)
+    mo.add_argument("--loss", default="nll", choices=LOSSES)
+    mo.add_argument("--regime", default="frozen", choices=REGIMES)
+    mo.add_argument("--color", default="rgb", choices=COLORS)
+    mo.add_argument("--steps", type=int, default=11)
+    knob = mo.add_mutually_exclusive_group()
+    knob.add_argument("--amplification", type=float)
+    knob.add_argument("--phase-step", type=float)
+    knob.add_argument("--budget", type=float)
+    mo.set_defaults(run=_morph)
     args = parser.parse_args(argv)
-    with torch.no_grad():
-        return args.run(args)
+    if args.command == "morph" and not args.out.lower().endswith((".gif", ".png")):
+        parser.error("--out must end in .gif or .png")
+    return args.run(args)
 
 
 if __name__ == "__main__":

@@ -38,13 +38,89 @@ def test_test_image_is_deterministic_and_in_range():
     assert 0 <= a.min() and a.max() <= 1 and a.std() > 0.1
 
 
-def test_demo_writes_pictures(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path), "--size", "64"]) == 0
+def test_demo_writes_pictures_and_summary(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--steps", "3"]) == 0
     bands = np.asarray(Image.open(tmp_path / "pyramid_bands.png"))
-    assert bands.ndim == 2 and bands.shape[0] > 64 and bands.std() > 0
-    assert (tmp_path / "test_image.png").exists()
+    assert bands.ndim == 2 and bands.shape[0] > 256 and bands.std() > 0
+    grid = Image.open(tmp_path / "morph_3_to_8.png")
+    assert grid.width > 4 * 96 and grid.height >= 4 * 96  # 4 frames per row, 4 method rows
+    assert Image.open(tmp_path / "morph_3_to_8_csp_phase.gif").n_frames == 4
+    assert len(list(tmp_path.glob("morph_*.png"))) == 4
+    assert len(list(tmp_path.glob("morph_*.gif"))) == 16
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
-    assert "reconstruction error" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    for method in ("pixel", "fourier phase", "csp phase", "csp joint"):
+        assert method in out
+
+
+def test_morph_command(tmp_path, capsys):
+    from pyramid_kernels import data
+    from pyramid_kernels.image_io import save_png
+
+    image, _ = data.digits("test")
+    save_png(tmp_path / "digit.png", image[0])
+    out = tmp_path / "morph.gif"
+    args = [
+        "morph",
+        str(tmp_path / "digit.png"),
+        "--gray",
+        "--model",
+        "digits-driver",
+        "--target",
+        "3",
+        "--steps",
+        "4",
+        "--budget",
+        "2.0",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    assert Image.open(out).n_frames == 5
+    assert "final L2 distance 2.00" in capsys.readouterr().out
+    # a model given as module:callable, and a TorchScript file
+    scripted = torch.jit.script(pk.models.load("digits-driver"))
+    scripted.save(str(tmp_path / "driver.pt"))
+    for model in ("pyramid_kernels.models:DigitsCNN", str(tmp_path / "driver.pt")):
+        args[4] = model
+        assert main(args) == 0
+
+
+def test_morph_command_errors(tmp_path):
+    with pytest.raises(SystemExit, match="not an embedded model"):
+        main(["morph", "x.png", "--model", "nothing", "--target", "1", "--out", "o.gif"])
+    with pytest.raises(SystemExit, match="cannot read it as an image"):
+        (tmp_path / "bad.png").write_text("not an image")
+        main(
+            [
+                "morph",
+                str(tmp_path / "bad.png"),
+                "--model",
+                "digits-driver",
+                "--target",
+                "1",
+                "--out",
+                str(tmp_path / "o.gif"),
+            ]
+        )
+    from pyramid_kernels.image_io import save_png
+
+    save_png(tmp_path / "d.png", torch.rand(1, 32, 32))
+    with pytest.raises(SystemExit, match="target must be in"):
+        main(
+            [
+                "morph",
+                str(tmp_path / "d.png"),
+                "--gray",
+                "--model",
+                "digits-driver",
+                "--target",
+                "12",
+                "--out",
+                str(tmp_path / "o.gif"),
+            ]
+        )
+    assert not (tmp_path / "o.gif").exists()
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
