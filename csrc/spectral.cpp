@@ -84,16 +84,23 @@ void residual_kernel(T* half, T* hp, T* low, const T* hi0, const T* lo0, int64_t
   });
 }
 
-std::tuple<at::Tensor, at::Tensor> residual_split(const at::Tensor& half_in, int64_t width,
-                                                  const at::Tensor& hi0_in,
-                                                  const at::Tensor& lo0_in) {
+void check_out(const at::Tensor& out, const at::Tensor& like, at::IntArrayRef shape,
+               const char* name) {
+  TORCH_CHECK(out.is_contiguous() && out.sizes() == shape && out.dtype() == like.dtype() &&
+                  out.device() == like.device(),
+              name, " must be a contiguous ", like.dtype(), " tensor of shape ", shape);
+}
+
+void residual_split(const at::Tensor& half_in, int64_t width, const at::Tensor& hi0_in,
+                    const at::Tensor& lo0_in, at::Tensor& high, at::Tensor& low) {
   check(half_in, "half", 3, true);
   const at::Tensor half = half_in.contiguous(), hi0 = hi0_in.contiguous(),
                    lo0 = lo0_in.contiguous();
   const int64_t n = half.size(0), h = half.size(1);
   TORCH_CHECK(half.size(2) == width / 2 + 1, "half must have width // 2 + 1 columns");
   TORCH_CHECK(hi0.size(0) == h && hi0.size(1) == width, "hi0 must be (H, width)");
-  at::Tensor high = at::empty_like(half), low = at::empty({n, h, width}, half.options());
+  check_out(high, half, half.sizes(), "highpass");
+  check_out(low, half, {n, h, width}, "lowpass");
   AT_DISPATCH_FLOATING_TYPES(hi0.scalar_type(), "residual_split", [&] {
     residual_kernel<scalar_t, false>(reinterpret_cast<scalar_t*>(half.data_ptr()),
                                      reinterpret_cast<scalar_t*>(high.data_ptr()),
@@ -101,7 +108,6 @@ std::tuple<at::Tensor, at::Tensor> residual_split(const at::Tensor& half_in, int
                                      hi0.data_ptr<scalar_t>(), lo0.data_ptr<scalar_t>(), n, h,
                                      width);
   });
-  return {high, low};
 }
 
 at::Tensor residual_merge(const at::Tensor& high_in, const at::Tensor& low_in,
@@ -180,8 +186,8 @@ void band_kernel(T* low, T* bands, T* next, const T* masks, const T* lomask, int
   });
 }
 
-std::tuple<at::Tensor, at::Tensor> band_split(const at::Tensor& low_in, const at::Tensor& masks_in,
-                                              const at::Tensor& lomask_in, int64_t order) {
+void band_split(const at::Tensor& low_in, const at::Tensor& masks_in,
+                const at::Tensor& lomask_in, int64_t order, at::Tensor& bands, at::Tensor& next) {
   check(low_in, "lowpass", 3, true);
   check(masks_in, "masks", 3, false);
   const at::Tensor low = low_in.contiguous(), masks = masks_in.contiguous(),
@@ -190,8 +196,8 @@ std::tuple<at::Tensor, at::Tensor> band_split(const at::Tensor& low_in, const at
   TORCH_CHECK(masks.size(1) == h && masks.size(2) == w && lomask.size(0) == h &&
                   lomask.size(1) == w,
               "masks and lomask must have the level's size");
-  at::Tensor bands = at::empty({n, k, h, w}, low.options());
-  at::Tensor next = at::empty({n, (h + 1) / 2, (w + 1) / 2}, low.options());
+  check_out(bands, low, {n, k, h, w}, "bands");
+  check_out(next, low, {n, (h + 1) / 2, (w + 1) / 2}, "lowpass_next");
   AT_DISPATCH_FLOATING_TYPES(masks.scalar_type(), "band_split", [&] {
     band_kernel<scalar_t, false>(reinterpret_cast<scalar_t*>(low.data_ptr()),
                                  reinterpret_cast<scalar_t*>(bands.data_ptr()),
@@ -199,7 +205,6 @@ std::tuple<at::Tensor, at::Tensor> band_split(const at::Tensor& low_in, const at
                                  masks.data_ptr<scalar_t>(), lomask.data_ptr<scalar_t>(), n, k,
                                  h, w, order);
   });
-  return {bands, next};
 }
 
 at::Tensor band_merge(const at::Tensor& bands_in, const at::Tensor& next_in,
@@ -233,9 +238,13 @@ PyObject* PyInit__C(void) {
 }
 
 TORCH_LIBRARY(pyramid_kernels_cpp, m) {
-  m.def("residual_split(Tensor half, int width, Tensor hi0, Tensor lo0) -> (Tensor, Tensor)");
+  m.def(
+      "residual_split(Tensor half, int width, Tensor hi0, Tensor lo0, Tensor(a!) highpass, "
+      "Tensor(b!) lowpass) -> ()");
   m.def("residual_merge(Tensor highpass, Tensor lowpass, Tensor hi0, Tensor lo0) -> Tensor");
-  m.def("band_split(Tensor lowpass, Tensor masks, Tensor lomask, int order) -> (Tensor, Tensor)");
+  m.def(
+      "band_split(Tensor lowpass, Tensor masks, Tensor lomask, int order, Tensor(a!) bands, "
+      "Tensor(b!) lowpass_next) -> ()");
   m.def(
       "band_merge(Tensor bands, Tensor lowpass_next, Tensor masks, Tensor lomask, int order) "
       "-> Tensor");

@@ -4,6 +4,9 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 import torch
@@ -15,6 +18,38 @@ from . import (
 from .spec import PyramidSpec
 
 _ops = torch.ops.pyramid_kernels_cpp
+_local = threading.local()
+WORKSPACE = os.environ.get("PYRAMID_KERNELS_WORKSPACE", "1") != "0"
+WORKSPACE_SLOTS = 32
+
+
+def _scratch(shape, like: torch.Tensor) -> torch.Tensor:
+    """Output buffer for an analysis intermediate that the next stage consumes at once (a
+    split's outputs, before their inverse FFT or the next split; never returned to callers).
+
+    Large fresh allocations page-fault on every call (~10 ms per 50 MB on the 2-core bench
+    machine), so each thread keeps one buffer per shape for the last WORKSPACE_SLOTS shapes
+    (about one level-0 band spectrum plus the full-size low-pass per image size).
+    PYRAMID_KERNELS_WORKSPACE=0 turns this off; :func:`clear_workspace` frees the buffers.
+    """
+    if not WORKSPACE:
+        return like.new_empty(shape)
+    slots = getattr(_local, "slots", None)
+    if slots is None:
+        slots = _local.slots = OrderedDict()
+    key = (tuple(shape), like.dtype)
+    buffer = slots.pop(key, None)
+    if buffer is None:
+        buffer = like.new_empty(shape)
+    slots[key] = buffer
+    while len(slots) > WORKSPACE_SLOTS:
+        slots.popitem(last=False)
+    return buffer
+
+
+def clear_workspace() -> None:
+    """Free this thread's reusable analysis buffers."""
+    _local.slots = OrderedDict()
 
 
 @lru_cache(maxsize=64)
@@ -32,7 +67,11 @@ def _band_masks(level, size, full, spec, dtype):
 def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     masks = _residual_masks((half.shape[-2], width), spec.twidth, half.real.dtype)
-    return _ops.residual_split(half, width, *masks)
+    half = half.contiguous()
+    high = _scratch(half.shape, half)
+    low = _scratch((half.shape[0], half.shape[1], width), half)
+    _ops.residual_split(half, width, *masks, high, low)
+    return high, low
 
 
 def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
@@ -43,8 +82,12 @@ def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidS
 
 def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):
     """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1)."""
-    masks = _band_masks(level, tuple(lowpass.shape[-2:]), full, spec, lowpass.real.dtype)
-    return _ops.band_split(lowpass, *masks, spec.order)
+    n, h, w = lowpass.shape
+    masks = _band_masks(level, (h, w), full, spec, lowpass.real.dtype)
+    bands = _scratch((n, spec.orientations, h, w), lowpass)
+    nxt = _scratch((n, (h + 1) // 2, (w + 1) // 2), lowpass)
+    _ops.band_split(lowpass.contiguous(), *masks, spec.order, bands, nxt)
+    return bands, nxt
 
 
 def band_merge(

@@ -120,3 +120,13 @@ def test_gradcheck(backend):
 
     assert torch.autograd.gradcheck(analysis, (x,), fast_mode=True)
     assert torch.autograd.gradcheck(synth, tuple(leaves), fast_mode=True)
+
+
+def test_cpp_reused_buffers_never_reach_results():
+    """The C++ analysis reuses per-shape scratch buffers; results must not alias them."""
+    require("cpp")
+    first = pk.build(torch.randn(2, 40, 36), backend="cpp")
+    saved = [t.clone() for t in first.tensors]
+    pk.build(torch.randn(2, 40, 36), backend="cpp")  # same shapes: same scratch buffers
+    for kept, now in zip(saved, first.tensors, strict=True):
+        assert torch.equal(kept, now)
