@@ -72,22 +72,10 @@ class MorphResult:
         save_morph(path, self.frames, scale)
 
 
-def _validate(
-    model,
-    x,
-    target,
-    source,
-    space,
-    edit,
-    loss,
-    regime,
-    steps,
-    knobs,
-    color,
-    clamp,
-    chunk_size,
-    pyramid,
-):
+def _validate(model, x, o: dict) -> None:
+    """Raise ValueError/TypeError naming the bad argument of :func:`morph`."""
+    steps, knobs, color, clamp = o["steps"], o["knobs"], o["color"], o["clamp"]
+    chunk_size, pyramid = o["chunk_size"], o["pyramid"]
     if not callable(model):
         raise TypeError(f"model must be callable (an nn.Module or function), got {type(model)}")
     if not isinstance(x, Tensor) or not x.is_floating_point():
@@ -98,15 +86,15 @@ def _validate(
         )
     if not torch.isfinite(x).all():
         raise ValueError("x contains NaN or inf; morphs need finite images")
-    for name, value, allowed in [
-        ("space", space, SPACES),
-        ("edit", edit, EDITS),
-        ("loss", loss, LOSSES),
-        ("regime", regime, REGIMES),
-        ("color", color, COLORS),
+    for name, allowed in [
+        ("space", SPACES),
+        ("edit", EDITS),
+        ("loss", LOSSES),
+        ("regime", REGIMES),
+        ("color", COLORS),
     ]:
-        if value not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
+        if o[name] not in allowed:
+            raise ValueError(f"{name} must be one of {allowed}, got {o[name]!r}")
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
         raise ValueError(f"steps must be an int >= 1, got {steps!r}")
     given = {k: v for k, v in knobs.items() if v is not None}
@@ -334,18 +322,18 @@ def morph(
     _validate(
         model,
         x,
-        target,
-        source,
-        space,
-        edit,
-        loss,
-        regime,
-        steps,
-        knobs,
-        color,
-        clamp,
-        chunk_size,
-        pyramid,
+        dict(
+            space=space,
+            edit=edit,
+            loss=loss,
+            regime=regime,
+            steps=steps,
+            knobs=knobs,
+            color=color,
+            clamp=clamp,
+            chunk_size=chunk_size,
+            pyramid=pyramid,
+        ),
     )
     if model is not None and isinstance(model, nn.Module) and model.training:
         raise ValueError(

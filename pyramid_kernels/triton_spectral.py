@@ -42,8 +42,13 @@ def _radial(r2, offset, twidth, half_pi):
 
 
 @triton.jit
-def _angular(ux, uy, inv_r, r2, cos_b, sin_b, ORDER: tl.constexpr, IS_COMPLEX: tl.constexpr):
-    """cos^n(theta - theta_b), restricted to cos > 0 for the complex pyramid."""
+def _angular(
+    ux, uy, inv_r, r2, angles_ptr, b, K: tl.constexpr, ORDER: tl.constexpr, IS_COMPLEX: tl.constexpr
+):
+    """cos^n(theta - theta_b) of band b, restricted to cos > 0 for the complex pyramid;
+    angles_ptr holds cos(theta_b) then sin(theta_b) for the K bands."""
+    cos_b = tl.load(angles_ptr + b)
+    sin_b = tl.load(angles_ptr + K + b)
     c = tl.where(r2 > 0, (ux * cos_b + uy * sin_b) * inv_r, 0.0)
     a = c * 0.0 + 1.0
     for _ in tl.static_range(ORDER):
@@ -166,17 +171,7 @@ def _band_kernel(
         acc_r = nr * lo
         acc_i = ni * lo
         for b in tl.static_range(K):
-            a = _angular(
-                ux,
-                uy,
-                inv_r,
-                r2,
-                tl.load(angles_ptr + b),
-                tl.load(angles_ptr + K + b),
-                ORDER,
-                IS_COMPLEX,
-            )
-            m = gain * hi * a
+            m = gain * hi * _angular(ux, uy, inv_r, r2, angles_ptr, b, K, ORDER, IS_COMPLEX)
             br, bi = _load_complex(bands_ptr, (image * K + b) * h * w + offs, valid)
             br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n) = (-i)^-n
             acc_r += br
@@ -185,17 +180,7 @@ def _band_kernel(
     else:
         lr, li = _load_complex(low_ptr, idx, valid)
         for b in tl.static_range(K):
-            a = _angular(
-                ux,
-                uy,
-                inv_r,
-                r2,
-                tl.load(angles_ptr + b),
-                tl.load(angles_ptr + K + b),
-                ORDER,
-                IS_COMPLEX,
-            )
-            m = gain * hi * a
+            m = gain * hi * _angular(ux, uy, inv_r, r2, angles_ptr, b, K, ORDER, IS_COMPLEX)
             br, bi = _times_minus_i_power(lr * m, li * m, ORDER)
             _store_complex(bands_ptr, (image * K + b) * h * w + offs, br, bi, valid)
         _store_complex(next_ptr, next_idx, lr * lo, li * lo, keep)
