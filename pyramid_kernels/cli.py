@@ -1,4 +1,4 @@
-"""Command line: ``pyramid-kernels demo`` and ``pyramid-kernels morph``."""
+"""Command line: ``pyramid-kernels demo``, ``eval`` and ``morph``."""
 
 from __future__ import annotations
 
@@ -57,6 +57,14 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from .evaluation import run_eval
+
+    run_eval(count=args.count, steps=args.steps, out=args.out)
+    print(f"wrote {args.out}/eval.md, eval.csv and eval.png")
+    return 0
+
+
 def _morph(args: argparse.Namespace) -> int:
     from .morphing import morph
 
@@ -104,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--regime", default="frozen", choices=REGIMES)
     demo.add_argument("--steps", type=int, default=11)
     demo.set_defaults(run=_demo)
+
+    ev = sub.add_parser("eval", help="driver/judge evaluation of the four methods on digits")
+    ev.add_argument("--count", type=int, default=300, help="held-out images (default 300)")
+    ev.add_argument("--steps", type=int, default=11)
+    ev.add_argument("--out", default="eval_output", help="output folder (default: eval_output)")
+    ev.set_defaults(run=_eval)
 
     mo = sub.add_parser("morph", help="morph an image file toward a target class of a model")
     mo.add_argument("image", help="image file (PNG, JPEG, ...)")

@@ -229,10 +229,13 @@ class _Chunk:
         sigma = None
         with torch.no_grad():
             if o["budget"] is not None:
+                # iterative regimes refine the last step below, so a coarse scale is enough
+                coarse = o["regime"] != "frozen"
                 sigma, attained = _bisect(
                     lambda s: self.distance(self.frames(s, last_only=True)[0])[-1],
                     o["budget"],
                     torch.full((self.x.shape[0],), 0.5, device=self.x.device),
+                    tolerance=0.02 * o["budget"] if coarse else BUDGET_TOLERANCE,
                 )
             frames, u, state = self.frames(sigma)
             if o["budget"] is not None and state is not None:
@@ -254,8 +257,13 @@ class _Chunk:
         return frames, u, attained
 
 
-def _bisect(distance: Callable[[Tensor], Tensor], budget: float, high: Tensor):
-    """Per-image scale t >= 0 with distance(t) within BUDGET_TOLERANCE of the budget.
+def _bisect(
+    distance: Callable[[Tensor], Tensor],
+    budget: float,
+    high: Tensor,
+    tolerance: float = BUDGET_TOLERANCE,
+):
+    """Per-image scale t >= 0 with distance(t) within ``tolerance`` of the budget.
 
     Grows ``high`` until the budget is crossed, then bisects. Returns (t, attained); an image
     is attained only if its distance ends within BUDGET_CONTRACT of the budget, otherwise t is
@@ -271,7 +279,7 @@ def _bisect(distance: Callable[[Tensor], Tensor], budget: float, high: Tensor):
         d_high = torch.where(short, distance(high), d_high)
     reached = d_high >= budget
     best, best_gap = high.clone(), (d_high - budget).abs()
-    done = ~reached | (best_gap <= BUDGET_TOLERANCE)
+    done = ~reached | (best_gap <= tolerance)
     for _ in range(60):
         if done.all():
             break
@@ -284,7 +292,7 @@ def _bisect(distance: Callable[[Tensor], Tensor], budget: float, high: Tensor):
         below = d_mid < budget
         low = torch.where(~done & below, mid, low)
         high = torch.where(~done & ~below, mid, high)
-        done = done | (best_gap <= BUDGET_TOLERANCE)
+        done = done | (best_gap <= tolerance)
     return best, reached & (best_gap <= BUDGET_CONTRACT)
 
 

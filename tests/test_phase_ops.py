@@ -26,11 +26,13 @@ def test_phase_ops_match_reference(backend, dtype):
     assert rel_max_error(phase_rotate(c, a, b, backend), expected) <= TOL[dtype]
     # the reference against its own definition
     assert rel_max_error(expected, c * torch.exp(a + 1j * b)) <= TOL[dtype]
-    scales = torch.tensor([0.0, 0.5, 1.0, 2.5], dtype=dtype, device=device)
-    frames = phase_extrapolate(c, a, b, scales, backend)
-    assert frames.shape == (4, *c.shape)
-    for k, s in enumerate(scales):
-        assert rel_max_error(frames[k], c * torch.exp(-s * (a + 1j * b))) <= TOL[dtype]
+    # uneven scales, and evenly spaced ones (the C++ kernel steps those by multiplication)
+    for scales in ([0.0, 0.5, 1.0, 2.5], [0.37 * k for k in range(1, 13)]):
+        scales = torch.tensor(scales, dtype=dtype, device=device)
+        frames = phase_extrapolate(c, a, b, scales, backend)
+        assert frames.shape == (len(scales), *c.shape)
+        for k, s in enumerate(scales):
+            assert rel_max_error(frames[k], c * torch.exp(-s * (a + 1j * b))) <= TOL[dtype]
 
 
 @pytest.mark.parametrize("backend", ["torch", *BACKENDS])

@@ -1,0 +1,53 @@
+"""Evaluation protocol: metric helpers on hand-made inputs, and a small end-to-end run."""
+
+import numpy as np
+import torch
+
+from pyramid_kernels import evaluation as ev
+from pyramid_kernels.cli import main
+
+
+def test_attainment_and_common_attainment():
+    distance = torch.tensor([1.0, 1.0009, 0.9992, 1.002, 0.5])
+    assert ev.attained(distance, 1.0).tolist() == [True, True, True, False, False]
+    a = torch.tensor([True, True, False, True])
+    b = torch.tensor([True, False, False, True])
+    assert ev.common([a, b]).tolist() == [True, False, False, True]
+
+
+def test_judge_success():
+    target = torch.tensor([0, 1, 2])
+    resnet = torch.tensor([[5.0, 0, 0], [0, 5.0, 0], [5.0, 0, 0]])  # right, right, wrong
+    mlp = torch.tensor([[5.0, 0, 0], [5.0, 0, 0], [0, 0, 5.0]])  # right, wrong, right
+    each, both = ev.judge_success([resnet, mlp], target)
+    assert each[0].tolist() == [True, True, False]
+    assert each[1].tolist() == [True, False, True]
+    assert both.tolist() == [True, False, False]
+
+
+def test_bootstrap_interval_known_answer():
+    values = np.array([0.0, 1.0])
+    indices = np.array([[0, 0], [1, 1], [0, 1], [1, 0]])  # means 0, 1, 0.5, 0.5
+    low, high = ev.bootstrap_ci(values, np.mean, indices)
+    assert np.isclose(low, np.percentile([0, 1, 0.5, 0.5], 2.5))
+    assert np.isclose(high, np.percentile([0, 1, 0.5, 0.5], 97.5))
+    # conditional: only source 1 kept; the all-zero draw [0, 0] has nothing kept and is skipped
+    keep = np.array([False, True])
+    assert ev.bootstrap_ci(values, np.mean, indices, keep) == (1.0, 1.0)
+    assert ev.summary_cell(values, np.array([False, False]), np.mean, indices) == "n/a"
+    constant = ev.bootstrap_ci(np.full(10, 3.0), np.median, ev.bootstrap_indices(10, 100))
+    assert constant == (3.0, 3.0)
+
+
+def test_bootstrap_indices_are_reproducible():
+    a, b = ev.bootstrap_indices(20, 50), ev.bootstrap_indices(20, 50)
+    assert a.shape == (50, 20) and np.array_equal(a, b) and a.max() < 20
+
+
+def test_eval_command_on_a_handful_of_images(tmp_path):
+    assert main(["eval", "--count", "6", "--steps", "3", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "eval.md").read_text()
+    assert table.count("\n| frozen |") == 8 and table.count("\n| anchored |") == 8
+    lines = (tmp_path / "eval.csv").read_text().strip().splitlines()
+    assert len(lines) == 17 and lines[0].startswith("regime,mnist_budget")
+    assert (tmp_path / "eval.png").stat().st_size > 1000
