@@ -65,7 +65,9 @@ at::Tensor phase_extrapolate(const at::Tensor& c_in, const at::Tensor& a_in,
         const T re = cp[2 * i], im = cp[2 * i + 1], gi = ap[i], gp = bp[i];
         if (uniform) {
           const T ds = sp[1] - sp[0];
-          const T g0 = std::exp(-sp[0] * gi), gs = std::exp(-ds * gi);
+          // phase-only edits have g_eta = 0: skip the exponentials
+          const T g0 = gi == 0 ? T(1) : std::exp(-sp[0] * gi);
+          const T gs = gi == 0 ? T(1) : std::exp(-ds * gi);
           T cr = g0 * std::cos(sp[0] * gp), ci = -g0 * std::sin(sp[0] * gp);
           const T sr = gs * std::cos(ds * gp), si = -gs * std::sin(ds * gp);
           for (int64_t k = 0; k < frames; ++k) {

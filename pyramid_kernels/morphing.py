@@ -352,8 +352,8 @@ def morph(
     batch = x.shape[0]
     x = x.float() if x.dtype not in (torch.float32, torch.float64) else x
     target = _labels(target, batch, "target", x.device)
-    with torch.no_grad():
-        logits = _logits(model, x[: min(batch, chunk_size or batch)])
+    with torch.no_grad():  # the source frame's logits: class count, default source, frame 0
+        logits = torch.cat([_logits(model, c) for c in x.split(chunk_size or batch)])
     classes = logits.shape[1]
     if ((target < 0) | (target >= classes)).any():
         raise ValueError(
@@ -361,8 +361,7 @@ def morph(
             f"got {target.tolist()}"
         )
     if source is None:
-        with torch.no_grad():
-            source = torch.cat([_logits(model, c).argmax(1) for c in x.split(chunk_size or batch)])
+        source = logits.argmax(1)
     source = _labels(source, batch, "source", x.device)
     if ((source < 0) | (source >= classes)).any():
         raise ValueError(f"source must be in [0, {classes}), got {source.tolist()}")
@@ -393,11 +392,12 @@ def morph(
     frames = torch.cat([r[0] for r in results], dim=1)
     step = torch.cat([r[1] for r in results])
     attained = torch.cat([r[2] for r in results])
-    with torch.no_grad():
+    with torch.no_grad():  # frame 0 is the input: reuse its logits
         probs = torch.stack(
-            [
+            [torch.softmax(logits, 1)]
+            + [
                 torch.cat([torch.softmax(_logits(model, c), 1) for c in f.split(size)])
-                for f in frames
+                for f in frames[1:]
             ]
         )
     target_prob = probs.gather(2, target[None, :, None].expand(frames.shape[0], batch, 1))[..., 0]

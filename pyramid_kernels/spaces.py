@@ -35,9 +35,16 @@ class PixelSpace:
         return self.images - scales.reshape(-1, *([1] * self.images.dim())) * grads[0]
 
 
+# frozen frames are extrapolated and synthesised for groups of images holding about this many
+# coefficients (complex elements) over all their frames, so the intermediates stay cache-sized
+# and below the allocator's fresh-mapping threshold
+GROUP_ELEMENTS = 1 << 21
+
+
 class _PhaseSpace:
     """Shared logic of spaces whose parameters are phases (and log-amplitudes) of complex
-    coefficients ``self.coeffs``; subclasses define ``_synthesize(list of complex)``."""
+    coefficients ``self.coeffs``; subclasses define ``_synthesize(coeffs, images)``, where
+    ``images`` is the slice of source images the coefficients belong to."""
 
     coeffs: list[Tensor]
 
@@ -60,16 +67,25 @@ class _PhaseSpace:
             phase_rotate(c, a, p, self.backend)
             for c, a, p in zip(self.coeffs, amps, phases, strict=True)
         ]
-        return self._synthesize(edited)
+        return self._synthesize(edited, slice(None))
 
     def extrapolate(self, grads: list[Tensor], scales: Tensor) -> Tensor:
         phases, amps = self._split(grads)
-        edited = [
-            phase_extrapolate(c, ga, gp, scales.to(c.real.dtype), self.backend).flatten(0, 1)
-            for c, ga, gp in zip(self.coeffs, amps, phases, strict=True)
-        ]
-        images = self._synthesize(edited)
-        return images.reshape(scales.shape[0], -1, *images.shape[1:])
+        batch, frames = self.coeffs[0].shape[0], scales.shape[0]
+        per_image = sum(c[0].numel() for c in self.coeffs) * frames
+        group = max(1, GROUP_ELEMENTS // per_image)
+        images = []
+        for start in range(0, batch, group):  # all frames of a few images at a time
+            part = slice(start, start + group)
+            edited = [
+                phase_extrapolate(
+                    c[part], ga[part], gp[part], scales.to(c.real.dtype), self.backend
+                ).flatten(0, 1)
+                for c, ga, gp in zip(self.coeffs, amps, phases, strict=True)
+            ]
+            image = self._synthesize(edited, part)
+            images.append(image.reshape(frames, -1, *image.shape[1:]))
+        return torch.cat(images, dim=1)
 
 
 class FourierSpace(_PhaseSpace):
@@ -81,7 +97,7 @@ class FourierSpace(_PhaseSpace):
         self.size = tuple(images.shape[-2:])
         self.coeffs = [torch.fft.rfft2(images, norm="ortho")]
 
-    def _synthesize(self, coeffs: list[Tensor]) -> Tensor:
+    def _synthesize(self, coeffs: list[Tensor], images: slice) -> Tensor:
         return torch.fft.irfft2(coeffs[0], s=self.size, norm="ortho")
 
 
@@ -96,15 +112,12 @@ class PyramidSpace(_PhaseSpace):
             raise ValueError("pyramid must be complex (is_complex=True) for phase edits")
         self.coeffs = list(self.source.bands)
 
-    def _synthesize(self, coeffs: list[Tensor]) -> Tensor:
-        count = coeffs[0].shape[0]
-        reps = count // self.source.highpass.shape[0]
-        fixed = self.source
-        if reps != 1:  # frames: repeat the fixed residuals for every frame
-            fixed = Pyramid(
-                fixed.highpass.repeat(reps, 1, 1, 1),
-                tuple(b.repeat(reps, 1, 1, 1, 1) for b in fixed.bands),
-                fixed.lowpass.repeat(reps, 1, 1, 1),
-                fixed.spec,
-            )
-        return collapse(fixed.replace(bands=tuple(coeffs)), self.pyramid.backend)
+    def _synthesize(self, coeffs: list[Tensor], images: slice) -> Tensor:
+        """Collapse edited bands (frames x images, ...) with those images' fixed residuals."""
+        highpass, lowpass = self.source.highpass[images], self.source.lowpass[images]
+        reps = coeffs[0].shape[0] // highpass.shape[0]
+        if reps != 1:  # frames: the same residuals for every frame
+            highpass = highpass.repeat(reps, 1, 1, 1)
+            lowpass = lowpass.repeat(reps, 1, 1, 1)
+        edited = Pyramid(highpass, tuple(coeffs), lowpass, self.source.spec)
+        return collapse(edited, self.pyramid.backend)
