@@ -110,8 +110,8 @@ void residual_split(const at::Tensor& half_in, int64_t width, const at::Tensor& 
   });
 }
 
-at::Tensor residual_merge(const at::Tensor& high_in, const at::Tensor& low_in,
-                          const at::Tensor& hi0_in, const at::Tensor& lo0_in) {
+void residual_merge(const at::Tensor& high_in, const at::Tensor& low_in, const at::Tensor& hi0_in,
+                    const at::Tensor& lo0_in, at::Tensor& out) {
   check(high_in, "highpass", 3, true);
   check(low_in, "lowpass", 3, true);
   const at::Tensor high = high_in.contiguous(), low = low_in.contiguous(),
@@ -119,14 +119,13 @@ at::Tensor residual_merge(const at::Tensor& high_in, const at::Tensor& low_in,
   const int64_t n = low.size(0), h = low.size(1), w = low.size(2);
   TORCH_CHECK(high.size(1) == h && high.size(2) == w / 2 + 1,
               "highpass must be the half spectrum of lowpass's size");
-  at::Tensor out = at::empty_like(high);
+  check_out(out, high, high.sizes(), "out");
   AT_DISPATCH_FLOATING_TYPES(hi0.scalar_type(), "residual_merge", [&] {
     residual_kernel<scalar_t, true>(reinterpret_cast<scalar_t*>(out.data_ptr()),
                                     reinterpret_cast<scalar_t*>(high.data_ptr()),
                                     reinterpret_cast<scalar_t*>(low.data_ptr()),
                                     hi0.data_ptr<scalar_t>(), lo0.data_ptr<scalar_t>(), n, h, w);
   });
-  return out;
 }
 
 // Split: bands_b = rot(low * masks_b), next = crop(low) * lomask.
@@ -207,8 +206,8 @@ void band_split(const at::Tensor& low_in, const at::Tensor& masks_in,
   });
 }
 
-at::Tensor band_merge(const at::Tensor& bands_in, const at::Tensor& next_in,
-                      const at::Tensor& masks_in, const at::Tensor& lomask_in, int64_t order) {
+void band_merge(const at::Tensor& bands_in, const at::Tensor& next_in, const at::Tensor& masks_in,
+                const at::Tensor& lomask_in, int64_t order, at::Tensor& low) {
   check(bands_in, "bands", 4, true);
   check(next_in, "lowpass_next", 3, true);
   const at::Tensor bands = bands_in.contiguous(), next = next_in.contiguous(),
@@ -216,7 +215,7 @@ at::Tensor band_merge(const at::Tensor& bands_in, const at::Tensor& next_in,
   const int64_t n = bands.size(0), k = bands.size(1), h = bands.size(2), w = bands.size(3);
   TORCH_CHECK(next.size(1) == (h + 1) / 2 && next.size(2) == (w + 1) / 2,
               "lowpass_next must have the next level's size");
-  at::Tensor low = at::empty({n, h, w}, bands.options());
+  check_out(low, bands, {n, h, w}, "lowpass");
   AT_DISPATCH_FLOATING_TYPES(masks.scalar_type(), "band_merge", [&] {
     band_kernel<scalar_t, true>(reinterpret_cast<scalar_t*>(low.data_ptr()),
                                 reinterpret_cast<scalar_t*>(bands.data_ptr()),
@@ -224,7 +223,6 @@ at::Tensor band_merge(const at::Tensor& bands_in, const at::Tensor& next_in,
                                 masks.data_ptr<scalar_t>(), lomask.data_ptr<scalar_t>(), n, k, h,
                                 w, order);
   });
-  return low;
 }
 
 }  // namespace
@@ -241,13 +239,15 @@ TORCH_LIBRARY(pyramid_kernels_cpp, m) {
   m.def(
       "residual_split(Tensor half, int width, Tensor hi0, Tensor lo0, Tensor(a!) highpass, "
       "Tensor(b!) lowpass) -> ()");
-  m.def("residual_merge(Tensor highpass, Tensor lowpass, Tensor hi0, Tensor lo0) -> Tensor");
+  m.def(
+      "residual_merge(Tensor highpass, Tensor lowpass, Tensor hi0, Tensor lo0, Tensor(a!) out) "
+      "-> ()");
   m.def(
       "band_split(Tensor lowpass, Tensor masks, Tensor lomask, int order, Tensor(a!) bands, "
       "Tensor(b!) lowpass_next) -> ()");
   m.def(
-      "band_merge(Tensor bands, Tensor lowpass_next, Tensor masks, Tensor lomask, int order) "
-      "-> Tensor");
+      "band_merge(Tensor bands, Tensor lowpass_next, Tensor masks, Tensor lomask, int order, "
+      "Tensor(a!) lowpass) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(pyramid_kernels_cpp, CPU, m) {

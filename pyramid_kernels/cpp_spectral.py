@@ -24,8 +24,9 @@ WORKSPACE_SLOTS = 32
 
 
 def _scratch(shape, like: torch.Tensor) -> torch.Tensor:
-    """Output buffer for an analysis intermediate that the next stage consumes at once (a
-    split's outputs, before their inverse FFT or the next split; never returned to callers).
+    """Output buffer for an intermediate that the next stage consumes at once (a split's
+    outputs before their inverse FFT or the next split, a merge's output before the next merge
+    or the final inverse FFT; never returned to callers).
 
     Large fresh allocations page-fault on every call (~10 ms per 50 MB on the 2-core bench
     machine), so each thread keeps one buffer per shape for the last WORKSPACE_SLOTS shapes
@@ -77,7 +78,9 @@ def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
 def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
     """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
     masks = _residual_masks(tuple(lowpass.shape[-2:]), spec.twidth, lowpass.real.dtype)
-    return _ops.residual_merge(highpass, lowpass, *masks)
+    out = _scratch(highpass.shape, highpass)
+    _ops.residual_merge(highpass.contiguous(), lowpass.contiguous(), *masks, out)
+    return out
 
 
 def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):
@@ -98,8 +101,11 @@ def band_merge(
     spec: PyramidSpec,
 ):
     """Adjoint of :func:`band_split`: -> (N, H_l, W_l) complex."""
-    masks = _band_masks(level, tuple(bands.shape[-2:]), full, spec, bands.real.dtype)
-    return _ops.band_merge(bands, lowpass_next, *masks, spec.order)
+    n, _, h, w = bands.shape
+    masks = _band_masks(level, (h, w), full, spec, bands.real.dtype)
+    out = _scratch((n, h, w), bands)
+    _ops.band_merge(bands.contiguous(), lowpass_next.contiguous(), *masks, spec.order, out)
+    return out
 
 
 def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch.Tensor):
