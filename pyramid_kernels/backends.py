@@ -4,17 +4,32 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from functools import lru_cache
 from types import ModuleType
 
 BACKENDS = ("auto", "torch", "cpp", "triton")
 
 
-def _cpp_reason(device_type: str) -> str | None:
-    if device_type != "cpu":
-        return f"the C++ kernels run on CPU tensors, not {device_type}"
+@lru_cache(maxsize=1)
+def _cpp_import_error() -> str | None:
+    """Why ``pyramid_kernels._C`` does not import, or None (probed once per process)."""
     try:
         from . import _C  # noqa: F401
     except ImportError as error:
+        return str(error)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _triton_installed() -> bool:
+    return importlib.util.find_spec("triton") is not None
+
+
+def _cpp_reason(device_type: str) -> str | None:
+    if device_type != "cpu":
+        return f"the C++ kernels run on CPU tensors, not {device_type}"
+    error = _cpp_import_error()
+    if error is not None:
         return (
             f"the C++ extension pyramid_kernels._C is not built ({error}); install with "
             "`pip install --no-build-isolation -e .` after installing torch"
@@ -23,7 +38,7 @@ def _cpp_reason(device_type: str) -> str | None:
 
 
 def _triton_reason(device_type: str) -> str | None:
-    if importlib.util.find_spec("triton") is None:
+    if not _triton_installed():
         return "triton is not installed (pip install triton)"
     if device_type == "cuda":
         return None

@@ -7,6 +7,7 @@ import importlib
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
@@ -45,9 +46,10 @@ def load_image(path: str, gray: bool, size: tuple[int, int] | None) -> torch.Ten
         raise SystemExit(f"IMAGE {path!r}: cannot read it as an image ({error})") from error
     if size is not None:
         picture = picture.resize((size[1], size[0]), Image.BILINEAR)
-    array = torch.tensor(list(picture.getdata()), dtype=torch.float32) / 255.0
-    channels = 1 if gray else 3
-    return array.reshape(picture.height, picture.width, channels).permute(2, 0, 1)[None]
+    array = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)
+    if gray:
+        array = array[..., None]
+    return array.permute(2, 0, 1)[None].contiguous()
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -15,6 +15,7 @@ from . import (
     _C,  # noqa: F401  (loads the library and registers torch.ops.pyramid_kernels_cpp)
     frequency,
 )
+from .reference import _residual_masks as reference_masks
 from .spec import PyramidSpec
 
 _ops = torch.ops.pyramid_kernels_cpp
@@ -53,9 +54,8 @@ def clear_workspace() -> None:
     _local.slots = OrderedDict()
 
 
-@lru_cache(maxsize=64)
 def _residual_masks(size, twidth, dtype):
-    return tuple(m.to(dtype) for m in frequency.residual_masks(size, twidth))
+    return reference_masks(size, twidth, dtype, torch.device("cpu"))
 
 
 @lru_cache(maxsize=64)
