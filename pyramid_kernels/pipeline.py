@@ -42,7 +42,32 @@ def synthesize(
     spec: PyramidSpec,
     kernels,
 ) -> torch.Tensor:
-    """The adjoint of :func:`analyze`: coefficients (real or complex bands) -> real (N, H, W)."""
+    """The adjoint of :func:`analyze`: coefficients (real or complex bands) -> real (N, H, W).
+
+    A backend with ``SYNTHESIS_CHUNK_BYTES`` (the C++ one) runs it on chunks of images whose
+    level-0 band spectra take about that many bytes: every intermediate of a chunk (the FFTs of
+    its coefficients, the merged spectra) stays in cache instead of streaming through memory.
+    """
+    n, size = highpass.shape[0], highpass.shape[-2:]
+    budget = getattr(kernels, "SYNTHESIS_CHUNK_BYTES", None)
+    per_image = (bands[0].shape[1] if bands else 1) * size[0] * size[1] * 16
+    chunk = n if budget is None else max(1, budget // per_image)
+    if chunk >= n:
+        return _synthesize(highpass, bands, lowpass, spec, kernels)
+    parts = [
+        _synthesize(
+            highpass[i : i + chunk],
+            [b[i : i + chunk] for b in bands],
+            lowpass[i : i + chunk],
+            spec,
+            kernels,
+        )
+        for i in range(0, n, chunk)
+    ]
+    return torch.cat(parts)
+
+
+def _synthesize(highpass, bands, lowpass, spec, kernels):
     full = tuple(highpass.shape[-2:])
     spectrum = fft2(lowpass, norm="ortho")
     for level in reversed(range(len(bands))):
