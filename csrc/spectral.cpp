@@ -113,13 +113,14 @@ void residual_kernel(T* __restrict half, T* __restrict hp, T* __restrict low,
       if (MERGE) {
         scale_row(half_row, hp_row, hi, wh);
         const T* low_mirror = low + 2 * mirror_row * w;
+        auto fold = [&](int64_t jx, int64_t mx) {
+          const T gain = T(0.5) * lo[jx];
+          half_row[2 * jx] += gain * (low_row[2 * jx] + low_mirror[2 * mx]);
+          half_row[2 * jx + 1] += gain * (low_row[2 * jx + 1] - low_mirror[2 * mx + 1]);
+        };
         lo_runs.each(jy, [&](int64_t start, int64_t stop) {
-          for (int64_t jx = start; jx < std::min(stop, wh); ++jx) {
-            const int64_t mx = (w - jx) % w;
-            const T gain = T(0.5) * lo[jx];
-            half_row[2 * jx] += gain * (low_row[2 * jx] + low_mirror[2 * mx]);
-            half_row[2 * jx + 1] += gain * (low_row[2 * jx + 1] - low_mirror[2 * mx + 1]);
-          }
+          if (start == 0) fold(start++, 0);  // bin -0 is bin 0; every other -jx is w - jx
+          for (int64_t jx = start; jx < std::min(stop, wh); ++jx) fold(jx, w - jx);
         });
       } else {
         scale_row(hp_row, half_row, hi, wh);

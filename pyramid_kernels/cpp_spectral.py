@@ -28,7 +28,7 @@ _ops = torch.ops.pyramid_kernels_cpp
 _local = threading.local()
 WORKSPACE = os.environ.get("PYRAMID_KERNELS_WORKSPACE", "1") != "0"
 WORKSPACE_SLOTS = 32
-SYNTHESIS_CHUNK_BYTES = 16 << 20  # pipeline.synthesize: level-0 band spectra per chunk
+SYNTHESIS_CHUNK_BYTES = 8 << 20  # pipeline.synthesize: level-0 band spectra per chunk
 
 
 def _scratch(shape, like: torch.Tensor, support=None) -> torch.Tensor:
@@ -113,7 +113,7 @@ def _band_masks(level, size, full, spec, dtype):
 def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     size = (half.shape[-2], width)
-    masks = _residual_masks(size, spec.twidth, half.real.dtype)
+    masks = _residual_masks(size, spec.twidth, half.dtype.to_real())
     half = half.contiguous()
     high = _scratch(half.shape, half)
     low = _scratch((half.shape[0], *size), half, support=("residual", size, spec.twidth))
@@ -123,7 +123,7 @@ def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
 
 def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
     """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
-    masks = _residual_masks(tuple(lowpass.shape[-2:]), spec.twidth, lowpass.real.dtype)
+    masks = _residual_masks(tuple(lowpass.shape[-2:]), spec.twidth, lowpass.dtype.to_real())
     out = _scratch(highpass.shape, highpass)
     _ops.residual_merge(highpass.contiguous(), lowpass.contiguous(), *masks, out)
     return out
@@ -132,7 +132,7 @@ def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidS
 def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):
     """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1)."""
     n, h, w = lowpass.shape
-    masks = _band_masks(level, (h, w), full, spec, lowpass.real.dtype)
+    masks = _band_masks(level, (h, w), full, spec, lowpass.dtype.to_real())
     support = ("band", level, full, spec)
     bands = _scratch((n, spec.orientations, h, w), lowpass, support)
     nxt = _scratch((n, (h + 1) // 2, (w + 1) // 2), lowpass, support)
@@ -150,7 +150,7 @@ def band_merge(
     """Adjoint of :func:`band_split`: -> (N, H_l, W_l) complex, zero off the incoming
     low-pass support."""
     n, _, h, w = bands.shape
-    masks = _band_masks(level, (h, w), full, spec, bands.real.dtype)
+    masks = _band_masks(level, (h, w), full, spec, bands.dtype.to_real())
     out = _scratch((n, h, w), bands)
     _ops.band_merge(bands.contiguous(), lowpass_next.contiguous(), *masks, spec.order, out)
     return out

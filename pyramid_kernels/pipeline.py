@@ -50,7 +50,8 @@ def synthesize(
     """
     n, size = highpass.shape[0], highpass.shape[-2:]
     budget = getattr(kernels, "SYNTHESIS_CHUNK_BYTES", None)
-    per_image = (bands[0].shape[1] if bands else 1) * size[0] * size[1] * 16
+    complex_bytes = 2 * highpass.element_size()
+    per_image = (bands[0].shape[1] if bands else 1) * size[0] * size[1] * complex_bytes
     chunk = n if budget is None else max(1, budget // per_image)
     if chunk >= n:
         return _synthesize(highpass, bands, lowpass, spec, kernels)
