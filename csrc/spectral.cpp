@@ -30,14 +30,27 @@ struct Runs {
   }
 };
 
-Runs runs_of(const at::Tensor& offsets, const at::Tensor& runs, int64_t rows) {
+// Checked view of the runs of `rows` mask rows of `width` columns (the kernels write through
+// them, so a bad run must not reach a kernel).
+Runs runs_of(const at::Tensor& offsets, const at::Tensor& runs, int64_t rows, int64_t width) {
   TORCH_CHECK(offsets.dtype() == at::kLong && offsets.is_contiguous() && offsets.dim() == 1 &&
                   offsets.size(0) == rows + 1,
               "run offsets must be a contiguous int64 tensor of ", rows + 1, " entries");
   TORCH_CHECK(runs.dtype() == at::kLong && runs.is_contiguous() && runs.dim() == 2 &&
-                  runs.size(1) == 2 && runs.size(0) == offsets[rows].item<int64_t>(),
-              "runs must be a contiguous int64 (offsets[-1], 2) tensor");
-  return {offsets.data_ptr<int64_t>(), runs.data_ptr<int64_t>()};
+                  runs.size(1) == 2,
+              "runs must be a contiguous int64 (M, 2) tensor");
+  const Runs view{offsets.data_ptr<int64_t>(), runs.data_ptr<int64_t>()};
+  TORCH_CHECK(view.offsets[0] == 0 && view.offsets[rows] == runs.size(0),
+              "run offsets must start at 0 and end at the number of runs");
+  for (int64_t row = 0; row < rows; ++row) {
+    TORCH_CHECK(view.offsets[row] <= view.offsets[row + 1], "run offsets must not decrease");
+  }
+  for (int64_t i = 0; i < runs.size(0); ++i) {
+    TORCH_CHECK(0 <= view.runs[2 * i] && view.runs[2 * i] < view.runs[2 * i + 1] &&
+                    view.runs[2 * i + 1] <= width,
+                "each run must be a non-empty [start, stop) within [0, ", width, "]");
+  }
+  return view;
 }
 
 // Row jy of a d-point level maps to row oy of the d'-point next level, if kept.
@@ -148,10 +161,11 @@ void residual_split(const at::Tensor& half_in, int64_t width, const at::Tensor& 
                    lo0 = lo0_in.contiguous();
   const int64_t n = half.size(0), h = half.size(1);
   TORCH_CHECK(half.size(2) == width / 2 + 1, "half must have width // 2 + 1 columns");
-  TORCH_CHECK(hi0.size(0) == h && hi0.size(1) == width, "hi0 must be (H, width)");
+  TORCH_CHECK(hi0.sizes() == at::IntArrayRef({h, width}) && lo0.sizes() == hi0.sizes(),
+              "hi0 and lo0 must be (H, width)");
   check_out(high, half, half.sizes(), "highpass");
   check_out(low, half, {n, h, width}, "lowpass");
-  const Runs runs = runs_of(lo_offsets, lo_runs, h);
+  const Runs runs = runs_of(lo_offsets, lo_runs, h, width);
   AT_DISPATCH_FLOATING_TYPES(hi0.scalar_type(), "residual_split", [&] {
     residual_kernel<scalar_t, false>(reinterpret_cast<scalar_t*>(half.data_ptr()),
                                      reinterpret_cast<scalar_t*>(high.data_ptr()),
@@ -171,8 +185,10 @@ void residual_merge(const at::Tensor& high_in, const at::Tensor& low_in, const a
   const int64_t n = low.size(0), h = low.size(1), w = low.size(2);
   TORCH_CHECK(high.size(1) == h && high.size(2) == w / 2 + 1,
               "highpass must be the half spectrum of lowpass's size");
+  TORCH_CHECK(hi0.sizes() == at::IntArrayRef({h, w}) && lo0.sizes() == hi0.sizes(),
+              "hi0 and lo0 must be (H, W)");
   check_out(out, high, high.sizes(), "out");
-  const Runs runs = runs_of(lo_offsets, lo_runs, h);
+  const Runs runs = runs_of(lo_offsets, lo_runs, h, w);
   AT_DISPATCH_FLOATING_TYPES(hi0.scalar_type(), "residual_merge", [&] {
     residual_kernel<scalar_t, true>(reinterpret_cast<scalar_t*>(out.data_ptr()),
                                     reinterpret_cast<scalar_t*>(high.data_ptr()),
@@ -296,7 +312,7 @@ void band_split(const at::Tensor& low_in, const at::Tensor& masks_in,
   check_band_args(masks, lomask, h, w, order);
   check_out(bands, low, {n, k, h, w}, "bands");
   check_out(next, low, {n, (h + 1) / 2, (w + 1) / 2}, "lowpass_next");
-  const Runs r = runs_of(offsets, runs, (k + 1) * h);
+  const Runs r = runs_of(offsets, runs, (k + 1) * h, w);
   AT_DISPATCH_FLOATING_TYPES(masks.scalar_type(), "band_split", [&] {
     band_dispatch<scalar_t, false>(order, reinterpret_cast<scalar_t*>(low.data_ptr()),
                                    reinterpret_cast<scalar_t*>(bands.data_ptr()),
@@ -319,7 +335,7 @@ void band_merge(const at::Tensor& bands_in, const at::Tensor& next_in, const at:
   TORCH_CHECK(next.size(1) == (h + 1) / 2 && next.size(2) == (w + 1) / 2,
               "lowpass_next must have the next level's size");
   check_out(low, bands, {n, h, w}, "lowpass");
-  const Runs r = runs_of(offsets, runs, (k + 1) * h);
+  const Runs r = runs_of(offsets, runs, (k + 1) * h, w);
   AT_DISPATCH_FLOATING_TYPES(masks.scalar_type(), "band_merge", [&] {
     band_dispatch<scalar_t, true>(order, reinterpret_cast<scalar_t*>(low.data_ptr()),
                                   reinterpret_cast<scalar_t*>(bands.data_ptr()),

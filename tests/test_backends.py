@@ -181,3 +181,20 @@ def test_cpp_synthesis_in_chunks_matches_reference(monkeypatch, images_per_chunk
     y_ref = pk.collapse(edited, backend="torch")
     assert rel_max_error(pk.collapse(edited, backend="cpp"), y_ref) <= 1e-12
     assert rel_max_error(pk.collapse(c, backend="cpp"), x) <= 1e-12
+
+
+def test_cpp_kernels_reject_runs_outside_the_row():
+    require("cpp")
+    from pyramid_kernels import cpp_spectral
+
+    spec = pk.SteerablePyramid(height=1, orientations=2).spec
+    low = torch.randn(1, 8, 8, dtype=torch.complex64)
+    masks, lomask, offsets, runs = cpp_spectral._band_masks(0, (8, 8), (8, 8), spec, torch.float32)
+    bands, nxt = torch.zeros(1, 2, 8, 8, dtype=low.dtype), torch.zeros(1, 4, 4, dtype=low.dtype)
+    ops = torch.ops.pyramid_kernels_cpp
+    ops.band_split(low, masks, lomask, offsets, runs, spec.order, bands, nxt)  # the real runs work
+    for bad in (runs + 8, runs.flip(1), runs - 1):
+        with pytest.raises(RuntimeError, match="run"):
+            ops.band_split(low, masks, lomask, offsets, bad.contiguous(), spec.order, bands, nxt)
+    with pytest.raises(RuntimeError, match="offsets"):
+        ops.band_split(low, masks, lomask, offsets[:-1], runs, spec.order, bands, nxt)
