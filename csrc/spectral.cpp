@@ -207,6 +207,8 @@ struct Level {
   int64_t k, h, w, hn, wn, left;  // kept columns: [0, left) and [w - wn / 2, w)
   Level(int64_t k, int64_t h, int64_t w)
       : k(k), h(h), w(w), hn((h + 1) / 2), wn((w + 1) / 2), left((wn + 1) / 2) {}
+  // Column jx of a kept run starting at `start` is column jx + shift of the next level.
+  int64_t next_shift(int64_t start) const { return start < left ? 0 : wn - w; }
 };
 
 template <typename T, int ORDER>
@@ -227,9 +229,8 @@ inline void split_row(const T* __restrict lrow, T* __restrict bands, T* __restri
   if (!kept_index(jy, lv.h, lv.hn, oy)) return;
   const T* lo = lomask + jy * lv.w;
   runs.each(lv.k * lv.h + jy, [&](int64_t start, int64_t stop) {
-    const int64_t shift = start < lv.left ? 0 : lv.wn - lv.w;  // next column = jx + shift
-    scale_row(next + 2 * (oy * lv.wn + start + shift), lrow + 2 * start, lo + start,
-              stop - start);
+    scale_row(next + 2 * (oy * lv.wn + start + lv.next_shift(start)), lrow + 2 * start,
+              lo + start, stop - start);
   });
 }
 
@@ -254,7 +255,7 @@ inline void merge_row(T* __restrict lrow, const T* __restrict bands, const T* __
   if (!kept_index(jy, lv.h, lv.hn, oy)) return;
   const T* lo = lomask + jy * lv.w;
   runs.each(lv.k * lv.h + jy, [&](int64_t start, int64_t stop) {
-    const int64_t base = 2 * (oy * lv.wn + (start < lv.left ? 0 : lv.wn - lv.w));
+    const int64_t base = 2 * (oy * lv.wn + lv.next_shift(start));
     for (int64_t jx = start; jx < stop; ++jx) {
       lrow[2 * jx] += next[base + 2 * jx] * lo[jx];
       lrow[2 * jx + 1] += next[base + 2 * jx + 1] * lo[jx];

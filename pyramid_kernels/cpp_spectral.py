@@ -45,15 +45,16 @@ def _scratch(shape, like: torch.Tensor, support=None) -> torch.Tensor:
     runs: splits write only the runs, so such a buffer is zeroed once, when it is created, and
     kept per key.
     """
+    fresh = like.new_empty if support is None else like.new_zeros
     if not WORKSPACE:
-        return like.new_zeros(shape) if support is not None else like.new_empty(shape)
+        return fresh(shape)
     slots = getattr(_local, "slots", None)
     if slots is None:
         slots = _local.slots = OrderedDict()
     key = (tuple(shape), like.dtype, support)
     buffer = slots.pop(key, None)
     if buffer is None:
-        buffer = like.new_zeros(shape) if support is not None else like.new_empty(shape)
+        buffer = fresh(shape)
     slots[key] = buffer
     while len(slots) > WORKSPACE_SLOTS:
         slots.popitem(last=False)
