@@ -14,14 +14,14 @@ from pathlib import Path
 import torch
 
 import pyramid_kernels as pk
-from pyramid_kernels.demo import JUDGES, METHODS
+from pyramid_kernels.apps.protocol import DRIVER, JUDGES, METHODS, mnist_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def main(count: int = 200) -> Path:
     torch.set_num_threads(2)
-    driver = pk.models.load("digits-driver")
+    driver = pk.models.load(DRIVER)
     judges = [pk.models.load(name) for name in JUDGES]
     x, _ = pk.data.digits("test")
     x = x[:count]
@@ -36,7 +36,7 @@ def main(count: int = 200) -> Path:
         "judge mlp ok | both ok | attained | s |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for budget in (2 * 32 / 28, 4 * 32 / 28):
+    for budget in (mnist_budget(2.0), mnist_budget(4.0)):
         for label, space, edit in METHODS:
             start = time.perf_counter()
             r = pk.morph(driver, x, target, space=space, edit=edit, regime="frozen", budget=budget)

@@ -1,5 +1,5 @@
 """Pyramid build / collapse / build+backward timings: pyramid_kernels backends vs plenoptic vs
-the FFT floor, for the standard configs of DESIGN §5 (float32, complex, tight frame).
+the FFT floor, for the standard configs below (float32, complex, tight frame).
 
 Run with ``python bench/run.py`` (or ``pytest bench/ --benchmark-only``); CUDA timings
 synchronize inside the timed function.

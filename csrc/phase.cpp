@@ -13,6 +13,11 @@ constexpr int64_t kMaxRecurrence = 32;
 void check_fields(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b) {
   TORCH_CHECK(c.is_complex() && c.device().is_cpu(), "coeffs must be a complex CPU tensor");
   TORCH_CHECK(a.sizes() == c.sizes() && b.sizes() == c.sizes(), "fields must have c's shape");
+  // the kernels read c as pairs of the fields' real type
+  const auto real = c10::toRealValueType(c.scalar_type());
+  TORCH_CHECK(a.scalar_type() == real && b.scalar_type() == real && a.device().is_cpu() &&
+                  b.device().is_cpu(),
+              "fields must be CPU ", real, " tensors to match coeffs (", c.scalar_type(), ")");
 }
 
 at::Tensor phase_rotate(const at::Tensor& c_in, const at::Tensor& a_in, const at::Tensor& b_in) {
@@ -40,7 +45,8 @@ at::Tensor phase_rotate(const at::Tensor& c_in, const at::Tensor& a_in, const at
 at::Tensor phase_extrapolate(const at::Tensor& c_in, const at::Tensor& a_in,
                              const at::Tensor& b_in, const at::Tensor& s_in) {
   check_fields(c_in, a_in, b_in);
-  TORCH_CHECK(s_in.dim() == 1, "scales must be 1-D");
+  TORCH_CHECK(s_in.dim() == 1 && s_in.scalar_type() == a_in.scalar_type() && s_in.device().is_cpu(),
+              "scales must be a 1-D CPU tensor of the fields' dtype ", a_in.scalar_type());
   const at::Tensor c = c_in.contiguous(), a = a_in.contiguous(), b = b_in.contiguous(),
                    s = s_in.contiguous();
   const int64_t frames = s.size(0), numel = c.numel();

@@ -98,6 +98,14 @@ void check(const at::Tensor& t, const char* name, int64_t dim, bool complex_valu
   TORCH_CHECK(t.device().is_cpu(), name, " must be a CPU tensor");
 }
 
+// The kernels reinterpret complex data as pairs of the masks' real type: they must agree.
+void check_real_of(const at::Tensor& real, const at::Tensor& data, const char* name) {
+  const auto expected = c10::toRealValueType(data.scalar_type());
+  TORCH_CHECK(real.scalar_type() == expected && real.device().is_cpu(), name, " must be a CPU ",
+              expected, " tensor to match the ", data.scalar_type(), " data, got ",
+              real.scalar_type());
+}
+
 void check_out(const at::Tensor& out, const at::Tensor& like, at::IntArrayRef shape,
                const char* name) {
   TORCH_CHECK(out.is_contiguous() && out.sizes() == shape && out.dtype() == like.dtype() &&
@@ -163,6 +171,8 @@ void residual_split(const at::Tensor& half_in, int64_t width, const at::Tensor& 
   TORCH_CHECK(half.size(2) == width / 2 + 1, "half must have width // 2 + 1 columns");
   TORCH_CHECK(hi0.sizes() == at::IntArrayRef({h, width}) && lo0.sizes() == hi0.sizes(),
               "hi0 and lo0 must be (H, width)");
+  check_real_of(hi0, half, "hi0");
+  check_real_of(lo0, half, "lo0");
   check_out(high, half, half.sizes(), "highpass");
   check_out(low, half, {n, h, width}, "lowpass");
   const Runs runs = runs_of(lo_offsets, lo_runs, h, width);
@@ -187,6 +197,10 @@ void residual_merge(const at::Tensor& high_in, const at::Tensor& low_in, const a
               "highpass must be the half spectrum of lowpass's size");
   TORCH_CHECK(hi0.sizes() == at::IntArrayRef({h, w}) && lo0.sizes() == hi0.sizes(),
               "hi0 and lo0 must be (H, W)");
+  TORCH_CHECK(low.dtype() == high.dtype(), "lowpass must have highpass's dtype ", high.dtype(),
+              ", got ", low.dtype());
+  check_real_of(hi0, high, "hi0");
+  check_real_of(lo0, high, "lo0");
   check_out(out, high, high.sizes(), "out");
   const Runs runs = runs_of(lo_offsets, lo_runs, h, w);
   AT_DISPATCH_FLOATING_TYPES(hi0.scalar_type(), "residual_merge", [&] {
@@ -294,9 +308,12 @@ void band_dispatch(int64_t order, T* low, T* bands, T* next, const T* masks, con
   }
 }
 
-void check_band_args(const at::Tensor& masks, const at::Tensor& lomask, int64_t h, int64_t w,
-                     int64_t order) {
+void check_band_args(const at::Tensor& data, const at::Tensor& masks, const at::Tensor& lomask,
+                     int64_t h, int64_t w, int64_t order) {
   check(masks, "masks", 3, false);
+  check_real_of(masks, data, "masks");
+  check_real_of(lomask, data, "lomask");
+  TORCH_CHECK(lomask.dim() == 2, "lomask must have 2 dims, got ", lomask.dim());
   TORCH_CHECK(masks.size(1) == h && masks.size(2) == w && lomask.size(0) == h &&
                   lomask.size(1) == w,
               "masks and lomask must have the level's size");
@@ -310,7 +327,7 @@ void band_split(const at::Tensor& low_in, const at::Tensor& masks_in,
   const at::Tensor low = low_in.contiguous(), masks = masks_in.contiguous(),
                    lomask = lomask_in.contiguous();
   const int64_t n = low.size(0), h = low.size(1), w = low.size(2), k = masks.size(0);
-  check_band_args(masks, lomask, h, w, order);
+  check_band_args(low, masks, lomask, h, w, order);
   check_out(bands, low, {n, k, h, w}, "bands");
   check_out(next, low, {n, (h + 1) / 2, (w + 1) / 2}, "lowpass_next");
   const Runs r = runs_of(offsets, runs, (k + 1) * h, w);
@@ -331,7 +348,9 @@ void band_merge(const at::Tensor& bands_in, const at::Tensor& next_in, const at:
   const at::Tensor bands = bands_in.contiguous(), next = next_in.contiguous(),
                    masks = masks_in.contiguous(), lomask = lomask_in.contiguous();
   const int64_t n = bands.size(0), k = bands.size(1), h = bands.size(2), w = bands.size(3);
-  check_band_args(masks, lomask, h, w, order);
+  check_band_args(bands, masks, lomask, h, w, order);
+  TORCH_CHECK(next.dtype() == bands.dtype(), "lowpass_next must have the bands' dtype ",
+              bands.dtype(), ", got ", next.dtype());
   TORCH_CHECK(masks.size(0) == k, "masks must have one row per band");
   TORCH_CHECK(next.size(1) == (h + 1) / 2 && next.size(2) == (w + 1) / 2,
               "lowpass_next must have the next level's size");

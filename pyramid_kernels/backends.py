@@ -5,7 +5,12 @@ from __future__ import annotations
 import importlib.util
 import os
 from functools import lru_cache
-from types import ModuleType
+from typing import TYPE_CHECKING, Protocol
+
+from torch import Tensor
+
+if TYPE_CHECKING:
+    from .spec import PyramidSpec
 
 BACKENDS = ("auto", "torch", "cpp", "triton")
 
@@ -73,27 +78,72 @@ def resolve_backend(backend: str, device_type: str) -> str:
     return backend
 
 
-def spectral_kernels(backend: str) -> ModuleType:
-    """The module implementing the four spectral stages for a concrete backend."""
+class KernelBackend(Protocol):
+    """What a kernel backend module provides (``kernels/reference.py``, ``kernels/cpp.py``,
+    ``kernels/triton/``). N is the flattened batch, (H, W) the image size, (H_l, W_l) the size
+    of level l; spectra are unshifted DFTs, complex64 for float32 data and complex128 for
+    float64. Every fast backend is tested against the reference.
+
+    Spectral stages of the tight transform (the pipeline wraps them in FFTs):
+
+    - ``residual_split(half (N, H, W//2+1), W, spec) -> (hp_half (N, H, W//2+1),
+      low (N, H, W))``: the rfft2 half spectrum split into the high-pass residual's half
+      spectrum and the full low-pass spectrum.
+    - ``residual_merge(hp_half, low, spec) -> half``: its adjoint.
+    - ``band_split(low (N, H_l, W_l), level, (H, W), spec) -> (bands (N, K, H_l, W_l),
+      next (N, H_{l+1}, W_{l+1}))``: one level's K band spectra and the cropped next low-pass.
+    - ``band_merge(bands, next, level, (H, W), spec) -> low``: its adjoint.
+
+    Phase ops (complex c of any shape, real fields of c's shape and real dtype):
+
+    - ``phase_rotate(c, eta, delta) -> c * exp(eta + i delta)``.
+    - ``phase_extrapolate(c, g_eta, g_delta, s (T,)) -> (T, *c.shape)``, frame k being
+      c * exp(-s_k (g_eta + i g_delta)).
+
+    ``SYNTHESIS_CHUNK_BYTES``: None, or the level-0 band-spectrum bytes per chunk of images
+    that :func:`pyramid_kernels.pipeline.synthesize` collapses at a time (cache-sized chunks).
+    """
+
+    SYNTHESIS_CHUNK_BYTES: int | None
+
+    def residual_split(
+        self, half: Tensor, width: int, spec: PyramidSpec
+    ) -> tuple[Tensor, Tensor]: ...
+
+    def residual_merge(self, highpass: Tensor, lowpass: Tensor, spec: PyramidSpec) -> Tensor: ...
+
+    def band_split(
+        self, lowpass: Tensor, level: int, full: tuple[int, int], spec: PyramidSpec
+    ) -> tuple[Tensor, Tensor]: ...
+
+    def band_merge(
+        self,
+        bands: Tensor,
+        lowpass_next: Tensor,
+        level: int,
+        full: tuple[int, int],
+        spec: PyramidSpec,
+    ) -> Tensor: ...
+
+    def phase_rotate(self, coeffs: Tensor, log_amplitude: Tensor, phase: Tensor) -> Tensor: ...
+
+    def phase_extrapolate(
+        self, coeffs: Tensor, grad_log_amplitude: Tensor, grad_phase: Tensor, scales: Tensor
+    ) -> Tensor: ...
+
+
+def backend_kernels(backend: str) -> KernelBackend:
+    """The kernel module of a concrete backend ("torch", "cpp" or "triton")."""
     if backend == "torch":
-        from . import reference
+        from .kernels import reference
 
         return reference
     if backend == "cpp":
-        from . import cpp_spectral
+        from .kernels import cpp
 
-        return cpp_spectral
+        return cpp
     if backend == "triton":
-        from . import triton_spectral
+        from .kernels import triton
 
-        return triton_spectral
-    raise ValueError(f"backend={backend!r} has no spectral kernels in this version")
-
-
-def phase_kernels(backend: str) -> ModuleType:
-    """The module implementing ``phase_rotate`` / ``phase_extrapolate`` for a concrete backend."""
-    if backend == "triton":
-        from . import triton_phase
-
-        return triton_phase
-    return spectral_kernels(backend)
+        return triton
+    raise ValueError(f"backend={backend!r} has no kernels in this version")

@@ -1,6 +1,6 @@
 """Closed-form pyramid masks on the unshifted DFT grid: the single source of truth.
 
-Conventions (DESIGN §2): per axis of a level of size d cut from an image of size N, DFT bin j
+Conventions: per axis of a level of size d cut from an image of size N, DFT bin j
 has frequency k = j for j < ceil(d/2), else j - d (torch.fft.fftfreq order), and normalised
 frequency u = k / (N/2), so every level is measured in the units of the full image (r = 1 is
 the image's Nyquist). x = columns, y = rows, theta = atan2(y, x).

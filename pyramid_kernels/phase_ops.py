@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .backends import phase_kernels
+from .backends import backend_kernels
 
 
 def _check(coeffs: Tensor, *fields: Tensor) -> None:
@@ -32,7 +32,7 @@ def _check(coeffs: Tensor, *fields: Tensor) -> None:
 def phase_rotate(coeffs: Tensor, log_amplitude: Tensor, phase: Tensor, backend: str) -> Tensor:
     """c * exp(eta + i delta) elementwise; all of c's shape."""
     _check(coeffs, log_amplitude, phase)
-    return phase_kernels(backend).phase_rotate(coeffs, log_amplitude, phase)
+    return backend_kernels(backend).phase_rotate(coeffs, log_amplitude, phase)
 
 
 @phase_rotate.register_fake
@@ -50,7 +50,9 @@ def phase_extrapolate(
         raise ValueError(
             f"scales must be 1-D {coeffs.real.dtype}, got {scales.dtype} {tuple(scales.shape)}"
         )
-    return phase_kernels(backend).phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales)
+    return backend_kernels(backend).phase_extrapolate(
+        coeffs, grad_log_amplitude, grad_phase, scales
+    )
 
 
 @phase_extrapolate.register_fake

@@ -44,12 +44,12 @@ def synthesize(
 ) -> torch.Tensor:
     """The adjoint of :func:`analyze`: coefficients (real or complex bands) -> real (N, H, W).
 
-    A backend with ``SYNTHESIS_CHUNK_BYTES`` (the C++ one) runs it on chunks of images whose
+    A backend whose ``SYNTHESIS_CHUNK_BYTES`` is set (the C++ one) runs it on chunks of images whose
     level-0 band spectra take about that many bytes: every intermediate of a chunk (the FFTs of
     its coefficients, the merged spectra) stays in cache instead of streaming through memory.
     """
     n, size = highpass.shape[0], highpass.shape[-2:]
-    budget = getattr(kernels, "SYNTHESIS_CHUNK_BYTES", None)
+    budget = kernels.SYNTHESIS_CHUNK_BYTES
     complex_bytes = 2 * highpass.element_size()
     per_image = (bands[0].shape[1] if bands else 1) * size[0] * size[1] * complex_bytes
     chunk = n if budget is None else max(1, budget // per_image)

@@ -163,9 +163,7 @@ def build_with_spec(x: Tensor, spec: PyramidSpec, backend: str = "auto") -> Pyra
     x = check_image(x)
     spec = spec.resolve(tuple(x.shape[-2:]))
     concrete = resolve_backend(backend, x.device.type)
-    out = ops.build_op(
-        x, spec.height, spec.orientations, spec.twidth, spec.is_complex, spec.tight_frame, concrete
-    )
+    out = ops.build_op(x, spec.op_args(), concrete)
     return Pyramid(out[0], tuple(out[1:-1]), out[-1], spec)
 
 
@@ -176,16 +174,7 @@ def collapse(coeffs: Pyramid, backend: str = "auto") -> Tensor:
             f"coeffs must be a pyramid_kernels.Pyramid, got {type(coeffs).__name__}; "
             "wrap tensors with Pyramid(highpass, bands, lowpass, spec)"
         )
-    spec = coeffs.spec
     concrete = resolve_backend(backend, coeffs.highpass.device.type)
     return ops.collapse_op(
-        coeffs.highpass,
-        list(coeffs.bands),
-        coeffs.lowpass,
-        spec.orientations,
-        spec.twidth,
-        spec.is_complex,
-        spec.tight_frame,
-        spec.synthesis,
-        concrete,
+        coeffs.highpass, list(coeffs.bands), coeffs.lowpass, coeffs.spec.op_args(), concrete
     )

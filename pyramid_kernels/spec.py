@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from functools import lru_cache
 
 SYNTHESIS_MODES = ("adjoint", "real")
 
@@ -29,7 +31,8 @@ def level_sizes(size: tuple[int, int], height: int) -> list[tuple[int, int]]:
 class PyramidSpec:
     """Everything that defines a steerable pyramid except the image size.
 
-    ``height`` is an int here; "auto" is resolved against an image size by :meth:`resolve`.
+    ``height`` is an int or "auto"; :meth:`resolve` checks an int against an image size and
+    replaces "auto" by the maximum for it (the custom ops take resolved specs only).
     """
 
     height: int | str = "auto"
@@ -95,3 +98,32 @@ class PyramidSpec:
             self.tight_frame,
             self.synthesis,
         )
+
+    def op_args(self) -> str:
+        """The spec as the one string argument the custom ops take ("height=4;..."): every
+        field, so a new field crosses the op boundary without touching the ops."""
+        if not isinstance(self.height, int):
+            raise ValueError("op_args() needs a resolved spec (integer height); call resolve()")
+        return ";".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+
+    @staticmethod
+    def from_op_args(text: str) -> PyramidSpec:
+        """Inverse of :meth:`op_args` (validated; cached per string)."""
+        return _parse_op_args(text)
+
+
+@lru_cache(maxsize=256)
+def _parse_op_args(text: str) -> PyramidSpec:
+    names = {f.name for f in fields(PyramidSpec)}
+    values = {}
+    for item in text.split(";"):
+        name, sep, value = item.partition("=")
+        if not sep or name not in names or name in values:
+            raise ValueError(f"spec argument {text!r} is not of the form made by op_args()")
+        values[name] = ast.literal_eval(value)
+    if set(values) != names:
+        raise ValueError(f"spec argument {text!r} lacks fields {sorted(names - set(values))}")
+    spec = PyramidSpec(**values)
+    if not isinstance(spec.height, int):
+        raise ValueError(f"spec argument {text!r} must have an integer height")
+    return spec

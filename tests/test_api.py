@@ -83,7 +83,7 @@ def test_unavailable_backend_raises_instead_of_falling_back():
     assert pk.build(torch.randn(32, 32, device="meta"), backend="torch").bands[0].is_meta
 
 
-# --- DESIGN §6: every bad input raises a clear error naming the argument ---------------------
+# --- every bad input raises a clear error naming the argument ---------------------
 
 
 def test_error_wrong_rank():

@@ -1,20 +1,15 @@
 """The fast backends against the torch reference: C++ on CPU tensors, Triton on CUDA tensors
-(compiled) or on CPU tensors through the interpreter (TRITON_INTERPRET=1, set in conftest).
-
-Set PYRAMID_KERNELS_REQUIRE=cpp,triton (CI does) to fail instead of skipping a missing backend.
-"""
-
-import os
+(compiled) or on CPU tensors through the interpreter (TRITON_INTERPRET=1, set in conftest)."""
 
 import pytest
 import torch
-from conftest import rel_max_error
+from conftest import DEVICE, FAST_BACKENDS, TOL, rel_max_error, require
 
 import pyramid_kernels as pk
 from pyramid_kernels.ops import build_op, collapse_op
+from pyramid_kernels.spec import PyramidSpec
 
-BACKENDS = ["cpp", "triton"]
-DEVICE = {"cpp": "cpu", "triton": "cuda" if torch.cuda.is_available() else "cpu"}
+BACKENDS = FAST_BACKENDS
 EXACTNESS_SIZES = [(64, 64), (63, 65), (100, 37), (256, 192)]
 # the interpreter runs a program in ~1 ms, so Triton on CPU gets small shapes
 INTERPRETER_SIZES = [(32, 32), (33, 29), (20, 37)]
@@ -22,29 +17,6 @@ SIZES = {
     "cpp": EXACTNESS_SIZES,
     "triton": INTERPRETER_SIZES if DEVICE["triton"] == "cpu" else EXACTNESS_SIZES,
 }
-TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
-REQUIRED = set(filter(None, os.environ.get("PYRAMID_KERNELS_REQUIRE", "").split(",")))
-
-
-@pytest.fixture(autouse=True)
-def _poison_triton_outputs(monkeypatch):
-    """Triton kernel outputs start as NaN, so a bin left unwritten shows up."""
-    if pk.available_backends(DEVICE["triton"])["triton"] is None:
-        from pyramid_kernels import triton_spectral
-
-        def nan_alloc(like, shape):
-            return torch.full(shape, float("nan"), dtype=like.dtype, device=like.device)
-
-        monkeypatch.setattr(triton_spectral, "_alloc", nan_alloc)
-
-
-def require(backend: str) -> str:
-    reason = pk.available_backends(DEVICE[backend])[backend]
-    if reason is not None:
-        if backend in REQUIRED:
-            pytest.fail(f"backend {backend} is required here but unavailable: {reason}")
-        pytest.skip(reason)
-    return DEVICE[backend]
 
 
 def _spec_cases():
@@ -100,10 +72,10 @@ def test_gradients_match_reference(backend, is_complex, synthesis):
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
 def test_opcheck(backend, dtype):
     x = torch.randn(2, 17, 19, dtype=dtype, device=require(backend), requires_grad=True)
-    torch.library.opcheck(build_op, (x, 2, 3, 1.0, True, True, backend))
-    out = [o.detach().requires_grad_(True) for o in build_op(x, 2, 3, 1.0, True, True, "torch")]
-    args = (out[0], out[1:-1], out[-1], 3, 1.0, True, True, "real", backend)
-    torch.library.opcheck(collapse_op, args)
+    spec = PyramidSpec(2, 3, 1.0, True, True, "real")
+    torch.library.opcheck(build_op, (x, spec.op_args(), backend))
+    out = [o.requires_grad_(True) for o in build_op(x.detach(), spec.op_args(), "torch")]
+    torch.library.opcheck(collapse_op, (out[0], out[1:-1], out[-1], spec.op_args(), backend))
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -134,7 +106,7 @@ def test_cpp_reused_buffers_never_reach_results():
 
 def test_cpp_row_runs_cover_exactly_the_nonzeros():
     require("cpp")
-    from pyramid_kernels.cpp_spectral import row_runs
+    from pyramid_kernels.kernels.cpp import row_runs
 
     g = torch.Generator().manual_seed(0)
     mask = (torch.rand(5, 7, 33, generator=g) > 0.6) * torch.rand(5, 7, 33, generator=g)
@@ -155,7 +127,7 @@ def test_cpp_split_buffers_are_kept_per_mask_support(monkeypatch, workspace):
     """C++ splits write only where the masks are nonzero, into buffers zeroed once per mask
     support: specs with the same shapes but other supports must not see each other's bins."""
     require("cpp")
-    from pyramid_kernels import cpp_spectral
+    from pyramid_kernels.kernels import cpp as cpp_spectral
 
     monkeypatch.setattr(cpp_spectral, "WORKSPACE", workspace)
     cpp_spectral.clear_workspace()
@@ -171,7 +143,7 @@ def test_cpp_split_buffers_are_kept_per_mask_support(monkeypatch, workspace):
 @pytest.mark.parametrize("images_per_chunk", [1, 4])
 def test_cpp_synthesis_in_chunks_matches_reference(monkeypatch, images_per_chunk):
     require("cpp")
-    from pyramid_kernels import cpp_spectral
+    from pyramid_kernels.kernels import cpp as cpp_spectral
 
     x = torch.randn(3, 2, 32, 36, dtype=torch.float64)
     per_image = 4 * 32 * 36 * 16  # level-0 band spectra of one image, complex128
@@ -183,18 +155,66 @@ def test_cpp_synthesis_in_chunks_matches_reference(monkeypatch, images_per_chunk
     assert rel_max_error(pk.collapse(c, backend="cpp"), x) <= 1e-12
 
 
-def test_cpp_kernels_reject_runs_outside_the_row():
-    require("cpp")
-    from pyramid_kernels import cpp_spectral
+def _cpp_band_split_args(data=torch.complex64, masks=torch.float32):
+    """Arguments of the C++ band_split on one 8x8 level, K = 2, real masks of ``masks`` dtype."""
+    from pyramid_kernels.kernels import cpp
 
     spec = pk.SteerablePyramid(height=1, orientations=2).spec
-    low = torch.randn(1, 8, 8, dtype=torch.complex64)
-    masks, lomask, offsets, runs = cpp_spectral._band_masks(0, (8, 8), (8, 8), spec, torch.float32)
-    bands, nxt = torch.zeros(1, 2, 8, 8, dtype=low.dtype), torch.zeros(1, 4, 4, dtype=low.dtype)
+    low = torch.randn(1, 8, 8, dtype=data)
+    mask_args = cpp._band_masks(0, (8, 8), (8, 8), spec, masks)
+    bands, nxt = torch.zeros(1, 2, 8, 8, dtype=data), torch.zeros(1, 4, 4, dtype=data)
+    return low, *mask_args, spec.order, bands, nxt
+
+
+def test_cpp_kernels_reject_runs_outside_the_row():
+    require("cpp")
+    low, masks, lomask, offsets, runs, order, bands, nxt = _cpp_band_split_args()
     ops = torch.ops.pyramid_kernels_cpp
-    ops.band_split(low, masks, lomask, offsets, runs, spec.order, bands, nxt)  # the real runs work
+    ops.band_split(low, masks, lomask, offsets, runs, order, bands, nxt)  # the real runs work
     for bad in (runs + 8, runs.flip(1), runs - 1):
         with pytest.raises(RuntimeError, match="run"):
-            ops.band_split(low, masks, lomask, offsets, bad.contiguous(), spec.order, bands, nxt)
+            ops.band_split(low, masks, lomask, offsets, bad.contiguous(), order, bands, nxt)
     with pytest.raises(RuntimeError, match="offsets"):
-        ops.band_split(low, masks, lomask, offsets[:-1], runs, spec.order, bands, nxt)
+        ops.band_split(low, masks, lomask, offsets[:-1], runs, order, bands, nxt)
+
+
+def test_cpp_kernels_reject_mismatched_dtypes():
+    """The C++ kernels reinterpret complex memory as pairs of the masks' real type."""
+    require("cpp")
+    low, masks, lomask, offsets, runs, order, bands, nxt = _cpp_band_split_args(torch.complex128)
+    ops = torch.ops.pyramid_kernels_cpp
+    with pytest.raises(RuntimeError, match="masks must be a CPU Double tensor"):
+        ops.band_split(low, masks, lomask, offsets, runs, order, bands, nxt)
+    masks, lomask, nxt = masks.double(), lomask.double(), nxt.to(torch.complex64)
+    with pytest.raises(RuntimeError, match="lowpass_next must have the bands' dtype"):
+        ops.band_merge(bands, nxt, masks, lomask, offsets, runs, order, low)
+    c = torch.randn(3, dtype=torch.complex64)
+    wide = torch.zeros(3, dtype=torch.float64)
+    with pytest.raises(RuntimeError, match="fields must be CPU Float"):
+        ops.phase_rotate(c, wide, wide)
+
+
+def test_every_backend_satisfies_the_contract():
+    """Each kernel module has every member of backends.KernelBackend, with its parameters."""
+    import inspect
+
+    from pyramid_kernels.backends import KernelBackend, backend_kernels
+
+    members = {
+        name: inspect.signature(getattr(KernelBackend, name))
+        for name in dir(KernelBackend)
+        if not name.startswith("_") and callable(getattr(KernelBackend, name))
+    }
+    assert {"residual_split", "band_merge", "phase_rotate", "phase_extrapolate"} <= set(members)
+    for backend in ("torch", *FAST_BACKENDS):
+        if backend != "torch":
+            require(backend)
+        module = backend_kernels(backend)
+        chunk = module.SYNTHESIS_CHUNK_BYTES
+        assert chunk is None or (isinstance(chunk, int) and chunk > 0), backend
+        for name, signature in members.items():
+            expected = [p for p in signature.parameters if p != "self"]
+            assert list(inspect.signature(getattr(module, name)).parameters) == expected, (
+                backend,
+                name,
+            )

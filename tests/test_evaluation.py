@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from pyramid_kernels import evaluation as ev
-from pyramid_kernels.cli import main
+from pyramid_kernels.apps import evaluation as ev
+from pyramid_kernels.apps.cli import main
 
 
 def test_attainment_and_common_attainment():

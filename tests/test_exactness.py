@@ -2,13 +2,12 @@
 
 import pytest
 import torch
-from conftest import rel_max_error
+from conftest import TOL, rel_max_error
 
 import pyramid_kernels as pk
 
 SIZES = [(64, 64), (63, 65), (100, 37), (256, 192)]
 CASES = [(False, k) for k in range(1, 9)] + [(True, k) for k in range(2, 9)]
-TOL = {torch.float64: 1e-12, torch.float32: 1e-5}
 
 
 @pytest.mark.parametrize("backend", ["torch", "auto"])

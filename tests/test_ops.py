@@ -1,11 +1,14 @@
 """The registered ops: exact adjoint, gradcheck, opcheck, torch.compile, leading dimensions."""
 
+import dataclasses
+
 import pytest
 import torch
 from conftest import rel_max_error
 
 import pyramid_kernels as pk
 from pyramid_kernels.ops import build_op, collapse_op
+from pyramid_kernels.spec import PyramidSpec
 
 
 def _inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -67,14 +70,26 @@ def test_gradient_ignores_unused_outputs():
 @pytest.mark.parametrize("is_complex", [False, True])
 def test_opcheck(dtype, is_complex):
     x = torch.randn(2, 3, 20, 17, dtype=dtype, requires_grad=True)
-    args = (x, 2, 3, 1.0, is_complex, False, "torch")
-    torch.library.opcheck(build_op, args)
-    out = build_op(*[a.detach() if torch.is_tensor(a) else a for a in args])
-    out = [o.requires_grad_(True) for o in out]
+    spec = PyramidSpec(2, 3, 1.0, is_complex, tight_frame=False)
+    torch.library.opcheck(build_op, (x, spec.op_args(), "torch"))
+    out = [o.requires_grad_(True) for o in build_op(x.detach(), spec.op_args(), "torch")]
     for synthesis in ("adjoint", "real"):
-        torch.library.opcheck(
-            collapse_op, (out[0], out[1:-1], out[-1], 3, 1.0, is_complex, False, synthesis, "torch")
-        )
+        args = dataclasses.replace(spec, synthesis=synthesis).op_args()
+        torch.library.opcheck(collapse_op, (out[0], out[1:-1], out[-1], args, "torch"))
+
+
+def test_spec_crosses_the_op_boundary_as_one_string():
+    spec = PyramidSpec(3, 5, 0.7, False, False, "adjoint")
+    assert PyramidSpec.from_op_args(spec.op_args()) == spec
+    with pytest.raises(ValueError, match="resolved"):
+        PyramidSpec().op_args()  # height "auto"
+    for bad in ("height=3", "height=3;bogus=1", spec.op_args() + ";height=2"):
+        with pytest.raises(ValueError, match="spec argument"):
+            PyramidSpec.from_op_args(bad)
+    x = torch.randn(16, 16)
+    out = build_op(x, PyramidSpec(2).op_args(), "torch")
+    with pytest.raises(ValueError, match="height 1"):
+        collapse_op(out[0], out[1:-1], out[-1], PyramidSpec(1).op_args(), "torch")
 
 
 @pytest.mark.parametrize("backend", ["eager", "aot_eager", "inductor"])

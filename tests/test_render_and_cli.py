@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 
 import pyramid_kernels as pk
-from pyramid_kernels.cli import main
-from pyramid_kernels.images import test_image as make_test_image
-from pyramid_kernels.render import render_pyramid
+from pyramid_kernels.apps.cli import main
+from pyramid_kernels.apps.images import pattern_image
+from pyramid_kernels.apps.render import render_pyramid
 
 
 def test_render_layout_and_range():
@@ -32,8 +32,8 @@ def test_render_bad_arguments():
         render_pyramid(c, index=3)
 
 
-def test_test_image_is_deterministic_and_in_range():
-    a, b = make_test_image(64), make_test_image(64)
+def test_pattern_image_is_deterministic_and_in_range():
+    a, b = pattern_image(64), pattern_image(64)
     assert torch.equal(a, b) and a.shape == (64, 64)
     assert 0 <= a.min() and a.max() <= 1 and a.std() > 0.1
 
@@ -55,7 +55,7 @@ def test_demo_writes_pictures_and_summary(tmp_path, capsys):
 
 def test_morph_command(tmp_path, capsys):
     from pyramid_kernels import data
-    from pyramid_kernels.image_io import save_png
+    from pyramid_kernels.apps.image_io import save_png
 
     image, _ = data.digits("test")
     save_png(tmp_path / "digit.png", image[0])
@@ -103,7 +103,7 @@ def test_morph_command_errors(tmp_path):
                 str(tmp_path / "o.gif"),
             ]
         )
-    from pyramid_kernels.image_io import save_png
+    from pyramid_kernels.apps.image_io import save_png
 
     save_png(tmp_path / "d.png", torch.rand(1, 32, 32))
     with pytest.raises(SystemExit, match="target must be in"):
@@ -124,7 +124,7 @@ def test_morph_command_errors(tmp_path):
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
-    from pyramid_kernels.image_io import write_atomic
+    from pyramid_kernels.apps.image_io import write_atomic
 
     def failing(path):
         with open(path, "w") as f:

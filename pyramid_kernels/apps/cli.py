@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
+from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
+from .protocol import DEMO_MNIST_BUDGET, mnist_budget
 
 
 def load_model(spec: str):
     """An embedded model name, a TorchScript file, or ``module:callable`` (a class is
     instantiated with no arguments)."""
-    from . import models
+    from .. import models
 
     if spec in models.ARCHITECTURES:
         return models.load(spec)
@@ -68,7 +69,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _morph(args: argparse.Namespace) -> int:
-    from .morphing import morph
+    from ..morphing import morph
 
     model = load_model(args.model)
     x = load_image(args.image, args.gray, args.size)
@@ -108,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument(
         "--budget",
         type=float,
-        default=4 * 32 / 28,
+        default=mnist_budget(DEMO_MNIST_BUDGET),
         help="final pixel L2 of every morph (default 4.571, MNIST L2 4 in RMS terms)",
     )
     demo.add_argument("--regime", default="frozen", choices=REGIMES)

@@ -10,22 +10,16 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from . import data, models
+from .. import data, models
+from ..module import SteerablePyramid
+from ..morphing import morph
 from .image_io import save_morph, save_png, write_atomic
-from .images import test_image
-from .module import SteerablePyramid
-from .morphing import morph
+from .images import pattern_image
 from .progress import Progress
+from .protocol import DEMO_MNIST_BUDGET, DRIVER, JUDGES, METHODS, mnist_budget
 from .render import render_pyramid
 
-METHODS = [  # (label, space, edit)
-    ("pixel", "pixel", "phase"),
-    ("fourier phase", "fourier", "phase"),
-    ("csp phase", "csp", "phase"),
-    ("csp joint", "csp", "joint"),
-]
 PAIRS = [(3, 8), (5, 6), (1, 7), (4, 9)]  # (source digit, target digit)
-JUDGES = ("digits-judge-resnet", "digits-judge-mlp")
 
 
 def pick_pairs(pairs=PAIRS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -58,7 +52,7 @@ def labelled_grid(
 
 def run(
     out: str | Path,
-    budget: float = 4 * 32 / 28,
+    budget: float = mnist_budget(DEMO_MNIST_BUDGET),
     regime: str = "frozen",
     steps: int = 11,
     progress: bool = True,
@@ -66,10 +60,10 @@ def run(
     """Write the demo pictures under ``out``; return the summary rows."""
     out = Path(out)
     start = time.perf_counter()
-    image = test_image(256)
+    image = pattern_image(256)
     coeffs = SteerablePyramid().build(image)
     save_png(out / "pyramid_bands.png", render_pyramid(coeffs))
-    driver = models.load("digits-driver")
+    driver = models.load(DRIVER)
     judges = {name: models.load(name) for name in JUDGES}
     x, sources, targets = pick_pairs()
     results = {}

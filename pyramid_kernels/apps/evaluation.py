@@ -20,13 +20,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import data, models
-from .demo import JUDGES, METHODS
+from .. import data, models
+from ..morphing import BUDGET_CONTRACT, morph
 from .image_io import write_atomic
-from .morphing import BUDGET_CONTRACT, morph
 from .progress import Progress
+from .protocol import DRIVER, JUDGES, METHODS, MNIST_BUDGETS, mnist_budget
 
-MNIST_BUDGETS = (1.0, 2.0)
 BOOTSTRAP_SEED = 20261006
 
 
@@ -87,7 +86,7 @@ def run_eval(
     progress: bool = True,
 ) -> list[dict]:
     """Run the protocol; write eval.md, eval.csv and eval.png under ``out`` if given."""
-    driver = models.load("digits-driver")
+    driver = models.load(DRIVER)
     judges = [models.load(name) for name in JUDGES]
     x, _ = data.digits("test")
     x = x[:count]
@@ -98,8 +97,8 @@ def run_eval(
     start = time.perf_counter()
     with Progress(len(runs), "eval morphs", enabled=progress) as bar:
         per_case = {}
-        for regime, mnist_budget, (label, space, edit) in runs:
-            budget = mnist_budget * 32 / 28
+        for regime, mnist_l2, (label, space, edit) in runs:
+            budget = mnist_budget(mnist_l2)
             r = morph(
                 driver,
                 x,
@@ -114,20 +113,20 @@ def run_eval(
             last = r.frames[-1]
             with torch.no_grad():
                 ok, both = judge_success([j(last) for j in judges], target)
-            per_case[(regime, mnist_budget, label)] = dict(
+            per_case[(regime, mnist_l2, label)] = dict(
                 attained=attained(r.distance[-1], budget) & r.attained,
                 driver=r.target_prob[-1],
                 ok=ok,
                 both=both,
                 l2=r.distance[-1],
             )
-            if regime == regimes[0] and mnist_budget == budgets[-1]:
+            if regime == regimes[0] and mnist_l2 == budgets[-1]:
                 examples[label] = r.frames[:, :4]
             bar.update()
     indices = bootstrap_indices(count, resamples)
     for regime in regimes:
-        for mnist_budget in budgets:
-            cases = [per_case[(regime, mnist_budget, m[0])] for m in METHODS]
+        for mnist_l2 in budgets:
+            cases = [per_case[(regime, mnist_l2, m[0])] for m in METHODS]
             shared = common([c["attained"] for c in cases]).numpy()
             for (label, *_), c in zip(METHODS, cases, strict=True):
                 values = {k: c[k].double().numpy() for k in ("driver", "both", "l2")}
@@ -135,8 +134,8 @@ def run_eval(
                 values["mlp"] = c["ok"][1].double().numpy()
                 row = {
                     "regime": regime,
-                    "mnist_budget": mnist_budget,
-                    "budget_l2": round(mnist_budget * 32 / 28, 4),
+                    "mnist_budget": mnist_l2,
+                    "budget_l2": round(mnist_budget(mnist_l2), 4),
                     "method": label,
                     "attained": int(c["attained"].sum()),
                     "common": int(shared.sum()),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .pyramid import Pyramid
+from ..pyramid import Pyramid
 
 PARTS = ("real", "imag", "abs")
 

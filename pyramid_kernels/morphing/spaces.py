@@ -15,14 +15,16 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .phase_ops import phase_extrapolate, phase_rotate
-from .pyramid import Pyramid, collapse
+from ..phase_ops import phase_extrapolate, phase_rotate
+from ..pyramid import Pyramid, collapse
 
 
 class PixelSpace:
     """q = additive intensity change."""
 
     def __init__(self, images: Tensor, joint: bool, backend: str) -> None:
+        if joint:
+            raise ValueError("the pixel space has no amplitudes to edit jointly; use edit='phase'")
         self.images = images
 
     def zeros(self) -> list[Tensor]:

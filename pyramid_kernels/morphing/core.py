@@ -20,27 +20,23 @@ straight through. In luminance mode I and Q stay at the source's values.
 
 from __future__ import annotations
 
-import math
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
-from .backends import resolve_backend
+from ..apps.progress import Progress
+from ..backends import resolve_backend
+from ..module import SteerablePyramid
 from .color import ColorEdit
-from .module import SteerablePyramid
-from .progress import Progress
+from .options import COLORS, EDITS, LOSSES, REGIMES, SPACES, MorphOptions
 from .spaces import FourierSpace, PixelSpace, PyramidSpace
 
-SPACES = ("csp", "fourier", "pixel")
-EDITS = ("phase", "joint")
-LOSSES = ("nll", "margin")
-REGIMES = ("frozen", "anchored", "live")
-COLORS = ("rgb", "luminance")
-DEFAULT_PHASE_STEP = 0.2
 BUDGET_TOLERANCE = 1e-4  # bisection stops within this of the budget
 BUDGET_CONTRACT = 1e-3  # a budget counts as attained within this
+__all__ = ["COLORS", "EDITS", "LOSSES", "REGIMES", "SPACES", "MorphOptions", "MorphResult", "morph"]
 
 
 @dataclass
@@ -67,17 +63,20 @@ class MorphResult:
     def save(self, path, scale: int | None = None) -> None:
         """Write ``.gif`` (animation; the batch side by side) or ``.png`` (a strip: one row per
         image, one column per frame), atomically."""
-        from .image_io import save_morph
+        from ..apps.image_io import save_morph
 
         save_morph(path, self.frames, scale)
 
 
-def _validate(model, x, o: dict) -> None:
-    """Raise ValueError/TypeError naming the bad argument of :func:`morph`."""
-    steps, knobs, color, clamp = o["steps"], o["knobs"], o["color"], o["clamp"]
-    chunk_size, pyramid = o["chunk_size"], o["pyramid"]
+def _validate_inputs(model, x, options: MorphOptions) -> None:
+    """Raise ValueError/TypeError naming the bad model or images of :func:`morph`."""
     if not callable(model):
         raise TypeError(f"model must be callable (an nn.Module or function), got {type(model)}")
+    if isinstance(model, nn.Module) and model.training:
+        raise ValueError(
+            "model is in training mode; call model.eval() first (batch statistics "
+            "would couple the images of a morph)"
+        )
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError("x must be a floating torch.Tensor of shape (B, C, H, W) in [0, 1]")
     if x.dim() != 4:
@@ -86,33 +85,8 @@ def _validate(model, x, o: dict) -> None:
         )
     if not torch.isfinite(x).all():
         raise ValueError("x contains NaN or inf; morphs need finite images")
-    for name, allowed in [
-        ("space", SPACES),
-        ("edit", EDITS),
-        ("loss", LOSSES),
-        ("regime", REGIMES),
-        ("color", COLORS),
-    ]:
-        if o[name] not in allowed:
-            raise ValueError(f"{name} must be one of {allowed}, got {o[name]!r}")
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be an int >= 1, got {steps!r}")
-    given = {k: v for k, v in knobs.items() if v is not None}
-    if len(given) > 1:
-        raise ValueError(f"pass at most one of amplification, phase_step, budget; got {given}")
-    for name, value in given.items():
-        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
-            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    if color == "luminance" and x.shape[1] != 3:
+    if options.color == "luminance" and x.shape[1] != 3:
         raise ValueError(f"color='luminance' needs RGB images (C = 3), got C = {x.shape[1]}")
-    if clamp is not None and (len(clamp) != 2 or not clamp[0] < clamp[1]):
-        raise ValueError(f"clamp must be None or (low, high) with low < high, got {clamp!r}")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"chunk_size must be None or an int >= 1, got {chunk_size!r}")
-    if pyramid is not None and not isinstance(pyramid, SteerablePyramid):
-        raise TypeError(f"pyramid must be a pyramid_kernels.SteerablePyramid, got {type(pyramid)}")
-    if pyramid is not None and not pyramid.spec.is_complex:
-        raise ValueError("pyramid must be complex (is_complex=True) for phase edits")
 
 
 def _labels(value, batch: int, name: str, device) -> Tensor:
@@ -150,29 +124,28 @@ def _scale(grads: list[Tensor], u: Tensor) -> list[Tensor]:
 class _Chunk:
     """One chunk of images morphed together (everything per image is independent)."""
 
-    def __init__(self, model, x, target, source, options):
+    def __init__(self, model, x, target, source, options: MorphOptions):
         self.model, self.x, self.target, self.source, self.o = model, x, target, source, options
-        self.color = ColorEdit(options["color"], x)
+        self.color = ColorEdit(options.color, x)
 
     def space(self, edit_channels: Tensor):
         o = self.o
-        joint = o["edit"] == "joint"
-        if o["space"] == "pixel":
-            return PixelSpace(edit_channels, joint, o["backend"])
-        if o["space"] == "fourier":
-            return FourierSpace(edit_channels, joint, o["backend"])
-        return PyramidSpace(edit_channels, joint, o["backend"], o["pyramid"])
+        if o.space == "pixel":
+            return PixelSpace(edit_channels, o.joint, o.backend)
+        if o.space == "fourier":
+            return FourierSpace(edit_channels, o.joint, o.backend)
+        return PyramidSpace(edit_channels, o.joint, o.backend, o.pyramid)
 
     def to_image(self, edited: Tensor, straight_through: bool = False) -> Tensor:
         image = self.color.merge(edited)
-        if self.o["clamp"] is None:
+        if self.o.clamp is None:
             return image
-        clamped = image.clamp(*self.o["clamp"])
+        clamped = image.clamp(*self.o.clamp)
         return image + (clamped - image).detach() if straight_through else clamped
 
     def loss(self, logits: Tensor) -> Tensor:
         t = self.target[:, None]
-        if self.o["loss"] == "nll":
+        if self.o.loss == "nll":
             return -torch.log_softmax(logits, dim=1).gather(1, t)[:, 0]
         return logits.gather(1, self.source[:, None])[:, 0] - logits.gather(1, t)[:, 0]
 
@@ -185,18 +158,18 @@ class _Chunk:
 
     def step_size(self, grads: list[Tensor], sigma: Tensor | None) -> Tensor:
         o = self.o
-        if o["amplification"] is not None:
-            return torch.full((self.x.shape[0],), float(o["amplification"]), device=self.x.device)
+        if o.amplification is not None:
+            return torch.full((self.x.shape[0],), float(o.amplification), device=self.x.device)
         peak = _max_abs(grads)
-        size = sigma if sigma is not None else torch.full_like(peak, o["phase_step"])
+        size = sigma if sigma is not None else torch.full_like(peak, o.phase_step)
         return torch.where(peak > 0, size / peak.clamp_min(1e-30), torch.zeros_like(peak))
 
     def frames(self, sigma: Tensor | None, last_only: bool = False):
         """(frames (T', B, C, H, W), u (B,), last-step state) for a budget scale sigma or the
         knob's step; the state (space, params before the last step, its scaled gradient)
         lets :meth:`run` refine the last step of the iterative regimes."""
-        o, steps = self.o, self.o["steps"]
-        if o["regime"] == "frozen":
+        o, steps = self.o, self.o.steps
+        if o.regime == "frozen":
             u = self.step_size(self._frozen_grads, sigma)
             ks = [steps] if last_only else range(1, steps + 1)
             scales = torch.tensor(list(ks), dtype=self.x.dtype, device=self.x.device)
@@ -204,9 +177,9 @@ class _Chunk:
             return self.to_image(edited), u, None
         frames, u_first, space, params = [], None, self._frozen_space, None
         for k in range(steps):
-            if o["regime"] == "live" and k:  # re-analyse the current image
-                space = self.space(ColorEdit(o["color"], frames[-1]).edit)
-            if params is None or o["regime"] == "live":
+            if o.regime == "live" and k:  # re-analyse the current image
+                space = self.space(ColorEdit(o.color, frames[-1]).edit)
+            if params is None or o.regime == "live":
                 params = space.zeros()
             grads = self._frozen_grads if k == 0 else self.gradient(space, params)
             u = self.step_size(grads, sigma)
@@ -228,17 +201,17 @@ class _Chunk:
         attained = torch.ones(self.x.shape[0], dtype=torch.bool, device=self.x.device)
         sigma = None
         with torch.no_grad():
-            if o["budget"] is not None:
+            if o.budget is not None:
                 # iterative regimes refine the last step below, so a coarse scale is enough
-                coarse = o["regime"] != "frozen"
+                coarse = o.regime != "frozen"
                 sigma, attained = _bisect(
                     lambda s: self.distance(self.frames(s, last_only=True)[0])[-1],
-                    o["budget"],
+                    o.budget,
                     torch.full((self.x.shape[0],), 0.5, device=self.x.device),
-                    tolerance=0.02 * o["budget"] if coarse else BUDGET_TOLERANCE,
+                    tolerance=0.02 * o.budget if coarse else BUDGET_TOLERANCE,
                 )
             frames, u, state = self.frames(sigma)
-            if o["budget"] is not None and state is not None:
+            if o.budget is not None and state is not None:
                 # the gradient changes along iterative trajectories, so the final distance can
                 # jump with sigma: fix the earlier steps and bisect the last step's length
                 space, params, scaled = state
@@ -250,7 +223,7 @@ class _Chunk:
                     )
 
                 tau, attained = _bisect(
-                    lambda t: self.distance(last(t)[None])[-1], o["budget"], torch.ones_like(u)
+                    lambda t: self.distance(last(t)[None])[-1], o.budget, torch.ones_like(u)
                 )
                 frames = torch.cat([frames[:-1], last(tau)[None]])
         frames = torch.cat([self.x[None], frames])
@@ -322,52 +295,12 @@ def morph(
     model maps (B, C, H, W) to logits (B, classes). target and source are ints or (B,) class
     indices; source (used by loss="margin": source logit - target logit) defaults to the
     model's prediction on x. See the module docstring for space, edit, regime and the step
-    controls (default: phase_step=0.2). ``pyramid`` (a complex SteerablePyramid) defaults to
-    ``SteerablePyramid(backend=backend)``; ``color="luminance"`` edits Y of YIQ only;
-    ``chunk_size`` morphs that many images at a time (bounded memory, same frames).
+    controls (default: phase_step=0.2), and :class:`MorphOptions` for their validation.
+    ``pyramid`` (a complex SteerablePyramid) defaults to ``SteerablePyramid(backend=backend)``;
+    ``color="luminance"`` edits Y of YIQ only; ``chunk_size`` morphs that many images at a
+    time (bounded memory, same frames).
     """
-    knobs = dict(amplification=amplification, phase_step=phase_step, budget=budget)
-    _validate(
-        model,
-        x,
-        dict(
-            space=space,
-            edit=edit,
-            loss=loss,
-            regime=regime,
-            steps=steps,
-            knobs=knobs,
-            color=color,
-            clamp=clamp,
-            chunk_size=chunk_size,
-            pyramid=pyramid,
-        ),
-    )
-    if model is not None and isinstance(model, nn.Module) and model.training:
-        raise ValueError(
-            "model is in training mode; call model.eval() first (batch statistics "
-            "would couple the images of a morph)"
-        )
-    backend = resolve_backend(backend, x.device.type)
-    batch = x.shape[0]
-    x = x.float() if x.dtype not in (torch.float32, torch.float64) else x
-    target = _labels(target, batch, "target", x.device)
-    with torch.no_grad():  # the source frame's logits: class count, default source, frame 0
-        logits = torch.cat([_logits(model, c) for c in x.split(chunk_size or batch)])
-    classes = logits.shape[1]
-    if ((target < 0) | (target >= classes)).any():
-        raise ValueError(
-            f"target must be in [0, {classes}) for a model with {classes} classes, "
-            f"got {target.tolist()}"
-        )
-    if source is None:
-        source = logits.argmax(1)
-    source = _labels(source, batch, "source", x.device)
-    if ((source < 0) | (source >= classes)).any():
-        raise ValueError(f"source must be in [0, {classes}), got {source.tolist()}")
-    if phase_step is None and amplification is None and budget is None:
-        phase_step = DEFAULT_PHASE_STEP
-    options = dict(
+    options = MorphOptions(
         space=space,
         edit=edit,
         loss=loss,
@@ -378,29 +311,69 @@ def morph(
         budget=budget,
         color=color,
         clamp=None if clamp is None else tuple(clamp),
+        chunk_size=chunk_size,
+        pyramid=pyramid,
         backend=backend,
-        pyramid=pyramid or SteerablePyramid(backend=backend),
     )
-    size = chunk_size or batch
+    _validate_inputs(model, x, options)
+    concrete = resolve_backend(options.backend, x.device.type)
+    options = dataclasses.replace(
+        options, backend=concrete, pyramid=options.pyramid or SteerablePyramid(backend=concrete)
+    )
+    x = x.float() if x.dtype not in (torch.float32, torch.float64) else x
+    group = options.chunk_size or x.shape[0]
+    logits, target, source = _resolve_labels(model, x, target, source, group)
+    label = f"morph {space}/{edit}/{regime}"
+    with Progress(x.shape[0], label, enabled=progress) as bar:
+        frames, step, attained = _morph_groups(model, x, target, source, options, group, bar)
+    target_prob = _target_probability(model, frames, logits, target, group)
+    distance = (frames - x).flatten(2).norm(dim=2)
+    return MorphResult(
+        frames, target_prob, distance, attained, step, target, source, options.settings()
+    )
+
+
+def _resolve_labels(model, x: Tensor, target, source, group: int):
+    """The source frame's logits (B, classes), and target and source as checked (B,) int64
+    (source defaults to the model's prediction)."""
+    batch = x.shape[0]
+    target = _labels(target, batch, "target", x.device)
+    with torch.no_grad():
+        logits = torch.cat([_logits(model, c) for c in x.split(group)])
+    classes = logits.shape[1]
+    if ((target < 0) | (target >= classes)).any():
+        raise ValueError(
+            f"target must be in [0, {classes}) for a model with {classes} classes, "
+            f"got {target.tolist()}"
+        )
+    source = logits.argmax(1) if source is None else source
+    source = _labels(source, batch, "source", x.device)
+    if ((source < 0) | (source >= classes)).any():
+        raise ValueError(f"source must be in [0, {classes}), got {source.tolist()}")
+    return logits, target, source
+
+
+def _morph_groups(model, x, target, source, options: MorphOptions, group: int, bar: Progress):
+    """Morph ``group`` images at a time: (frames (T, B, C, H, W), step (B,), attained (B,))."""
     results = []
-    with Progress(batch, f"morph {space}/{edit}/{regime}", enabled=progress) as bar:
-        for start in range(0, batch, size):
-            sl = slice(start, start + size)
-            chunk = _Chunk(model, x[sl], target[sl], source[sl], options)
-            results.append(chunk.run())
-            bar.update(x[sl].shape[0])
+    for start in range(0, x.shape[0], group):
+        part = slice(start, start + group)
+        results.append(_Chunk(model, x[part], target[part], source[part], options).run())
+        bar.update(x[part].shape[0])
     frames = torch.cat([r[0] for r in results], dim=1)
-    step = torch.cat([r[1] for r in results])
-    attained = torch.cat([r[2] for r in results])
-    with torch.no_grad():  # frame 0 is the input: reuse its logits
+    return frames, torch.cat([r[1] for r in results]), torch.cat([r[2] for r in results])
+
+
+def _target_probability(model, frames: Tensor, logits: Tensor, target: Tensor, group: int):
+    """(T, B) softmax probability of the target for every frame; frame 0 (the input) reuses
+    its logits."""
+    with torch.no_grad():
         probs = torch.stack(
             [torch.softmax(logits, 1)]
             + [
-                torch.cat([torch.softmax(_logits(model, c), 1) for c in f.split(size)])
+                torch.cat([torch.softmax(_logits(model, c), 1) for c in f.split(group)])
                 for f in frames[1:]
             ]
         )
-    target_prob = probs.gather(2, target[None, :, None].expand(frames.shape[0], batch, 1))[..., 0]
-    distance = (frames - x).flatten(2).norm(dim=2)
-    settings = {k: v for k, v in options.items() if k != "pyramid"}
-    return MorphResult(frames, target_prob, distance, attained, step, target, source, settings)
+    index = target[None, :, None].expand(frames.shape[0], frames.shape[1], 1)
+    return probs.gather(2, index)[..., 0]

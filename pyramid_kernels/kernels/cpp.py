@@ -17,12 +17,12 @@ from functools import lru_cache
 
 import torch
 
-from . import (
+from .. import (
     _C,  # noqa: F401  (loads the library and registers torch.ops.pyramid_kernels_cpp)
     frequency,
 )
+from ..spec import PyramidSpec
 from .reference import _residual_masks as reference_masks
-from .spec import PyramidSpec
 
 _ops = torch.ops.pyramid_kernels_cpp
 _local = threading.local()

@@ -7,7 +7,7 @@ import math
 import torch
 
 
-def test_image(size: int = 256, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+def pattern_image(size: int = 256, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """(size, size) image in [0, 1]: zone plate, oriented gratings, shapes and smooth noise."""
     half = size // 2
     t = torch.linspace(-1.0, 1.0, half, dtype=torch.float64)

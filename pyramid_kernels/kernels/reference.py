@@ -18,8 +18,10 @@ from functools import lru_cache
 
 import torch
 
-from . import frequency
-from .spec import PyramidSpec
+from .. import frequency
+from ..spec import PyramidSpec
+
+SYNTHESIS_CHUNK_BYTES = None  # collapse whole batches
 
 
 @lru_cache(maxsize=64)

@@ -18,8 +18,9 @@ import torch
 import triton
 import triton.language as tl
 
-from . import frequency
-from .spec import PyramidSpec
+from ... import frequency
+from ...spec import PyramidSpec
+from . import _common
 
 
 @triton.jit
@@ -72,21 +73,6 @@ def _times_minus_i_power(re, im, POWER: tl.constexpr):
 
 
 @triton.jit
-def _load_complex(ptr, idx, valid):
-    tile = tl.load(
-        ptr + 2 * idx[:, None] + tl.arange(0, 2)[None, :], mask=valid[:, None], other=0.0
-    )
-    return tl.split(tile)
-
-
-@triton.jit
-def _store_complex(ptr, idx, re, im, valid):
-    tl.store(
-        ptr + 2 * idx[:, None] + tl.arange(0, 2)[None, :], tl.join(re, im), mask=valid[:, None]
-    )
-
-
-@triton.jit
 def _level_grid(params_ptr, h, w, cols, BLOCK: tl.constexpr):
     """This program's bins of an (h, w) level, stored with ``cols`` columns (w, or w//2+1 for
     a half spectrum): (image, flat index, valid, jy, jx, ky, kx, ux, uy, r2, twidth)."""
@@ -120,19 +106,21 @@ def _residual_kernel(
     mirror_x = tl.where(jx == 0, 0, w - jx)
     if MERGE:
         half_idx = image * h * wh + offs
-        pr, pi = _load_complex(hp_ptr, half_idx, valid)
-        lr, li = _load_complex(low_ptr, image * h * w + jy * w + jx, valid)
-        mr, mi = _load_complex(low_ptr, image * h * w + mirror_y * w + mirror_x, valid)
+        pr, pi = _common.load_complex(hp_ptr, half_idx, valid)
+        lr, li = _common.load_complex(low_ptr, image * h * w + jy * w + jx, valid)
+        mr, mi = _common.load_complex(low_ptr, image * h * w + mirror_y * w + mirror_x, valid)
         out_r = pr * hi + 0.5 * (lr + mr) * lo
         out_i = pi * hi + 0.5 * (li - mi) * lo
-        _store_complex(half_ptr, half_idx, out_r, out_i, valid)
+        _common.store_complex(half_ptr, half_idx, out_r, out_i, valid)
     else:
         direct = jx < wh
         src = image * h * wh + tl.where(direct, jy * wh + jx, mirror_y * wh + mirror_x)
-        xr, xi = _load_complex(half_ptr, src, valid)
+        xr, xi = _common.load_complex(half_ptr, src, valid)
         xi = tl.where(direct, xi, -xi)
-        _store_complex(low_ptr, image * h * w + offs, xr * lo, xi * lo, valid)
-        _store_complex(hp_ptr, image * h * wh + jy * wh + jx, xr * hi, xi * hi, valid & direct)
+        _common.store_complex(low_ptr, image * h * w + offs, xr * lo, xi * lo, valid)
+        _common.store_complex(
+            hp_ptr, image * h * wh + jy * wh + jx, xr * hi, xi * hi, valid & direct
+        )
 
 
 @triton.jit
@@ -167,29 +155,23 @@ def _band_kernel(
     keep = keep & (kx >= -(wn // 2)) & (kx <= (wn + 1) // 2 - 1)
     next_idx = image * hn * wn + tl.where(ky < 0, ky + hn, ky) * wn + tl.where(kx < 0, kx + wn, kx)
     if MERGE:
-        nr, ni = _load_complex(next_ptr, next_idx, keep)
+        nr, ni = _common.load_complex(next_ptr, next_idx, keep)
         acc_r = nr * lo
         acc_i = ni * lo
         for b in tl.static_range(K):
             m = gain * hi * _angular(ux, uy, inv_r, r2, angles_ptr, b, K, ORDER, IS_COMPLEX)
-            br, bi = _load_complex(bands_ptr, (image * K + b) * h * w + offs, valid)
+            br, bi = _common.load_complex(bands_ptr, (image * K + b) * h * w + offs, valid)
             br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n) = (-i)^-n
             acc_r += br
             acc_i += bi
-        _store_complex(low_ptr, idx, acc_r, acc_i, valid)
+        _common.store_complex(low_ptr, idx, acc_r, acc_i, valid)
     else:
-        lr, li = _load_complex(low_ptr, idx, valid)
+        lr, li = _common.load_complex(low_ptr, idx, valid)
         for b in tl.static_range(K):
             m = gain * hi * _angular(ux, uy, inv_r, r2, angles_ptr, b, K, ORDER, IS_COMPLEX)
             br, bi = _times_minus_i_power(lr * m, li * m, ORDER)
-            _store_complex(bands_ptr, (image * K + b) * h * w + offs, br, bi, valid)
-        _store_complex(next_ptr, next_idx, lr * lo, li * lo, keep)
-
-
-def _block(numel: int, device: torch.device) -> int:
-    if device.type == "cpu":  # the interpreter: few, large programs
-        return min(triton.next_power_of_2(numel), 1 << 16)
-    return 1024
+            _common.store_complex(bands_ptr, (image * K + b) * h * w + offs, br, bi, valid)
+        _common.store_complex(next_ptr, next_idx, lr * lo, li * lo, keep)
 
 
 def _params(spec: PyramidSpec, full: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
@@ -204,23 +186,14 @@ def _angles(spec: PyramidSpec, like: torch.Tensor) -> torch.Tensor:
     return torch.cat([theta.cos(), theta.sin()]).to(like.real.dtype).to(like.device)
 
 
-def _alloc(like: torch.Tensor, shape) -> torch.Tensor:
-    """Uninitialised output; every element is written by a kernel (tests poison it with NaN)."""
-    return like.new_empty(shape)
-
-
-def _as_real(t: torch.Tensor) -> torch.Tensor:
-    return torch.view_as_real(t.resolve_conj().contiguous())
-
-
 def _launch_residual(half, highpass, lowpass, spec, merge):
     n, h, w = lowpass.shape
     bins = h * (w // 2 + 1) if merge else h * w
-    block = _block(bins, lowpass.device)
+    block = _common.block_size(bins, lowpass.device)
     _residual_kernel[(n, triton.cdiv(bins, block))](
-        _as_real(half),
-        _as_real(highpass),
-        _as_real(lowpass),
+        _common.as_real(half),
+        _common.as_real(highpass),
+        _common.as_real(lowpass),
         _params(spec, (h, w), lowpass),
         h,
         w,
@@ -232,8 +205,8 @@ def _launch_residual(half, highpass, lowpass, spec, merge):
 def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     half = half.contiguous()
-    highpass = _alloc(half, half.shape)
-    lowpass = _alloc(half, (half.shape[0], half.shape[1], width))
+    highpass = _common.alloc(half, half.shape)
+    lowpass = _common.alloc(half, (half.shape[0], half.shape[1], width))
     _launch_residual(half, highpass, lowpass, spec, merge=False)
     return highpass, lowpass
 
@@ -241,7 +214,7 @@ def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
 def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
     """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
     highpass, lowpass = highpass.contiguous(), lowpass.contiguous()
-    out = _alloc(highpass, highpass.shape)
+    out = _common.alloc(highpass, highpass.shape)
     _launch_residual(out, highpass, lowpass, spec, merge=True)
     return out
 
@@ -249,11 +222,11 @@ def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidS
 def _launch_band(low, bands, nxt, level, full, spec, merge):
     n, h, w = low.shape
     hn, wn = nxt.shape[-2:]
-    block = _block(h * w, low.device)
+    block = _common.block_size(h * w, low.device)
     _band_kernel[(n, triton.cdiv(h * w, block))](
-        _as_real(low),
-        _as_real(bands),
-        _as_real(nxt),
+        _common.as_real(low),
+        _common.as_real(bands),
+        _common.as_real(nxt),
         _params(spec, full, low),
         _angles(spec, low),
         h,
@@ -273,8 +246,8 @@ def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: P
     """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1)."""
     lowpass = lowpass.contiguous()
     n, h, w = lowpass.shape
-    bands = _alloc(lowpass, (n, spec.orientations, h, w))
-    nxt = _alloc(lowpass, (n, (h + 1) // 2, (w + 1) // 2))
+    bands = _common.alloc(lowpass, (n, spec.orientations, h, w))
+    nxt = _common.alloc(lowpass, (n, (h + 1) // 2, (w + 1) // 2))
     _launch_band(lowpass, bands, nxt, level, full, spec, merge=False)
     return bands, nxt
 
@@ -289,6 +262,6 @@ def band_merge(
     """Adjoint of :func:`band_split`: -> (N, H_l, W_l) complex."""
     bands, lowpass_next = bands.contiguous(), lowpass_next.contiguous()
     n, _, h, w = bands.shape
-    out = _alloc(bands, (n, h, w))
+    out = _common.alloc(bands, (n, h, w))
     _launch_band(out, bands, lowpass_next, level, full, spec, merge=True)
     return out

@@ -10,27 +10,27 @@ import torch
 import triton
 import triton.language as tl
 
-from .triton_spectral import _alloc, _as_real, _block, _load_complex, _store_complex
+from . import _common
 
 
 @triton.jit
 def _rotate_kernel(c_ptr, a_ptr, b_ptr, out_ptr, numel, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     valid = offs < numel
-    re, im = _load_complex(c_ptr, offs, valid)
+    re, im = _common.load_complex(c_ptr, offs, valid)
     a = tl.load(a_ptr + offs, mask=valid, other=0.0)
     b = tl.load(b_ptr + offs, mask=valid, other=0.0)
     gain = tl.exp(a)
     cos_b = gain * tl.cos(b)
     sin_b = gain * tl.sin(b)
-    _store_complex(out_ptr, offs, re * cos_b - im * sin_b, re * sin_b + im * cos_b, valid)
+    _common.store_complex(out_ptr, offs, re * cos_b - im * sin_b, re * sin_b + im * cos_b, valid)
 
 
 @triton.jit
 def _extrapolate_kernel(c_ptr, a_ptr, b_ptr, s_ptr, out_ptr, numel, frames, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     valid = offs < numel
-    re, im = _load_complex(c_ptr, offs, valid)
+    re, im = _common.load_complex(c_ptr, offs, valid)
     a = tl.load(a_ptr + offs, mask=valid, other=0.0)
     b = tl.load(b_ptr + offs, mask=valid, other=0.0)
     for k in range(frames):
@@ -38,7 +38,7 @@ def _extrapolate_kernel(c_ptr, a_ptr, b_ptr, s_ptr, out_ptr, numel, frames, BLOC
         gain = tl.exp(-s * a)
         cos_b = gain * tl.cos(s * b)
         sin_b = -gain * tl.sin(s * b)
-        _store_complex(
+        _common.store_complex(
             out_ptr, k * numel + offs, re * cos_b - im * sin_b, re * sin_b + im * cos_b, valid
         )
 
@@ -46,11 +46,11 @@ def _extrapolate_kernel(c_ptr, a_ptr, b_ptr, s_ptr, out_ptr, numel, frames, BLOC
 def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch.Tensor):
     """c * exp(eta + i delta)."""
     coeffs, a, b = coeffs.contiguous(), log_amplitude.contiguous(), phase.contiguous()
-    out = _alloc(coeffs, coeffs.shape)
+    out = _common.alloc(coeffs, coeffs.shape)
     numel = coeffs.numel()
-    block = _block(numel, coeffs.device)
+    block = _common.block_size(numel, coeffs.device)
     _rotate_kernel[(triton.cdiv(numel, block),)](
-        _as_real(coeffs), a, b, _as_real(out), numel, BLOCK=block
+        _common.as_real(coeffs), a, b, _common.as_real(out), numel, BLOCK=block
     )
     return out
 
@@ -59,10 +59,10 @@ def phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales):
     """(T, *c.shape): c * exp(-s_k (g_eta + i g_delta))."""
     coeffs = coeffs.contiguous()
     a, b, s = grad_log_amplitude.contiguous(), grad_phase.contiguous(), scales.contiguous()
-    out = _alloc(coeffs, (s.shape[0], *coeffs.shape))
+    out = _common.alloc(coeffs, (s.shape[0], *coeffs.shape))
     numel = coeffs.numel()
-    block = _block(numel, coeffs.device)
+    block = _common.block_size(numel, coeffs.device)
     _extrapolate_kernel[(triton.cdiv(numel, block),)](
-        _as_real(coeffs), a, b, s, _as_real(out), numel, s.shape[0], BLOCK=block
+        _common.as_real(coeffs), a, b, s, _common.as_real(out), numel, s.shape[0], BLOCK=block
     )
     return out

@@ -1,0 +1,96 @@
+"""``MorphOptions``: every setting of a morph except the model and the images, validated once."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+from ..backends import BACKENDS
+from ..module import SteerablePyramid
+
+SPACES = ("csp", "fourier", "pixel")
+EDITS = ("phase", "joint")
+LOSSES = ("nll", "margin")
+REGIMES = ("frozen", "anchored", "live")
+COLORS = ("rgb", "luminance")
+STEP_CONTROLS = ("amplification", "phase_step", "budget")
+DEFAULT_PHASE_STEP = 0.2
+
+
+@dataclass(frozen=True)
+class MorphOptions:
+    """Settings of :func:`pyramid_kernels.morph` (see its module docstring for their meaning).
+
+    At most one step control (``amplification``, ``phase_step``, ``budget``) may be given;
+    with none, ``phase_step`` is DEFAULT_PHASE_STEP. ``clamp`` is stored as a float pair or None.
+    """
+
+    space: str = "csp"
+    edit: str = "phase"
+    loss: str = "nll"
+    regime: str = "frozen"
+    steps: int = 11
+    amplification: float | None = None
+    phase_step: float | None = None
+    budget: float | None = None
+    color: str = "rgb"
+    clamp: tuple[float, float] | None = (0.0, 1.0)
+    chunk_size: int | None = None
+    pyramid: SteerablePyramid | None = None
+    backend: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name, allowed in [
+            ("space", SPACES),
+            ("edit", EDITS),
+            ("loss", LOSSES),
+            ("regime", REGIMES),
+            ("color", COLORS),
+            ("backend", BACKENDS),
+        ]:
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.space == "pixel" and self.edit == "joint":
+            raise ValueError(
+                "edit='joint' needs phases and amplitudes, which space='pixel' does not have; "
+                "use edit='phase' (pixel edits) or space='csp' / 'fourier'"
+            )
+        steps = self.steps
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise ValueError(f"steps must be an int >= 1, got {steps!r}")
+        given = {k: getattr(self, k) for k in STEP_CONTROLS if getattr(self, k) is not None}
+        if len(given) > 1:
+            raise ValueError(f"pass at most one of amplification, phase_step, budget; got {given}")
+        for name, value in given.items():
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if not given:
+            object.__setattr__(self, "phase_step", DEFAULT_PHASE_STEP)
+        clamp = self.clamp
+        if clamp is not None:
+            if len(clamp) != 2 or not clamp[0] < clamp[1]:
+                raise ValueError(
+                    f"clamp must be None or (low, high) with low < high, got {clamp!r}"
+                )
+            object.__setattr__(self, "clamp", (float(clamp[0]), float(clamp[1])))
+        chunk = self.chunk_size
+        if chunk is not None and (
+            isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1
+        ):
+            raise ValueError(f"chunk_size must be None or an int >= 1, got {chunk!r}")
+        pyramid = self.pyramid
+        if pyramid is not None and not isinstance(pyramid, SteerablePyramid):
+            raise TypeError(
+                f"pyramid must be a pyramid_kernels.SteerablePyramid, got {type(pyramid)}"
+            )
+        if pyramid is not None and not pyramid.spec.is_complex:
+            raise ValueError("pyramid must be complex (is_complex=True) for phase edits")
+
+    @property
+    def joint(self) -> bool:
+        """Whether log-amplitudes are edited along with phases."""
+        return self.edit == "joint"
+
+    def settings(self) -> dict:
+        """The options as a plain dict (without the pyramid module), for records."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pyramid"}
