@@ -7,6 +7,7 @@ import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
+import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
@@ -60,10 +61,12 @@ def available_backends(device_type: str = "cpu") -> dict[str, str | None]:
     return {"torch": None, "cpp": _cpp_reason(device_type), "triton": _triton_reason(device_type)}
 
 
+@torch.compiler.assume_constant_result
 def resolve_backend(backend: str, device_type: str) -> str:
     """The concrete backend for a request on a device; raises if it cannot run there.
 
-    "auto" is Triton on CUDA, C++ on CPU when built, else the torch reference.
+    "auto" is Triton on CUDA, C++ on CPU when built, else the torch reference. A constant
+    per process: torch.compile records its result instead of tracing the availability probes.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -81,18 +84,21 @@ def resolve_backend(backend: str, device_type: str) -> str:
 class KernelBackend(Protocol):
     """What a kernel backend module provides (``kernels/reference.py``, ``kernels/cpp.py``,
     ``kernels/triton/``). N is the flattened batch, (H, W) the image size, (H_l, W_l) the size
-    of level l; spectra are unshifted DFTs, complex64 for float32 data and complex128 for
-    float64. Every fast backend is tested against the reference.
+    of level l (l = 0 .. L-1 bands, l = L the low-pass); spectra are unshifted DFTs, complex64
+    for float32 data and complex128 for float64. A "half" is an rfft2 half spectrum
+    (..., h, w//2+1) of a real signal. Every fast backend is tested against the reference.
 
-    Spectral stages of the tight transform (the pipeline wraps them in FFTs):
+    The two spectral stages of the transform (``pipeline`` wraps them in unnormalised FFTs;
+    ``factors`` = (a_hp, a_0, ..., a_{L-1}, a_lp) from :func:`pipeline.spectral_factors`
+    multiply the respective outputs, folding every normalisation into the stage):
 
-    - ``residual_split(half (N, H, W//2+1), W, spec) -> (hp_half (N, H, W//2+1),
-      low (N, H, W))``: the rfft2 half spectrum split into the high-pass residual's half
-      spectrum and the full low-pass spectrum.
-    - ``residual_merge(hp_half, low, spec) -> half``: its adjoint.
-    - ``band_split(low (N, H_l, W_l), level, (H, W), spec) -> (bands (N, K, H_l, W_l),
-      next (N, H_{l+1}, W_{l+1}))``: one level's K band spectra and the cropped next low-pass.
-    - ``band_merge(bands, next, level, (H, W), spec) -> low``: its adjoint.
+    - ``analysis(half (N, H, W//2+1), (H, W), spec, factors) -> (hp_half (N, H, W//2+1),
+      [band_l (N, K, H_l, W_l), or its half for a real pyramid], lp_half (N, H_L, W_L//2+1))``:
+      the image spectrum split into the high-pass residual, every band of every level, and the
+      low-pass residual (formulas in :mod:`pyramid_kernels.kernels.levels`).
+    - ``synthesis(hp_half, bands, lp_half, (H, W), spec, factors, real_bands) -> half``: its
+      adjoint; ``real_bands`` says the band spectra are halves of real bands (a real pyramid,
+      or synthesis="real").
 
     Phase ops (complex c of any shape, real fields of c's shape and real dtype):
 
@@ -106,23 +112,19 @@ class KernelBackend(Protocol):
 
     SYNTHESIS_CHUNK_BYTES: int | None
 
-    def residual_split(
-        self, half: Tensor, width: int, spec: PyramidSpec
-    ) -> tuple[Tensor, Tensor]: ...
+    def analysis(
+        self, half: Tensor, size: tuple[int, int], spec: PyramidSpec, factors: tuple[float, ...]
+    ) -> tuple[Tensor, list[Tensor], Tensor]: ...
 
-    def residual_merge(self, highpass: Tensor, lowpass: Tensor, spec: PyramidSpec) -> Tensor: ...
-
-    def band_split(
-        self, lowpass: Tensor, level: int, full: tuple[int, int], spec: PyramidSpec
-    ) -> tuple[Tensor, Tensor]: ...
-
-    def band_merge(
+    def synthesis(
         self,
-        bands: Tensor,
-        lowpass_next: Tensor,
-        level: int,
-        full: tuple[int, int],
+        highpass: Tensor,
+        bands: list[Tensor],
+        lowpass: Tensor,
+        size: tuple[int, int],
         spec: PyramidSpec,
+        factors: tuple[float, ...],
+        real_bands: bool,
     ) -> Tensor: ...
 
     def phase_rotate(self, coeffs: Tensor, log_amplitude: Tensor, phase: Tensor) -> Tensor: ...

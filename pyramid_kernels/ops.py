@@ -1,9 +1,10 @@
 """``pyramid_kernels::build`` and ``pyramid_kernels::collapse`` as torch.library custom ops.
 
 Both ops take the spec as the one string of :meth:`PyramidSpec.op_args` and a concrete backend
-name; the backend supplies the fused spectral stages, torch.fft the FFTs. Autograd is the exact
-adjoint written with the same ops: with A the tight analysis, f the amplitude scales and P the
-synthesis projection (identity, or 2 Re(.) for synthesis="real" of complex bands),
+name; the backend supplies the fused spectral stages (with the amplitude scales folded in),
+torch.fft the FFTs. Autograd is the exact adjoint written with the same ops: with A the tight
+analysis, f the amplitude scales and P the synthesis projection (identity, or 2 Re(.) for
+synthesis="real" of complex bands),
     build(x) = f * A x          -> grad_x = A^T (f * g)         = collapse_tight(f * g)
     collapse(c) = A^T P(c / f)  -> grad_c = P^T(A g) / f        = P^T(build_tight(g)) / f
 """
@@ -50,8 +51,9 @@ def build_op(x: Tensor, spec: str, backend: str) -> list[Tensor]:
     """x real (..., H, W) -> [highpass, band_0, ..., band_{height-1}, lowpass] (see Pyramid)."""
     s = PyramidSpec.from_op_args(spec)
     lead, size = x.shape[:-2], tuple(x.shape[-2:])
-    coeffs = pipeline.analyze(x.reshape(-1, *size), s, backend_kernels(backend))
-    return [c.reshape(*lead, *c.shape[1:]) for c in _rescale(coeffs, s, size, 1)]
+    scales = pipeline.amplitude_scales(s, size)
+    coeffs = pipeline.analyze(x.reshape(-1, *size), s, backend_kernels(backend), scales)
+    return [c.reshape(*lead, *c.shape[1:]) for c in coeffs]
 
 
 @build_op.register_fake
@@ -75,10 +77,10 @@ def collapse_op(
     if len(bands) != s.height:
         raise ValueError(f"collapse got {len(bands)} band levels for a spec of height {s.height}")
     lead, size = highpass.shape[:-2], tuple(highpass.shape[-2:])
-    coeffs = _rescale([highpass, *bands, lowpass], s, size, -1)
-    coeffs[1:-1] = _project(coeffs[1:-1], s)
-    flat = [c.reshape(-1, *c.shape[len(lead) :]) for c in coeffs]
-    image = pipeline.synthesize(flat[0], flat[1:-1], flat[-1], s, backend_kernels(backend))
+    scales = [1.0 / f for f in pipeline.amplitude_scales(s, size)]
+    flat = [c.reshape(-1, *c.shape[len(lead) :]) for c in (highpass, *_project(bands, s), lowpass)]
+    kernels = backend_kernels(backend)
+    image = pipeline.synthesize(flat[0], flat[1:-1], flat[-1], s, kernels, scales)
     return image.reshape(*lead, *size)
 
 

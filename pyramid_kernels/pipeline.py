@@ -1,12 +1,18 @@
-"""The tight-frame transform as FFTs around the four spectral stages of a backend.
+"""The transform as unnormalised FFTs around a backend's two fused spectral stages.
 
-``analyze`` is the analysis operator A (ortho FFTs, complex bands scaled by 1/sqrt(2)) and
-``synthesize`` its exact adjoint A^T for the real inner product; A^T A = I. Real images and
-residuals use rfft2/irfft2; the residual stages expand and fold the Hermitian half spectrum.
-All tensors are flattened to a single leading dim N.
+``analyze`` is the analysis operator A of the tight frame (complex bands scaled by 1/sqrt(2))
+times per-output amplitude scales, ``synthesize`` the adjoint A^T after the same kind of
+scaling; A^T A = I. The FFTs run unnormalised (forward: norm="backward", inverse:
+norm="forward"): every normalisation and amplitude factor is folded into the spectral stages
+(:func:`spectral_factors`), so no pass over a spectrum only scales it. Real images, residuals
+and real bands use rfft2/irfft2 and travel as half spectra (N, h, w//2+1). All tensors are
+flattened to a single leading dim N.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Sequence
 
 import torch
 from torch.fft import fft2, ifft2, irfft2, rfft2
@@ -14,67 +20,18 @@ from torch.fft import fft2, ifft2, irfft2, rfft2
 from .spec import PyramidSpec, level_sizes
 
 
-def analyze(x: torch.Tensor, spec: PyramidSpec, kernels) -> list[torch.Tensor]:
-    """x real (N, H, W) -> [highpass (N, H, W), band_l (N, K, H_l, W_l) ..., lowpass (N, H_L, W_L)].
+def spectral_factors(
+    spec: PyramidSpec, size: tuple[int, int], scales: Sequence[float]
+) -> tuple[float, ...]:
+    """The factors (a_hp, a_0, ..., a_{L-1}, a_lp) a backend applies to the masked spectra.
 
-    Bands are complex when ``spec.is_complex``; ``spec.height`` must be resolved.
+    ``scales`` (one per output, like :func:`amplitude_scales`) multiply the tight, orthonormal
+    coefficients. An orthonormal DFT pair around a level of size (h, w) cut from an (H, W)
+    image scales by 1 / sqrt(H W h w) overall, so a_l = scale_l / sqrt(H W h_l w_l).
     """
-    full = tuple(x.shape[-2:])
-    highpass, lowpass = kernels.residual_split(rfft2(x, norm="ortho"), full[1], spec)
-    coeffs = [irfft2(highpass, s=full, norm="ortho")]
-    for level in range(spec.height):
-        bands, lowpass = kernels.band_split(lowpass, level, full, spec)
-        coeffs.append(ifft2(bands, norm="ortho") if spec.is_complex else _real_inverse(bands))
-    coeffs.append(_real_inverse(lowpass))
-    return coeffs
-
-
-def _real_inverse(spectrum: torch.Tensor) -> torch.Tensor:
-    """Inverse DFT of a Hermitian spectrum (..., h, w): irfft2 of its non-negative half."""
-    size = tuple(spectrum.shape[-2:])
-    return irfft2(spectrum[..., : size[1] // 2 + 1], s=size, norm="ortho")
-
-
-def synthesize(
-    highpass: torch.Tensor,
-    bands: list[torch.Tensor],
-    lowpass: torch.Tensor,
-    spec: PyramidSpec,
-    kernels,
-) -> torch.Tensor:
-    """The adjoint of :func:`analyze`: coefficients (real or complex bands) -> real (N, H, W).
-
-    A backend whose ``SYNTHESIS_CHUNK_BYTES`` is set (the C++ one) runs it on chunks of images whose
-    level-0 band spectra take about that many bytes: every intermediate of a chunk (the FFTs of
-    its coefficients, the merged spectra) stays in cache instead of streaming through memory.
-    """
-    n, size = highpass.shape[0], highpass.shape[-2:]
-    budget = kernels.SYNTHESIS_CHUNK_BYTES
-    complex_bytes = 2 * highpass.element_size()
-    per_image = (bands[0].shape[1] if bands else 1) * size[0] * size[1] * complex_bytes
-    chunk = n if budget is None else max(1, budget // per_image)
-    if chunk >= n:
-        return _synthesize(highpass, bands, lowpass, spec, kernels)
-    parts = [
-        _synthesize(
-            highpass[i : i + chunk],
-            [b[i : i + chunk] for b in bands],
-            lowpass[i : i + chunk],
-            spec,
-            kernels,
-        )
-        for i in range(0, n, chunk)
-    ]
-    return torch.cat(parts)
-
-
-def _synthesize(highpass, bands, lowpass, spec, kernels):
-    full = tuple(highpass.shape[-2:])
-    spectrum = fft2(lowpass, norm="ortho")
-    for level in reversed(range(len(bands))):
-        spectrum = kernels.band_merge(fft2(bands[level], norm="ortho"), spectrum, level, full, spec)
-    spectrum = kernels.residual_merge(rfft2(highpass, norm="ortho"), spectrum, spec)
-    return irfft2(spectrum, s=full, norm="ortho")
+    area = size[0] * size[1]
+    outputs = [size, *level_sizes(size, spec.height)]  # highpass, levels 0..L-1, lowpass
+    return tuple(s / math.sqrt(area * h * w) for s, (h, w) in zip(scales, outputs, strict=True))
 
 
 def amplitude_scales(spec: PyramidSpec, size: tuple[int, int]) -> list[float]:
@@ -91,3 +48,70 @@ def amplitude_scales(spec: PyramidSpec, size: tuple[int, int]) -> list[float]:
     level = [(area / (h * w)) ** 0.5 for h, w in sizes]
     complex_gain = 2.0**0.5 if spec.is_complex else 1.0
     return [1.0] + [level[i] * complex_gain for i in range(spec.height)] + [level[-1]]
+
+
+def analyze(
+    x: torch.Tensor, spec: PyramidSpec, kernels, scales: Sequence[float]
+) -> list[torch.Tensor]:
+    """x real (N, H, W) -> [highpass (N, H, W), band_l (N, K, H_l, W_l) ..., lowpass (N, H_L,
+    W_L)], each output times its entry of ``scales``.
+
+    Bands are complex when ``spec.is_complex``; ``spec.height`` must be resolved.
+    """
+    size = tuple(x.shape[-2:])
+    factors = spectral_factors(spec, size, scales)
+    hp, bands, lp = kernels.analysis(rfft2(x), size, spec, factors)
+    sizes = level_sizes(size, spec.height)
+    if spec.is_complex:
+        bands = [ifft2(b, norm="forward") for b in bands]
+    else:
+        bands = [irfft2(b, s=s, norm="forward") for b, s in zip(bands, sizes[:-1], strict=True)]
+    return [irfft2(hp, s=size, norm="forward"), *bands, irfft2(lp, s=sizes[-1], norm="forward")]
+
+
+def synthesize(
+    highpass: torch.Tensor,
+    bands: list[torch.Tensor],
+    lowpass: torch.Tensor,
+    spec: PyramidSpec,
+    kernels,
+    scales: Sequence[float],
+) -> torch.Tensor:
+    """The adjoint of :func:`analyze` applied to the coefficients times ``scales``:
+    (real or complex bands) -> real (N, H, W).
+
+    A backend whose ``SYNTHESIS_CHUNK_BYTES`` is set (the C++ one) runs it on chunks of images
+    whose level-0 band spectra take about that many bytes: every intermediate of a chunk (the
+    FFTs of its coefficients, the merged spectra) stays in cache instead of streaming through
+    memory.
+    """
+    n, size = highpass.shape[0], highpass.shape[-2:]
+    factors = spectral_factors(spec, tuple(size), scales)
+    budget = kernels.SYNTHESIS_CHUNK_BYTES
+    complex_bytes = 2 * highpass.element_size()
+    per_image = (bands[0].shape[1] if bands else 1) * size[0] * size[1] * complex_bytes
+    chunk = n if budget is None else max(1, budget // per_image)
+    if chunk >= n:
+        return _synthesize(highpass, bands, lowpass, spec, kernels, factors)
+    parts = [
+        _synthesize(
+            highpass[i : i + chunk],
+            [b[i : i + chunk] for b in bands],
+            lowpass[i : i + chunk],
+            spec,
+            kernels,
+            factors,
+        )
+        for i in range(0, n, chunk)
+    ]
+    return torch.cat(parts)
+
+
+def _synthesize(highpass, bands, lowpass, spec, kernels, factors):
+    size = tuple(highpass.shape[-2:])
+    real_bands = not (bands and bands[0].is_complex())
+    spectra = [rfft2(b) if real_bands else fft2(b) for b in bands]
+    half = kernels.synthesis(
+        rfft2(highpass), spectra, rfft2(lowpass), size, spec, factors, real_bands
+    )
+    return irfft2(half, s=size, norm="forward")

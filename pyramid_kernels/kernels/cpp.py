@@ -11,6 +11,7 @@ where the next merge multiplies it by zero: the transform is unchanged.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -21,7 +22,7 @@ from .. import (
     _C,  # noqa: F401  (loads the library and registers torch.ops.pyramid_kernels_cpp)
     frequency,
 )
-from ..spec import PyramidSpec
+from . import levels
 from .reference import _residual_masks as reference_masks
 
 _ops = torch.ops.pyramid_kernels_cpp
@@ -88,19 +89,20 @@ def _support(level: int, size, full, twidth: float) -> torch.Tensor:
 
 
 @lru_cache(maxsize=64)
-def _residual_masks(size, twidth, dtype):
-    """(hi0, lo0) real (H, W) and the runs of lo0."""
-    hi0, lo0 = reference_masks(size, twidth, dtype, torch.device("cpu"))
+def _residual_masks(size, twidth, dtype, hp_factor=1.0, low_factor=1.0):
+    """(hi0 * hp_factor, lo0 * low_factor) real (H, W) and the runs of lo0."""
+    cpu = torch.device("cpu")
+    hi0, lo0 = reference_masks(size, twidth, dtype, cpu, hp_factor, low_factor)
     return hi0, lo0, *row_runs(lo0)
 
 
 @lru_cache(maxsize=64)
-def _band_masks(level, size, full, spec, dtype):
-    """Real band masks (K, H_l, W_l), Lo (H_l, W_l) on the level's own grid, and the runs of
-    the masks (K * H_l rows) then of Lo on the kept (cropped) bins (H_l rows), both within
-    the support of the incoming low-pass."""
-    masks = frequency.band_masks_real(level, size, full, spec).to(dtype)
-    lomask = frequency.lowpass_mask(level, size, full, spec.twidth).to(dtype)
+def _band_masks(level, size, full, spec, dtype, band_factor=1.0, next_factor=1.0):
+    """Real band masks (K, H_l, W_l) times band_factor, Lo (H_l, W_l) on the level's own grid
+    times next_factor, and the runs of the masks (K * H_l rows) then of Lo on the kept
+    (cropped) bins (H_l rows), both within the support of the incoming low-pass."""
+    masks = frequency.band_masks_real(level, size, full, spec)
+    lomask = frequency.lowpass_mask(level, size, full, spec.twidth)
     support = _support(level, size, full, spec.twidth)
     kept = torch.zeros(size, dtype=torch.bool)
     size_next = ((size[0] + 1) // 2, (size[1] + 1) // 2)
@@ -108,13 +110,13 @@ def _band_masks(level, size, full, spec, dtype):
     kept[rows[:, None], cols[None, :]] = True
     on = torch.cat([(masks != 0) & support, ((lomask != 0) & kept & support)[None]])
     offsets, runs = row_runs(on)
-    return masks, lomask, offsets, runs
+    return (masks * band_factor).to(dtype), (lomask * next_factor).to(dtype), offsets, runs
 
 
-def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
+def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     size = (half.shape[-2], width)
-    masks = _residual_masks(size, spec.twidth, half.dtype.to_real())
+    masks = _residual_masks(size, spec.twidth, half.dtype.to_real(), hp_factor, low_factor)
     half = half.contiguous()
     high = _scratch(half.shape, half)
     low = _scratch((half.shape[0], *size), half, support=("residual", size, spec.twidth))
@@ -122,18 +124,20 @@ def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
     return high, low
 
 
-def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
+def residual_merge(highpass, lowpass, spec, hp_factor=1.0, low_factor=1.0):
     """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
-    masks = _residual_masks(tuple(lowpass.shape[-2:]), spec.twidth, lowpass.dtype.to_real())
+    size = tuple(lowpass.shape[-2:])
+    masks = _residual_masks(size, spec.twidth, lowpass.dtype.to_real(), hp_factor, low_factor)
     out = _scratch(highpass.shape, highpass)
     _ops.residual_merge(highpass.contiguous(), lowpass.contiguous(), *masks, out)
     return out
 
 
-def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):
+def band_split(lowpass, level, full, spec, band_factor=1.0, next_factor=1.0):
     """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1)."""
     n, h, w = lowpass.shape
-    masks = _band_masks(level, (h, w), full, spec, lowpass.dtype.to_real())
+    real = lowpass.dtype.to_real()
+    masks = _band_masks(level, (h, w), full, spec, real, band_factor, next_factor)
     support = ("band", level, full, spec)
     bands = _scratch((n, spec.orientations, h, w), lowpass, support)
     nxt = _scratch((n, (h + 1) // 2, (w + 1) // 2), lowpass, support)
@@ -141,20 +145,28 @@ def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: P
     return bands, nxt
 
 
-def band_merge(
-    bands: torch.Tensor,
-    lowpass_next: torch.Tensor,
-    level: int,
-    full: tuple[int, int],
-    spec: PyramidSpec,
-):
+def band_merge(bands, lowpass_next, level, full, spec, band_factor=1.0, next_factor=1.0):
     """Adjoint of :func:`band_split`: -> (N, H_l, W_l) complex, zero off the incoming
     low-pass support."""
     n, _, h, w = bands.shape
-    masks = _band_masks(level, (h, w), full, spec, bands.dtype.to_real())
+    real = bands.dtype.to_real()
+    masks = _band_masks(level, (h, w), full, spec, real, band_factor, next_factor)
     out = _scratch((n, h, w), bands)
     _ops.band_merge(bands.contiguous(), lowpass_next.contiguous(), *masks, spec.order, out)
     return out
+
+
+def analysis(half, size, spec, factors):
+    """rfft2 half (N, H, W//2+1) -> (hp half, band spectra per level, lowpass half); the
+    outputs are reused scratch buffers, consumed by the pipeline's inverse FFTs at once."""
+    return levels.analysis(sys.modules[__name__], half, size, spec, factors)
+
+
+def synthesis(highpass, bands, lowpass, size, spec, factors, real_bands):
+    """Adjoint of :func:`analysis`: -> half spectrum (N, H, W//2+1)."""
+    return levels.synthesis(
+        sys.modules[__name__], highpass, bands, lowpass, size, spec, factors, real_bands
+    )
 
 
 def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch.Tensor):

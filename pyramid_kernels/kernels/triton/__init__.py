@@ -5,16 +5,8 @@ Import this package only after deciding on TRITON_INTERPRET (tests set it to run
 """
 
 from .phase import phase_extrapolate, phase_rotate
-from .spectral import band_merge, band_split, residual_merge, residual_split
+from .spectral import analysis, synthesis
 
 SYNTHESIS_CHUNK_BYTES = None  # the GPU collapses a whole batch at once
 
-__all__ = [
-    "SYNTHESIS_CHUNK_BYTES",
-    "band_merge",
-    "band_split",
-    "phase_extrapolate",
-    "phase_rotate",
-    "residual_merge",
-    "residual_split",
-]
+__all__ = ["SYNTHESIS_CHUNK_BYTES", "analysis", "phase_extrapolate", "phase_rotate", "synthesis"]

@@ -13,7 +13,7 @@ import triton.language as tl
 from . import _common
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["numel"])
 def _rotate_kernel(c_ptr, a_ptr, b_ptr, out_ptr, numel, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     valid = offs < numel
@@ -26,7 +26,7 @@ def _rotate_kernel(c_ptr, a_ptr, b_ptr, out_ptr, numel, BLOCK: tl.constexpr):
     _common.store_complex(out_ptr, offs, re * cos_b - im * sin_b, re * sin_b + im * cos_b, valid)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["numel", "frames"])
 def _extrapolate_kernel(c_ptr, a_ptr, b_ptr, s_ptr, out_ptr, numel, frames, BLOCK: tl.constexpr):
     offs = tl.program_id(0).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
     valid = offs < numel
@@ -48,10 +48,11 @@ def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch
     coeffs, a, b = coeffs.contiguous(), log_amplitude.contiguous(), phase.contiguous()
     out = _common.alloc(coeffs, coeffs.shape)
     numel = coeffs.numel()
-    block = _common.block_size(numel, coeffs.device)
-    _rotate_kernel[(triton.cdiv(numel, block),)](
-        _common.as_real(coeffs), a, b, _common.as_real(out), numel, BLOCK=block
-    )
+    if numel:
+        block = _common.block_size(numel, coeffs.device)
+        _rotate_kernel[(triton.cdiv(numel, block),)](
+            _common.as_real(coeffs), a, b, _common.as_real(out), numel, BLOCK=block
+        )
     return out
 
 
@@ -61,8 +62,9 @@ def phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales):
     a, b, s = grad_log_amplitude.contiguous(), grad_phase.contiguous(), scales.contiguous()
     out = _common.alloc(coeffs, (s.shape[0], *coeffs.shape))
     numel = coeffs.numel()
-    block = _common.block_size(numel, coeffs.device)
-    _extrapolate_kernel[(triton.cdiv(numel, block),)](
-        _common.as_real(coeffs), a, b, s, _common.as_real(out), numel, s.shape[0], BLOCK=block
-    )
+    if numel and s.shape[0]:
+        block = _common.block_size(numel, coeffs.device)
+        _extrapolate_kernel[(triton.cdiv(numel, block),)](
+            _common.as_real(coeffs), a, b, s, _common.as_real(out), numel, s.shape[0], BLOCK=block
+        )
     return out

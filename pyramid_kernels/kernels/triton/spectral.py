@@ -1,11 +1,22 @@
-"""Triton kernels of the four spectral stages (same contract as ``reference.py``).
+"""Triton kernels of the two fused spectral stages (contract: ``backends.KernelBackend``).
 
-Each launch covers one level: a program reads BLOCK bins of one image's spectrum once, builds
-the radial and angular masks in closed form from the bin's frequency (no mask tensors), and
-writes all K band spectra plus, for the kept bins, the cropped next low-pass (split), or the
-adjoint (merge). Complex data travels as ``view_as_real`` [..., 2] tiles; no atan2: the angular
-mask is cos(theta - theta_b) = (u . e_b) / r. Float scalars (twidth, gains, pi/2, grid scale)
-arrive through a small tensor in the compute dtype, so float64 runs stay float64.
+One launch per direction for the whole pyramid. Every bin k of a coarser level is also a bin
+of level 0 (the crops keep integer frequencies), and the low-pass entering level l is the image
+spectrum X times lo0 and the low-pass masks of the levels above it:
+    low_l(k) = X(k) lo0(k) prod_{j<l} Lo(log2 r + j + 1),   band_{l,b}(k) = low_l(k) mask_{l,b}(k).
+So the analysis kernel walks the level-0 grid once: a program reads BLOCK bins of one image's
+rfft2 half (mirrored into the full grid), builds the masks in closed form from each bin's
+frequency (no mask tensors, no atan2: cos(theta - theta_b) = (u . e_b) / r), and writes the
+high-pass half, every level's K bands where the bin lies in that level's grid, and the
+low-pass half; no intermediate low-pass spectrum touches memory. The synthesis kernel walks the
+level-0 half grid and gathers the adjoint at k and -k (the Hermitian fold of the residual
+merge) from every level: half(k) = hp(k) hi0 + lo0 (low_0(k) + conj low_0(-k)) / 2 with
+low_0(k) = sum_l P_l(k) sum_b band_{l,b}(k) conj(mask_{l,b}(k)) + P_L(k) lp(k).
+
+Sizes are runtime arguments that are never specialised (``do_not_specialize``): one compiled
+variant per (dtype, height, K, complex, real bands) serves every image size. Float constants
+arrive in a cached device buffer in the compute dtype (offsets below), so float64 runs stay
+float64 and a warm call copies nothing from the host.
 
 Import this module only after deciding on TRITON_INTERPRET (tests set it to run on CPU).
 """
@@ -13,44 +24,73 @@ Import this module only after deciding on TRITON_INTERPRET (tests set it to run 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import torch
 import triton
 import triton.language as tl
 
 from ... import frequency
-from ...spec import PyramidSpec
+from ...spec import PyramidSpec, level_sizes
 from . import _common
 
+# the parameter buffer, per (spec, size, dtype, device, factors)
+TWIDTH = tl.constexpr(0)
+GAIN = tl.constexpr(1)  # band_gain(spec): sqrt(c), times sqrt(2) for complex bands
+SCALE_Y = tl.constexpr(2)  # 2 / H: normalised frequency per row bin
+SCALE_X = tl.constexpr(3)  # 2 / W
+HALF_PI = tl.constexpr(4)
+COS = tl.constexpr(5)  # cos(theta_b), b < K; then sin(theta_b) at COS + K
+# then the factors a_hp, a_0 .. a_{L-1}, a_lp at COS + 2 K (pipeline.spectral_factors)
+
+
+@lru_cache(maxsize=256)
+def _params(spec: PyramidSpec, size, dtype: torch.dtype, device: torch.device, factors):
+    """The parameter buffer (layout above), made once per key: a warm call copies nothing."""
+    k = spec.orientations
+    theta = [math.pi * b / k for b in range(k)]
+    values = [spec.twidth, frequency.band_gain(spec), 2.0 / size[0], 2.0 / size[1], math.pi / 2]
+    values += [math.cos(t) for t in theta] + [math.sin(t) for t in theta] + list(factors)
+    return torch.tensor(values, dtype=dtype, device=device)
+
 
 @triton.jit
-def _bin_frequency(j, d, scale):
-    """Normalised frequency of unshifted bin j of a d-point level."""
-    k = tl.where(j < (d + 1) // 2, j, j - d)
-    return k, k.to(scale.dtype) * scale
+def _canonical(k, d):
+    """The frequency in -floor(d/2) .. ceil(d/2) - 1 of bin k mod d."""
+    return tl.where(k > (d + 1) // 2 - 1, k - d, tl.where(k < -(d // 2), k + d, k))
 
 
 @triton.jit
-def _radial(r2, offset, twidth, half_pi):
-    """(Hi, Lo) at log2 r + offset; DC (r2 == 0) is all low-pass."""
-    safe = tl.where(r2 > 0, r2, 1.0)
-    t = (0.5 * tl.log2(safe) + offset) / twidth
+def _in_grid(ky, kx, h, w):
+    """Whether frequency (ky, kx) is a bin of an (h, w) level (the crop of every coarser one)."""
+    return (
+        (ky >= -(h // 2)) & (ky <= (h + 1) // 2 - 1) & (kx >= -(w // 2)) & (kx <= (w + 1) // 2 - 1)
+    )
+
+
+@triton.jit
+def _row_col(ky, kx, h, w):
+    """Storage row and column of frequency (ky, kx) in an unshifted (h, w) spectrum."""
+    return tl.where(ky < 0, ky + h, ky), tl.where(kx < 0, kx + w, kx)
+
+
+@triton.jit
+def _radial(lr, dc, offset, twidth, half_pi):
+    """(Hi, Lo) at log2 r + offset (lr = log2 r); the DC bin is all low-pass."""
+    t = (lr + offset) / twidth
     t = tl.minimum(tl.maximum(t, -1.0), 0.0)
-    t = tl.where(r2 > 0, t, -1.0)
+    t = tl.where(dc, -1.0, t)
     hi = tl.where(t <= -1.0, 0.0, tl.cos(half_pi * t))
-    lo = tl.sin(-half_pi * t)
-    return hi, lo
+    return hi, tl.sin(-half_pi * t)
 
 
 @triton.jit
 def _angular(
-    ux, uy, inv_r, r2, angles_ptr, b, K: tl.constexpr, ORDER: tl.constexpr, IS_COMPLEX: tl.constexpr
+    ux, uy, inv_r, dc, params_ptr, b, K: tl.constexpr, ORDER: tl.constexpr, IS_COMPLEX: tl.constexpr
 ):
-    """cos^n(theta - theta_b) of band b, restricted to cos > 0 for the complex pyramid;
-    angles_ptr holds cos(theta_b) then sin(theta_b) for the K bands."""
-    cos_b = tl.load(angles_ptr + b)
-    sin_b = tl.load(angles_ptr + K + b)
-    c = tl.where(r2 > 0, (ux * cos_b + uy * sin_b) * inv_r, 0.0)
+    """cos^n(theta - theta_b) of band b, restricted to cos > 0 for the complex pyramid."""
+    c = (ux * tl.load(params_ptr + COS + b) + uy * tl.load(params_ptr + COS + K + b)) * inv_r
+    c = tl.where(dc, 0.0, c)
     a = c * 0.0 + 1.0
     for _ in tl.static_range(ORDER):
         a = a * c
@@ -73,195 +113,300 @@ def _times_minus_i_power(re, im, POWER: tl.constexpr):
 
 
 @triton.jit
-def _level_grid(params_ptr, h, w, cols, BLOCK: tl.constexpr):
-    """This program's bins of an (h, w) level, stored with ``cols`` columns (w, or w//2+1 for
-    a half spectrum): (image, flat index, valid, jy, jx, ky, kx, ux, uy, r2, twidth)."""
-    image = tl.program_id(0).to(tl.int64)
-    offs = tl.program_id(1).to(tl.int64) * BLOCK + tl.arange(0, BLOCK)
-    valid = offs < h * cols
-    twidth = tl.load(params_ptr)
-    scale_y = tl.load(params_ptr + 2)
-    scale_x = tl.load(params_ptr + 3)
-    jy = offs // cols
-    jx = offs % cols
-    ky, uy = _bin_frequency(jy, h, scale_y)
-    kx, ux = _bin_frequency(jx, w, scale_x)
-    return image, offs, valid, jy, jx, ky, kx, ux, uy, ux * ux + uy * uy, twidth
+def _load_half(ptr, base, ky, kx, h, w, active):
+    """Bin (ky, kx) of an (h, w) real signal's spectrum stored as its rfft2 half (h, w//2+1):
+    columns past w//2 are conj of the mirrored bin."""
+    cols = w // 2 + 1
+    row, col = _row_col(ky, kx, h, w)
+    direct = col < cols
+    mirror_row = tl.where(row == 0, 0, h - row)
+    mirror_col = tl.where(col == 0, 0, w - col)
+    idx = tl.where(direct, row * cols + col, mirror_row * cols + mirror_col)
+    re, im = _common.load_complex(ptr, base + idx, active)
+    return re, tl.where(direct, im, -im)
 
 
 @triton.jit
-def _residual_kernel(
-    half_ptr, hp_ptr, low_ptr, params_ptr, h, w, MERGE: tl.constexpr, BLOCK: tl.constexpr
-):
-    """Split (over the full grid): X = Hermitian expansion of the rfft2 half, low = X * lo0,
-    hp = X * hi0 on the half. Merge (over the half grid), the adjoint:
-    half = hp * hi0 + lo0 * (low(k) + conj low(-k)) / 2."""
-    wh = w // 2 + 1
-    cols = wh if MERGE else w
-    image, offs, valid, jy, jx, ky, kx, ux, uy, r2, twidth = _level_grid(
-        params_ptr, h, w, cols, BLOCK
-    )
-    hi, lo = _radial(r2, 0, twidth, tl.load(params_ptr + 4))
-    mirror_y = tl.where(jy == 0, 0, h - jy)
-    mirror_x = tl.where(jx == 0, 0, w - jx)
-    if MERGE:
-        half_idx = image * h * wh + offs
-        pr, pi = _common.load_complex(hp_ptr, half_idx, valid)
-        lr, li = _common.load_complex(low_ptr, image * h * w + jy * w + jx, valid)
-        mr, mi = _common.load_complex(low_ptr, image * h * w + mirror_y * w + mirror_x, valid)
-        out_r = pr * hi + 0.5 * (lr + mr) * lo
-        out_i = pi * hi + 0.5 * (li - mi) * lo
-        _common.store_complex(half_ptr, half_idx, out_r, out_i, valid)
-    else:
-        direct = jx < wh
-        src = image * h * wh + tl.where(direct, jy * wh + jx, mirror_y * wh + mirror_x)
-        xr, xi = _common.load_complex(half_ptr, src, valid)
-        xi = tl.where(direct, xi, -xi)
-        _common.store_complex(low_ptr, image * h * w + offs, xr * lo, xi * lo, valid)
-        _common.store_complex(
-            hp_ptr, image * h * wh + jy * wh + jx, xr * hi, xi * hi, valid & direct
-        )
+def _frequency(ky, kx, params_ptr):
+    """(ux, uy, lr = log2 r, dc, 1/r) of frequency (ky, kx), in units of the image Nyquist."""
+    scale_y = tl.load(params_ptr + SCALE_Y)
+    uy = ky.to(scale_y.dtype) * scale_y
+    ux = kx.to(scale_y.dtype) * tl.load(params_ptr + SCALE_X)
+    r2 = ux * ux + uy * uy
+    dc = r2 == 0
+    safe = tl.where(dc, 1.0, r2)
+    return ux, uy, 0.5 * tl.log2(safe), dc, 1.0 / tl.sqrt(safe)
 
 
-@triton.jit
-def _band_kernel(
-    low_ptr,
-    bands_ptr,
-    next_ptr,
+@triton.jit(do_not_specialize=["h", "w", "tiles"])
+def _analysis_kernel(
+    x_ptr,
+    hp_ptr,
+    band_ptrs,
+    lp_ptr,
     params_ptr,
-    angles_ptr,
     h,
     w,
-    hn,
-    wn,
-    level,
+    tiles,
+    LEVELS: tl.constexpr,
     K: tl.constexpr,
     ORDER: tl.constexpr,
     IS_COMPLEX: tl.constexpr,
-    MERGE: tl.constexpr,
     BLOCK: tl.constexpr,
 ):
-    """Split: bands_b = low * mask_b, next = crop(low) * lomask.
-    Merge (the adjoint): low = sum_b bands_b * conj(mask_b) + pad(next * lomask)."""
-    image, offs, valid, _, _, ky, kx, ux, uy, r2, twidth = _level_grid(params_ptr, h, w, w, BLOCK)
-    half_pi = tl.load(params_ptr + 4)
-    gain = tl.load(params_ptr + 1)
-    # himask and the next level's lomask are Hi and Lo at the same point (grids share units)
-    hi, lo = _radial(r2, level + 1, twidth, half_pi)
-    inv_r = 1.0 / tl.sqrt(tl.where(r2 > 0, r2, 1.0))
-    idx = image * h * w + offs
-    # crop window: bins -floor(hn/2) .. ceil(hn/2) - 1 land at k mod hn of the next level
-    keep = valid & (ky >= -(hn // 2)) & (ky <= (hn + 1) // 2 - 1)
-    keep = keep & (kx >= -(wn // 2)) & (kx <= (wn + 1) // 2 - 1)
-    next_idx = image * hn * wn + tl.where(ky < 0, ky + hn, ky) * wn + tl.where(kx < 0, kx + wn, kx)
-    if MERGE:
-        nr, ni = _common.load_complex(next_ptr, next_idx, keep)
-        acc_r = nr * lo
-        acc_i = ni * lo
+    """X (rfft2 half) -> hp half, K bands per level (full, or halves for a real pyramid),
+    lp half; one program = BLOCK bins of one image's level-0 grid."""
+    pid = tl.program_id(0)
+    image = (pid // tiles).to(tl.int64)
+    local = (pid % tiles) * BLOCK + tl.arange(0, BLOCK)
+    valid = local < h * w
+    jy = local // w
+    jx = local - jy * w
+    ky = _canonical(jy, h)
+    kx = _canonical(jx, w)
+    wh = w // 2 + 1
+    xr, xi = _load_half(x_ptr, image * h * wh, ky, kx, h, w, valid)
+    ux, uy, lr, dc, inv_r = _frequency(ky, kx, params_ptr)
+    twidth = tl.load(params_ptr + TWIDTH)
+    half_pi = tl.load(params_ptr + HALF_PI)
+    gain = tl.load(params_ptr + GAIN)
+    factors = params_ptr + COS + 2 * K
+    hi0, lo0 = _radial(lr, dc, 0.0, twidth, half_pi)
+    a_hp = tl.load(factors) * hi0
+    _common.store_complex(
+        hp_ptr, image * h * wh + jy * wh + jx, xr * a_hp, xi * a_hp, valid & (jx < wh)
+    )
+    low_r = xr * lo0
+    low_i = xi * lo0
+    hl = h
+    wl = w
+    for level in tl.static_range(LEVELS):
+        inside = valid & _in_grid(ky, kx, hl, wl)
+        row, col = _row_col(ky, kx, hl, wl)
+        cols = wl if IS_COMPLEX else wl // 2 + 1
+        keep = inside & (col < cols)
+        hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
+        scale = gain * hi * tl.load(factors + 1 + level)
+        base = image * K * hl * cols + row * cols + col
         for b in tl.static_range(K):
-            m = gain * hi * _angular(ux, uy, inv_r, r2, angles_ptr, b, K, ORDER, IS_COMPLEX)
-            br, bi = _common.load_complex(bands_ptr, (image * K + b) * h * w + offs, valid)
-            br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n) = (-i)^-n
+            m = scale * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+            br, bi = _times_minus_i_power(low_r * m, low_i * m, ORDER)
+            _common.store_complex(band_ptrs[level], base + b * hl * cols, br, bi, keep)
+        low_r = low_r * lo
+        low_i = low_i * lo
+        hl = (hl + 1) // 2
+        wl = (wl + 1) // 2
+    row, col = _row_col(ky, kx, hl, wl)
+    cols = wl // 2 + 1
+    keep = valid & _in_grid(ky, kx, hl, wl) & (col < cols)
+    a_lp = tl.load(factors + 1 + LEVELS)
+    _common.store_complex(
+        lp_ptr, image * hl * cols + row * cols + col, low_r * a_lp, low_i * a_lp, keep
+    )
+
+
+@triton.jit
+def _gather_low(
+    ky,
+    kx,
+    lr,
+    dc,
+    valid,
+    image,
+    band_ptrs,
+    lp_ptr,
+    params_ptr,
+    h,
+    w,
+    LEVELS: tl.constexpr,
+    K: tl.constexpr,
+    ORDER: tl.constexpr,
+    IS_COMPLEX: tl.constexpr,
+    REAL_BANDS: tl.constexpr,
+):
+    """low_0 at frequency (ky, kx): the merged low-pass spectrum entering the residual stage,
+    sum_l P_l sum_b band_{l,b} conj(mask_{l,b}) + P_L lp, reading only where the level's
+    weight P_l Hi_l is nonzero."""
+    ux, uy, _, _, inv_r = _frequency(ky, kx, params_ptr)
+    twidth = tl.load(params_ptr + TWIDTH)
+    half_pi = tl.load(params_ptr + HALF_PI)
+    gain = tl.load(params_ptr + GAIN)
+    factors = params_ptr + COS + 2 * K
+    acc_r = lr * 0.0
+    acc_i = lr * 0.0
+    chain = lr * 0.0 + 1.0  # P_l: the low-pass masks of the levels above
+    hl = h
+    wl = w
+    for level in tl.static_range(LEVELS):
+        inside = valid & _in_grid(ky, kx, hl, wl)
+        hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
+        weight = chain * gain * hi * tl.load(factors + 1 + level)
+        active = inside & (weight != 0)
+        if REAL_BANDS:
+            cols = wl // 2 + 1
+        else:
+            cols = wl
+            row, col = _row_col(ky, kx, hl, wl)
+        for b in tl.static_range(K):
+            base = (image * K + b) * hl * cols
+            if REAL_BANDS:
+                br, bi = _load_half(band_ptrs[level], base, ky, kx, hl, wl, active)
+            else:
+                br, bi = _common.load_complex(band_ptrs[level], base + row * cols + col, active)
+            m = weight * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+            br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n)
             acc_r += br
             acc_i += bi
-        _common.store_complex(low_ptr, idx, acc_r, acc_i, valid)
-    else:
-        lr, li = _common.load_complex(low_ptr, idx, valid)
-        for b in tl.static_range(K):
-            m = gain * hi * _angular(ux, uy, inv_r, r2, angles_ptr, b, K, ORDER, IS_COMPLEX)
-            br, bi = _times_minus_i_power(lr * m, li * m, ORDER)
-            _common.store_complex(bands_ptr, (image * K + b) * h * w + offs, br, bi, valid)
-        _common.store_complex(next_ptr, next_idx, lr * lo, li * lo, keep)
+        chain = chain * lo
+        hl = (hl + 1) // 2
+        wl = (wl + 1) // 2
+    inside = valid & _in_grid(ky, kx, hl, wl) & (chain != 0)
+    lp_r, lp_i = _load_half(lp_ptr, image * hl * (wl // 2 + 1), ky, kx, hl, wl, inside)
+    weight = chain * tl.load(factors + 1 + LEVELS)
+    return acc_r + lp_r * weight, acc_i + lp_i * weight
 
 
-def _params(spec: PyramidSpec, full: tuple[int, int], like: torch.Tensor) -> torch.Tensor:
-    real = like.real.dtype
-    values = [spec.twidth, frequency.band_gain(spec), 2.0 / full[0], 2.0 / full[1], math.pi / 2]
-    return torch.tensor(values, dtype=real, device=like.device)
-
-
-def _angles(spec: PyramidSpec, like: torch.Tensor) -> torch.Tensor:
-    k = spec.orientations
-    theta = torch.arange(k, dtype=torch.float64) * (math.pi / k)
-    return torch.cat([theta.cos(), theta.sin()]).to(like.real.dtype).to(like.device)
-
-
-def _launch_residual(half, highpass, lowpass, spec, merge):
-    n, h, w = lowpass.shape
-    bins = h * (w // 2 + 1) if merge else h * w
-    block = _common.block_size(bins, lowpass.device)
-    _residual_kernel[(n, triton.cdiv(bins, block))](
-        _common.as_real(half),
-        _common.as_real(highpass),
-        _common.as_real(lowpass),
-        _params(spec, (h, w), lowpass),
-        h,
-        w,
-        MERGE=merge,
-        BLOCK=block,
-    )
-
-
-def residual_split(half: torch.Tensor, width: int, spec: PyramidSpec):
-    """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
-    half = half.contiguous()
-    highpass = _common.alloc(half, half.shape)
-    lowpass = _common.alloc(half, (half.shape[0], half.shape[1], width))
-    _launch_residual(half, highpass, lowpass, spec, merge=False)
-    return highpass, lowpass
-
-
-def residual_merge(highpass: torch.Tensor, lowpass: torch.Tensor, spec: PyramidSpec):
-    """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
-    highpass, lowpass = highpass.contiguous(), lowpass.contiguous()
-    out = _common.alloc(highpass, highpass.shape)
-    _launch_residual(out, highpass, lowpass, spec, merge=True)
-    return out
-
-
-def _launch_band(low, bands, nxt, level, full, spec, merge):
-    n, h, w = low.shape
-    hn, wn = nxt.shape[-2:]
-    block = _common.block_size(h * w, low.device)
-    _band_kernel[(n, triton.cdiv(h * w, block))](
-        _common.as_real(low),
-        _common.as_real(bands),
-        _common.as_real(nxt),
-        _params(spec, full, low),
-        _angles(spec, low),
-        h,
-        w,
-        hn,
-        wn,
-        level,
-        K=spec.orientations,
-        ORDER=spec.order,
-        IS_COMPLEX=spec.is_complex,
-        MERGE=merge,
-        BLOCK=block,
-    )
-
-
-def band_split(lowpass: torch.Tensor, level: int, full: tuple[int, int], spec: PyramidSpec):
-    """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1)."""
-    lowpass = lowpass.contiguous()
-    n, h, w = lowpass.shape
-    bands = _common.alloc(lowpass, (n, spec.orientations, h, w))
-    nxt = _common.alloc(lowpass, (n, (h + 1) // 2, (w + 1) // 2))
-    _launch_band(lowpass, bands, nxt, level, full, spec, merge=False)
-    return bands, nxt
-
-
-def band_merge(
-    bands: torch.Tensor,
-    lowpass_next: torch.Tensor,
-    level: int,
-    full: tuple[int, int],
-    spec: PyramidSpec,
+@triton.jit(do_not_specialize=["h", "w", "tiles"])
+def _synthesis_kernel(
+    out_ptr,
+    hp_ptr,
+    band_ptrs,
+    lp_ptr,
+    params_ptr,
+    h,
+    w,
+    tiles,
+    LEVELS: tl.constexpr,
+    K: tl.constexpr,
+    ORDER: tl.constexpr,
+    IS_COMPLEX: tl.constexpr,
+    REAL_BANDS: tl.constexpr,
+    BLOCK: tl.constexpr,
 ):
-    """Adjoint of :func:`band_split`: -> (N, H_l, W_l) complex."""
-    bands, lowpass_next = bands.contiguous(), lowpass_next.contiguous()
-    n, _, h, w = bands.shape
-    out = _common.alloc(bands, (n, h, w))
-    _launch_band(out, bands, lowpass_next, level, full, spec, merge=True)
+    """The adjoint of the analysis: one program = BLOCK bins of one image's level-0 half grid,
+    out = hp hi0 a_hp + lo0 (low_0(k) + conj low_0(-k)) / 2."""
+    pid = tl.program_id(0)
+    image = (pid // tiles).to(tl.int64)
+    wh = w // 2 + 1
+    local = (pid % tiles) * BLOCK + tl.arange(0, BLOCK)
+    valid = local < h * wh
+    jy = local // wh
+    jx = local - jy * wh
+    ky = _canonical(jy, h)
+    kx = _canonical(jx, w)
+    _, _, lr, dc, _ = _frequency(ky, kx, params_ptr)
+    twidth = tl.load(params_ptr + TWIDTH)
+    half_pi = tl.load(params_ptr + HALF_PI)
+    hi0, lo0 = _radial(lr, dc, 0.0, twidth, half_pi)
+    low_r, low_i = _gather_low(
+        ky,
+        kx,
+        lr,
+        dc,
+        valid,
+        image,
+        band_ptrs,
+        lp_ptr,
+        params_ptr,
+        h,
+        w,
+        LEVELS,
+        K,
+        ORDER,
+        IS_COMPLEX,
+        REAL_BANDS,
+    )
+    mir_r, mir_i = _gather_low(
+        _canonical(-ky, h),
+        _canonical(-kx, w),
+        lr,
+        dc,
+        valid,
+        image,
+        band_ptrs,
+        lp_ptr,
+        params_ptr,
+        h,
+        w,
+        LEVELS,
+        K,
+        ORDER,
+        IS_COMPLEX,
+        REAL_BANDS,
+    )
+    idx = image * h * wh + local
+    hp_r, hp_i = _common.load_complex(hp_ptr, idx, valid)
+    a_hp = tl.load(params_ptr + COS + 2 * K) * hi0
+    half_lo = 0.5 * lo0
+    _common.store_complex(
+        out_ptr,
+        idx,
+        hp_r * a_hp + (low_r + mir_r) * half_lo,
+        hp_i * a_hp + (low_i - mir_i) * half_lo,
+        valid,
+    )
+
+
+def _launch_grid(images: int, bins: int, device: torch.device):
+    block = _common.block_size(bins, device)
+    tiles = triton.cdiv(bins, block)
+    return (images * tiles,), tiles, block
+
+
+def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
+    """rfft2 half (N, H, W//2+1) -> (hp half (N, H, W//2+1), per level (N, K, H_l, W_l)
+    complex or (N, K, H_l, W_l//2+1) halves for a real pyramid, lp half (N, H_L, W_L//2+1))."""
+    half = half.contiguous()
+    n = half.shape[0]
+    sizes = level_sizes(tuple(size), spec.height)
+    k = spec.orientations
+    hp = _common.alloc(half, half.shape)
+    bands = [
+        _common.alloc(half, (n, k, h, w if spec.is_complex else w // 2 + 1)) for h, w in sizes[:-1]
+    ]
+    lp = _common.alloc(half, (n, sizes[-1][0], sizes[-1][1] // 2 + 1))
+    if n:
+        grid, tiles, block = _launch_grid(n, size[0] * size[1], half.device)
+        _analysis_kernel[grid](
+            _common.as_real(half),
+            _common.as_real(hp),
+            tuple(_common.as_real(b) for b in bands),
+            _common.as_real(lp),
+            _params(spec, tuple(size), half.real.dtype, half.device, tuple(factors)),
+            size[0],
+            size[1],
+            tiles,
+            LEVELS=spec.height,
+            K=k,
+            ORDER=spec.order,
+            IS_COMPLEX=spec.is_complex,
+            BLOCK=block,
+        )
+    return hp, bands, lp
+
+
+def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_bands: bool):
+    """Adjoint of :func:`analysis`: -> half spectrum (N, H, W//2+1)."""
+    highpass, lowpass = highpass.contiguous(), lowpass.contiguous()
+    bands = [b.contiguous() for b in bands]
+    n = highpass.shape[0]
+    out = _common.alloc(highpass, highpass.shape)
+    if n:
+        grid, tiles, block = _launch_grid(n, size[0] * (size[1] // 2 + 1), highpass.device)
+        _synthesis_kernel[grid](
+            _common.as_real(out),
+            _common.as_real(highpass),
+            tuple(_common.as_real(b) for b in bands),
+            _common.as_real(lowpass),
+            _params(spec, tuple(size), highpass.real.dtype, highpass.device, tuple(factors)),
+            size[0],
+            size[1],
+            tiles,
+            LEVELS=spec.height,
+            K=spec.orientations,
+            ORDER=spec.order,
+            IS_COMPLEX=spec.is_complex,
+            REAL_BANDS=bool(real_bands),
+            BLOCK=block,
+        )
     return out
