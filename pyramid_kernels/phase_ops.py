@@ -20,10 +20,11 @@ from .backends import backend_kernels
 def _check(coeffs: Tensor, *fields: Tensor) -> None:
     if not coeffs.is_complex():
         raise ValueError(f"coeffs must be complex, got {coeffs.dtype}")
+    real = coeffs.dtype.to_real()
     for f in fields:
-        if f.shape != coeffs.shape or f.is_complex() or f.dtype != coeffs.real.dtype:
+        if f.shape != coeffs.shape or f.is_complex() or f.dtype != real:
             raise ValueError(
-                f"phase fields must be real {coeffs.real.dtype} of shape {tuple(coeffs.shape)}, "
+                f"phase fields must be real {real} of shape {tuple(coeffs.shape)}, "
                 f"got {f.dtype} {tuple(f.shape)}"
             )
 
@@ -46,9 +47,9 @@ def phase_extrapolate(
 ) -> Tensor:
     """All T frames c * exp(-s_k (g_eta + i g_delta)) in one pass: (T, *c.shape)."""
     _check(coeffs, grad_log_amplitude, grad_phase)
-    if scales.dim() != 1 or scales.dtype != coeffs.real.dtype:
+    if scales.dim() != 1 or scales.dtype != coeffs.dtype.to_real():
         raise ValueError(
-            f"scales must be 1-D {coeffs.real.dtype}, got {scales.dtype} {tuple(scales.shape)}"
+            f"scales must be 1-D {coeffs.dtype.to_real()}, got {scales.dtype} {tuple(scales.shape)}"
         )
     return backend_kernels(backend).phase_extrapolate(
         coeffs, grad_log_amplitude, grad_phase, scales

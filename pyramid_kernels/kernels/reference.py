@@ -34,14 +34,14 @@ def _band_masks(level, size, full, spec, dtype, device, band_factor, next_factor
     lomask = frequency.lowpass_mask(level, size_next, full, spec.twidth, device) * next_factor
     rows = frequency.crop_index(size[0], size_next[0], device)
     cols = frequency.crop_index(size[1], size_next[1], device)
-    return masks, lomask.to(masks.real.dtype), rows, cols
+    return masks, lomask.to(masks.dtype.to_real()), rows, cols
 
 
 def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     h, wh = half.shape[-2:]
     masks = _residual_masks(
-        (h, width), spec.twidth, half.real.dtype, half.device, hp_factor, low_factor
+        (h, width), spec.twidth, half.dtype.to_real(), half.device, hp_factor, low_factor
     )
     hi0, lo0 = masks
     return half * hi0[:, :wh], levels.hermitian_expand(half, width) * lo0
@@ -51,7 +51,7 @@ def residual_merge(highpass, lowpass, spec, hp_factor=1.0, low_factor=1.0):
     """Adjoint of :func:`residual_split`: (N, H, W//2+1), (N, H, W) -> (N, H, W//2+1)."""
     (h, w), wh = lowpass.shape[-2:], highpass.shape[-1]
     hi0, lo0 = _residual_masks(
-        (h, w), spec.twidth, lowpass.real.dtype, lowpass.device, hp_factor, low_factor
+        (h, w), spec.twidth, lowpass.dtype.to_real(), lowpass.device, hp_factor, low_factor
     )
     mirror = lowpass.index_select(-2, levels.mirror_index(h, lowpass.device))
     mirror = mirror.index_select(-1, levels.mirror_index(w, lowpass.device)[:wh]).conj_physical()

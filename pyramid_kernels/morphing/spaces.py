@@ -81,7 +81,7 @@ class _PhaseSpace:
             part = slice(start, start + group)
             edited = [
                 phase_extrapolate(
-                    c[part], ga[part], gp[part], scales.to(c.real.dtype), self.backend
+                    c[part], ga[part], gp[part], scales.to(c.dtype.to_real()), self.backend
                 ).flatten(0, 1)
                 for c, ga, gp in zip(self.coeffs, amps, phases, strict=True)
             ]

@@ -206,9 +206,21 @@ def _analysis_kernel(
 
 
 @triton.jit
+def _load_band(ptr, base, ky, kx, hl, wl, active, REAL_BANDS: tl.constexpr):
+    """Bin (ky, kx) of a band spectrum of an (hl, wl) level: full, or a real band's half."""
+    if REAL_BANDS:
+        return _load_half(ptr, base, ky, kx, hl, wl, active)
+    else:
+        row, col = _row_col(ky, kx, hl, wl)
+        return _common.load_complex(ptr, base + row * wl + col, active)
+
+
+@triton.jit
 def _gather_low(
     ky,
     kx,
+    my,
+    mx,
     lr,
     dc,
     valid,
@@ -224,46 +236,52 @@ def _gather_low(
     IS_COMPLEX: tl.constexpr,
     REAL_BANDS: tl.constexpr,
 ):
-    """low_0 at frequency (ky, kx): the merged low-pass spectrum entering the residual stage,
-    sum_l P_l sum_b band_{l,b} conj(mask_{l,b}) + P_L lp, reading only where the level's
-    weight P_l Hi_l is nonzero."""
+    """low_0 at the frequencies k = (ky, kx) and -k = (my, mx) (same radius): the merged
+    low-pass spectrum entering the residual stage, sum_l P_l sum_b band_{l,b} conj(mask_{l,b})
+    + P_L lp, read only where a level's weight P_l Hi_l is nonzero."""
     ux, uy, _, _, inv_r = _frequency(ky, kx, params_ptr)
+    mux, muy, _, _, _ = _frequency(my, mx, params_ptr)
     twidth = tl.load(params_ptr + TWIDTH)
     half_pi = tl.load(params_ptr + HALF_PI)
     gain = tl.load(params_ptr + GAIN)
     factors = params_ptr + COS + 2 * K
-    acc_r = lr * 0.0
-    acc_i = lr * 0.0
-    chain = lr * 0.0 + 1.0  # P_l: the low-pass masks of the levels above
+    zero = lr * 0.0
+    acc_r, acc_i, mir_r, mir_i = zero, zero, zero, zero
+    chain = zero + 1.0  # P_l: the low-pass masks of the levels above
     hl = h
     wl = w
     for level in tl.static_range(LEVELS):
-        inside = valid & _in_grid(ky, kx, hl, wl)
         hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
         weight = chain * gain * hi * tl.load(factors + 1 + level)
-        active = inside & (weight != 0)
-        if REAL_BANDS:
-            cols = wl // 2 + 1
-        else:
-            cols = wl
-            row, col = _row_col(ky, kx, hl, wl)
+        nonzero = valid & (weight != 0)
+        inside = nonzero & _in_grid(ky, kx, hl, wl)
+        inside_m = nonzero & _in_grid(my, mx, hl, wl)
+        cols = wl // 2 + 1 if REAL_BANDS else wl
         for b in tl.static_range(K):
             base = (image * K + b) * hl * cols
-            if REAL_BANDS:
-                br, bi = _load_half(band_ptrs[level], base, ky, kx, hl, wl, active)
-            else:
-                br, bi = _common.load_complex(band_ptrs[level], base + row * cols + col, active)
             m = weight * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+            mm = weight * _angular(mux, muy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+            br, bi = _load_band(
+                band_ptrs[level], base, ky, kx, hl, wl, inside & (m != 0), REAL_BANDS
+            )
+            cr, ci = _load_band(
+                band_ptrs[level], base, my, mx, hl, wl, inside_m & (mm != 0), REAL_BANDS
+            )
             br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n)
+            cr, ci = _times_minus_i_power(cr * mm, ci * mm, 4 - ORDER % 4)
             acc_r += br
             acc_i += bi
+            mir_r += cr
+            mir_i += ci
         chain = chain * lo
         hl = (hl + 1) // 2
         wl = (wl + 1) // 2
-    inside = valid & _in_grid(ky, kx, hl, wl) & (chain != 0)
-    lp_r, lp_i = _load_half(lp_ptr, image * hl * (wl // 2 + 1), ky, kx, hl, wl, inside)
+    nonzero = valid & (chain != 0)
+    base = image * hl * (wl // 2 + 1)
+    lr_, li_ = _load_half(lp_ptr, base, ky, kx, hl, wl, nonzero & _in_grid(ky, kx, hl, wl))
+    mr_, mi_ = _load_half(lp_ptr, base, my, mx, hl, wl, nonzero & _in_grid(my, mx, hl, wl))
     weight = chain * tl.load(factors + 1 + LEVELS)
-    return acc_r + lp_r * weight, acc_i + lp_i * weight
+    return acc_r + lr_ * weight, acc_i + li_ * weight, mir_r + mr_ * weight, mir_i + mi_ * weight
 
 
 @triton.jit(do_not_specialize=["h", "w", "tiles"])
@@ -298,25 +316,9 @@ def _synthesis_kernel(
     twidth = tl.load(params_ptr + TWIDTH)
     half_pi = tl.load(params_ptr + HALF_PI)
     hi0, lo0 = _radial(lr, dc, 0.0, twidth, half_pi)
-    low_r, low_i = _gather_low(
+    low_r, low_i, mir_r, mir_i = _gather_low(
         ky,
         kx,
-        lr,
-        dc,
-        valid,
-        image,
-        band_ptrs,
-        lp_ptr,
-        params_ptr,
-        h,
-        w,
-        LEVELS,
-        K,
-        ORDER,
-        IS_COMPLEX,
-        REAL_BANDS,
-    )
-    mir_r, mir_i = _gather_low(
         _canonical(-ky, h),
         _canonical(-kx, w),
         lr,
@@ -372,7 +374,7 @@ def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
             _common.as_real(hp),
             tuple(_common.as_real(b) for b in bands),
             _common.as_real(lp),
-            _params(spec, tuple(size), half.real.dtype, half.device, tuple(factors)),
+            _params(spec, tuple(size), half.dtype.to_real(), half.device, tuple(factors)),
             size[0],
             size[1],
             tiles,
@@ -398,7 +400,7 @@ def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_b
             _common.as_real(highpass),
             tuple(_common.as_real(b) for b in bands),
             _common.as_real(lowpass),
-            _params(spec, tuple(size), highpass.real.dtype, highpass.device, tuple(factors)),
+            _params(spec, tuple(size), highpass.dtype.to_real(), highpass.device, tuple(factors)),
             size[0],
             size[1],
             tiles,

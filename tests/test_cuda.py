@@ -1,0 +1,120 @@
+"""The CUDA path on a real GPU (skipped without one; ``bench/device_check.sh`` runs it): no
+host synchronisation in warm calls, no recompilation for a new image size, CUDA graphs and
+torch.compile (fullgraph, reduce-overhead) give the eager results."""
+
+import pytest
+import torch
+from conftest import rel_max_error
+
+import pyramid_kernels as pk
+from pyramid_kernels.phase_ops import phase_extrapolate, phase_rotate
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@pytest.fixture(autouse=True)
+def _poison_triton_outputs():
+    """Plain allocations: the suite's NaN poisoning is itself a fill on the device."""
+
+
+def _warm_calls():
+    x = torch.rand(4, 3, 96, 80, device="cuda")
+    xg = x.clone().requires_grad_(True)
+    pyr = pk.SteerablePyramid(height=3, orientations=4)
+    c = pyr(x)
+    grads = [torch.ones_like(t) for t in c.tensors]
+    leaves = [t.clone().requires_grad_(True) for t in c.tensors]
+    edited = c.replace(highpass=leaves[0], bands=leaves[1:-1], lowpass=leaves[-1])
+    b = c.bands[0]
+    a = torch.randn_like(b.real)
+    s = torch.linspace(0.1, 1.0, 6, device="cuda")
+    return {
+        "build": lambda: pyr(x),
+        "collapse": lambda: pyr.collapse(c),
+        "build backward": lambda: torch.autograd.grad(pyr(xg).tensors, xg, grads),
+        "collapse backward": lambda: torch.autograd.grad(
+            pyr.collapse(edited).sum(), leaves, allow_unused=True
+        ),
+        "phase_rotate": lambda: phase_rotate(b, a, a, "triton"),
+        "phase_extrapolate": lambda: phase_extrapolate(b, a, a, s, "triton"),
+    }
+
+
+def test_warm_calls_never_synchronise():
+    calls = _warm_calls()
+    for fn in calls.values():
+        fn()
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for name, fn in calls.items():
+            try:
+                fn()  # raises on any synchronising call (.item(), pageable copies, ...)
+            except RuntimeError as error:
+                raise AssertionError(f"a warm {name} synchronised: {error}") from error
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()
+
+
+def _compiled_variants() -> int:
+    from pyramid_kernels.kernels.triton import spectral
+
+    total = 0
+    for kernel in (spectral._analysis_kernel, spectral._synthesis_kernel):
+        total += sum(len(entry[0]) for entry in kernel.device_caches.values())
+    return total
+
+
+def test_a_new_image_size_compiles_nothing():
+    pyr = pk.SteerablePyramid(height=3, orientations=5)
+    pyr.collapse(pyr(torch.rand(2, 72, 88, device="cuda")))
+    before = _compiled_variants()
+    for size in [(73, 89), (128, 96), (101, 257)]:
+        for batch in (1, 3):
+            x = torch.rand(batch, *size, device="cuda")
+            assert rel_max_error(pyr.collapse(pyr(x)), x) <= 1e-5
+    assert _compiled_variants() == before
+
+
+def test_cuda_graph_capture_matches_eager():
+    pyr = pk.SteerablePyramid(height=3)
+    static = torch.rand(8, 3, 64, 64, device="cuda")
+
+    def roundtrip(x):
+        c = pyr(x)
+        return pyr.collapse(c.replace(bands=[b * torch.exp(0.3j * b.abs()) for b in c.bands]))
+
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            roundtrip(static)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = roundtrip(static)
+    fresh = torch.rand_like(static)
+    static.copy_(fresh)
+    graph.replay()
+    assert rel_max_error(out, roundtrip(fresh)) <= 1e-6
+
+
+@pytest.mark.parametrize("mode", [None, "reduce-overhead"])
+def test_compile_fullgraph_on_cuda(mode):
+    pyr = pk.SteerablePyramid(height=3)
+
+    def roundtrip(x):
+        c = pyr(x)
+        return pyr.collapse(c.replace(bands=[2.0 * b for b in c.bands]))
+
+    torch._dynamo.reset()
+    compiled = torch.compile(roundtrip, fullgraph=True, mode=mode)
+    for _ in range(3):  # reduce-overhead records a CUDA graph on the later calls
+        x = torch.rand(4, 3, 64, 64, device="cuda")
+        assert rel_max_error(compiled(x).clone(), roundtrip(x)) <= 1e-5
+    x = torch.rand(4, 3, 64, 64, device="cuda", requires_grad=True)
+    if mode is None:
+        (g_compiled,) = torch.autograd.grad(compiled(x).square().sum(), x)
+        (g_eager,) = torch.autograd.grad(roundtrip(x).square().sum(), x)
+        assert rel_max_error(g_compiled, g_eager) <= 1e-5

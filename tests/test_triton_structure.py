@@ -1,0 +1,198 @@
+"""Structural properties of the Triton path, proven on CPU through the interpreter: a warm
+call copies nothing from the host, never synchronises, runs no elementwise pass besides the
+FFTs, launches one kernel per spectral stage, and no size argument is specialised."""
+
+import inspect
+
+import pytest
+import torch
+from conftest import DEVICE, require
+from torch.profiler import ProfilerActivity, profile, record_function
+
+import pyramid_kernels as pk
+from pyramid_kernels.phase_ops import phase_extrapolate, phase_rotate
+
+# what a warm call may dispatch outside the FFTs and the kernel launches: allocation and views
+ALLOWED = {
+    "aten::empty",
+    "aten::new_empty",
+    "aten::empty_like",
+    "aten::reshape",
+    "aten::view",
+    "aten::_unsafe_view",
+    "aten::as_strided",
+    "aten::resolve_conj",
+    "aten::view_as_real",
+    "aten::_reshape_alias",
+    "aten::alias",
+    "aten::detach",
+    "aten::zeros_like",  # the gradient of unused build outputs (none in these tests)
+}
+FORBIDDEN = {"aten::lift_fresh", "aten::_to_copy", "aten::_local_scalar_dense", "aten::item"}
+KERNEL = "triton-launch"
+
+
+@pytest.fixture(autouse=True)
+def _poison_triton_outputs():
+    """Plain allocations here (the suite's NaN poisoning would show up as fill ops)."""
+
+
+def _triton_modules():
+    from pyramid_kernels.kernels.triton import phase, spectral
+
+    return spectral, phase
+
+
+@pytest.fixture
+def launches(monkeypatch):
+    """Counts Triton launches per kernel and marks them in the profile, so that what the
+    interpreter does to run a kernel on CPU is not counted as the launcher's work."""
+    require("triton")
+    counts = {}
+
+    class Counted:
+        def __init__(self, name, kernel):
+            self.name, self.kernel = name, kernel
+
+        def __getitem__(self, grid):
+            launch = self.kernel[grid]
+
+            def run(*args, **kwargs):
+                counts[self.name] = counts.get(self.name, 0) + 1
+                with record_function(KERNEL):
+                    return launch(*args, **kwargs)
+
+            return run
+
+    for module in _triton_modules():
+        for name, value in vars(module).items():
+            if name.endswith("_kernel"):
+                monkeypatch.setattr(module, name, Counted(name, value))
+    return counts
+
+
+def _dispatched(fn):
+    """(ops dispatched outside FFTs and kernel launches, FFT calls) of one call of fn."""
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        fn()
+    outside, ffts = [], []
+    for event in prof.events():
+        parents, parent = [], event.cpu_parent
+        while parent is not None:
+            parents.append(parent.name)
+            parent = parent.cpu_parent
+        if KERNEL in parents or any(p.startswith("aten::_fft") for p in parents):
+            continue
+        if event.name.startswith("aten::fft_"):
+            ffts.append(event.name)
+        elif event.name.startswith("aten::") and not event.name.startswith("aten::_fft"):
+            outside.append(event.name)
+    return outside, ffts
+
+
+def _check_warm(fn, launches, expected_launches, expected_ffts):
+    fn()  # warm: caches filled
+    launches.clear()
+    outside, ffts = _dispatched(fn)
+    assert not FORBIDDEN & set(outside), outside
+    assert set(outside) <= ALLOWED, sorted(set(outside) - ALLOWED)
+    assert sorted(ffts) == sorted(expected_ffts)
+    assert launches == expected_launches
+
+
+@pytest.mark.parametrize("height", [0, 1, 3])
+@pytest.mark.parametrize("tight_frame", [True, False])
+def test_warm_build_is_the_ffts_and_one_launch(launches, height, tight_frame):
+    x = torch.randn(2, 3, 40, 36, device=DEVICE["triton"])
+    pyr = pk.SteerablePyramid(height=height, tight_frame=tight_frame, backend="triton")
+    ffts = ["aten::fft_rfft2"] + ["aten::fft_irfft2"] * 2 + ["aten::fft_ifft2"] * height
+    _check_warm(lambda: pyr(x), launches, {"_analysis_kernel": 1}, ffts)
+
+
+@pytest.mark.parametrize("height", [0, 2])
+@pytest.mark.parametrize("is_complex", [True, False])
+def test_warm_collapse_is_the_ffts_and_one_launch(launches, height, is_complex):
+    x = torch.randn(2, 32, 24, device=DEVICE["triton"])
+    pyr = pk.SteerablePyramid(height=height, is_complex=is_complex, backend="triton")
+    c = pyr(x)
+    band_fft = "aten::fft_fft2" if is_complex else "aten::fft_rfft2"
+    ffts = ["aten::fft_rfft2"] * 2 + [band_fft] * height + ["aten::fft_irfft2"]
+    _check_warm(lambda: pyr.collapse(c), launches, {"_synthesis_kernel": 1}, ffts)
+
+
+def test_warm_backwards_make_no_host_copies(launches):
+    x = torch.randn(2, 32, 24, device=DEVICE["triton"], requires_grad=True)
+    pyr = pk.SteerablePyramid(height=2, backend="triton")
+
+    def build_backward():
+        torch.autograd.backward(pyr(x).tensors, [torch.ones_like(t) for t in grads])
+
+    def collapse_backward():
+        c = pyr(x.detach())
+        leaves = [t.requires_grad_(True) for t in c.tensors]
+        y = pyr.collapse(c.replace(highpass=leaves[0], bands=leaves[1:-1], lowpass=leaves[-1]))
+        y.sum().backward()
+
+    grads = pyr(x.detach()).tensors
+    for fn in (build_backward, collapse_backward):
+        fn()
+        outside, _ = _dispatched(fn)
+        assert not FORBIDDEN & set(outside), outside
+
+
+def test_warm_phase_ops_make_no_host_copies(launches):
+    device = DEVICE["triton"]
+    c = torch.randn(2, 4, 8, 8, dtype=torch.complex64, device=device)
+    a, b = torch.randn(2, *c.shape, device=device)
+    s = torch.linspace(0.1, 1.0, 5, device=device)
+    _check_warm(lambda: phase_rotate(c, a, b, "triton"), launches, {"_rotate_kernel": 1}, [])
+    launches.clear()
+    _check_warm(
+        lambda: phase_extrapolate(c, a, b, s, "triton"), launches, {"_extrapolate_kernel": 1}, []
+    )
+
+
+def test_no_size_argument_is_specialised():
+    """Every integer argument of every Triton kernel is in do_not_specialize, so a new image
+    size (or batch, or frame count) compiles nothing new."""
+    require("triton")
+    checked = 0
+    for module in _triton_modules():
+        for name, kernel in vars(module).items():
+            if not name.endswith("_kernel"):
+                continue
+            options = getattr(kernel, "kwargs", None) or {}  # the interpreter's wrapper
+            skip = set(options.get("do_not_specialize") or getattr(kernel, "do_not_specialize", ()))
+            for param in inspect.signature(kernel.fn).parameters.values():
+                is_constexpr = "constexpr" in str(param.annotation)
+                is_pointer = param.name.endswith(("_ptr", "_ptrs"))
+                if not (is_constexpr or is_pointer):
+                    assert param.name in skip, (name, param.name)
+                    checked += 1
+    assert checked >= 7
+
+
+def test_resolve_backend_is_a_compile_time_constant():
+    """torch.compile records resolve_backend's result instead of tracing the probes
+    (importlib.util.find_spec broke fullgraph compiles on CUDA)."""
+    from pyramid_kernels.backends import resolve_backend
+
+    assert getattr(resolve_backend, "_dynamo_marked_constant", False)
+
+
+def test_compile_fullgraph_with_the_triton_backend():
+    device = require("triton")
+    x = torch.randn(2, 32, 24, device=device, requires_grad=True)
+    pyr = pk.SteerablePyramid(height=2, backend="triton")
+
+    def roundtrip(x):
+        c = pyr(x)
+        return pyr.collapse(c.replace(bands=[2.0 * b for b in c.bands]))
+
+    torch._dynamo.reset()
+    compiled = torch.compile(roundtrip, fullgraph=True, backend="aot_eager")
+    eager = roundtrip(x)
+    assert torch.allclose(compiled(x), eager, atol=1e-5)
+    (g_eager,) = torch.autograd.grad(eager.square().sum(), x)
+    (g_compiled,) = torch.autograd.grad(compiled(x).square().sum(), x)
+    assert torch.allclose(g_compiled, g_eager, atol=1e-4)
