@@ -128,17 +128,45 @@ def _load_half(ptr, base, ky, kx, h, w, active):
 
 @triton.jit
 def _frequency(ky, kx, params_ptr):
-    """(ux, uy, lr = log2 r, dc, 1/r) of frequency (ky, kx), in units of the image Nyquist."""
+    """(ux, uy, r2, lr = log2 r, dc, 1/r) of frequency (ky, kx), in units of the image
+    Nyquist."""
     scale_y = tl.load(params_ptr + SCALE_Y)
     uy = ky.to(scale_y.dtype) * scale_y
     ux = kx.to(scale_y.dtype) * tl.load(params_ptr + SCALE_X)
     r2 = ux * ux + uy * uy
     dc = r2 == 0
     safe = tl.where(dc, 1.0, r2)
-    return ux, uy, 0.5 * tl.log2(safe), dc, 1.0 / tl.sqrt(safe)
+    return ux, uy, r2, 0.5 * tl.log2(safe), dc, 1.0 / tl.sqrt(safe)
 
 
-@triton.jit(do_not_specialize=["h", "w", "tiles"])
+@triton.jit
+def _tile(pid, tiles_x, tiles, rows, cols, BY: tl.constexpr, BX: tl.constexpr):
+    """(image, row, column, valid) of the bins of program ``pid``: a BY x BX tile of one
+    image's rows x cols grid (2-D tiles keep a tile's radii close, see _level_active)."""
+    image = (pid // tiles).to(tl.int64)
+    t = pid % tiles
+    ty = t // tiles_x
+    tx = t - ty * tiles_x
+    r = tl.arange(0, BY * BX)
+    jy = ty * BY + r // BX
+    jx = tx * BX + r % BX
+    return image, jy, jx, (jy < rows) & (jx < cols)
+
+
+@triton.jit
+def _level_active(r2_min, r2_max, level, twidth):
+    """Whether level ``level`` can be nonzero in a tile with squared radii in
+    [r2_min, r2_max]: Hi(log2 r + level + 1) != 0 needs r > 2^-(level + 1 + twidth), and the
+    low-pass reaching the level (lo0 and the Lo of the levels above) needs r < 2^-level.
+    Outside, every bin's mask is exactly 0 (so the level is skipped or written as zeros) and a
+    skipped level's Lo is exactly 1 (small r) or the levels below are skipped too (large r).
+    The thresholds have a 1e-4 margin: near them the masks are computed."""
+    return (r2_max > tl.exp2(-2.0 * (level + 1.0 + twidth)) * 0.9999) & (
+        r2_min < tl.exp2(-2.0 * level) * 1.0001
+    )
+
+
+@triton.jit(do_not_specialize=["h", "w", "tiles_x", "tiles"])
 def _analysis_kernel(
     x_ptr,
     hp_ptr,
@@ -147,26 +175,25 @@ def _analysis_kernel(
     params_ptr,
     h,
     w,
+    tiles_x,
     tiles,
     LEVELS: tl.constexpr,
     K: tl.constexpr,
     ORDER: tl.constexpr,
     IS_COMPLEX: tl.constexpr,
-    BLOCK: tl.constexpr,
+    BY: tl.constexpr,
+    BX: tl.constexpr,
 ):
     """X (rfft2 half) -> hp half, K bands per level (full, or halves for a real pyramid),
-    lp half; one program = BLOCK bins of one image's level-0 grid."""
-    pid = tl.program_id(0)
-    image = (pid // tiles).to(tl.int64)
-    local = (pid % tiles) * BLOCK + tl.arange(0, BLOCK)
-    valid = local < h * w
-    jy = local // w
-    jx = local - jy * w
+    lp half; one program = a tile of one image's level-0 grid."""
+    image, jy, jx, valid = _tile(tl.program_id(0), tiles_x, tiles, h, w, BY, BX)
     ky = _canonical(jy, h)
     kx = _canonical(jx, w)
     wh = w // 2 + 1
     xr, xi = _load_half(x_ptr, image * h * wh, ky, kx, h, w, valid)
-    ux, uy, lr, dc, inv_r = _frequency(ky, kx, params_ptr)
+    ux, uy, r2, lr, dc, inv_r = _frequency(ky, kx, params_ptr)
+    r2_min = tl.min(tl.where(valid, r2, 4.0))
+    r2_max = tl.max(tl.where(valid, r2, 0.0))
     twidth = tl.load(params_ptr + TWIDTH)
     half_pi = tl.load(params_ptr + HALF_PI)
     gain = tl.load(params_ptr + GAIN)
@@ -176,30 +203,35 @@ def _analysis_kernel(
     _common.store_complex(
         hp_ptr, image * h * wh + jy * wh + jx, xr * a_hp, xi * a_hp, valid & (jx < wh)
     )
-    low_r = xr * lo0
+    low_r = xr * lo0  # the low-pass entering each level
     low_i = xi * lo0
     hl = h
     wl = w
     for level in tl.static_range(LEVELS):
-        inside = valid & _in_grid(ky, kx, hl, wl)
         row, col = _row_col(ky, kx, hl, wl)
         cols = wl if IS_COMPLEX else wl // 2 + 1
-        keep = inside & (col < cols)
-        hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
-        scale = gain * hi * tl.load(factors + 1 + level)
+        keep = valid & _in_grid(ky, kx, hl, wl) & (col < cols)
         base = image * K * hl * cols + row * cols + col
-        for b in tl.static_range(K):
-            m = scale * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
-            br, bi = _times_minus_i_power(low_r * m, low_i * m, ORDER)
-            _common.store_complex(band_ptrs[level], base + b * hl * cols, br, bi, keep)
-        low_r = low_r * lo
-        low_i = low_i * lo
+        if _level_active(r2_min, r2_max, level, twidth):
+            hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
+            scale = gain * hi * tl.load(factors + 1 + level)
+            for b in range(K):
+                m = scale * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+                br, bi = _times_minus_i_power(low_r * m, low_i * m, ORDER)
+                _common.store_complex(band_ptrs[level], base + b * hl * cols, br, bi, keep)
+            low_r = low_r * lo
+            low_i = low_i * lo
+        else:
+            zero = r2 * 0.0
+            for b in range(K):
+                _common.store_complex(band_ptrs[level], base + b * hl * cols, zero, zero, keep)
         hl = (hl + 1) // 2
         wl = (wl + 1) // 2
     row, col = _row_col(ky, kx, hl, wl)
     cols = wl // 2 + 1
     keep = valid & _in_grid(ky, kx, hl, wl) & (col < cols)
-    a_lp = tl.load(factors + 1 + LEVELS)
+    # the low-pass residual is nonzero only for r < 2^-height (else low_r may be stale)
+    a_lp = tl.where(r2_min < tl.exp2(-2.0 * LEVELS) * 1.0001, tl.load(factors + 1 + LEVELS), 0.0)
     _common.store_complex(
         lp_ptr, image * hl * cols + row * cols + col, low_r * a_lp, low_i * a_lp, keep
     )
@@ -215,76 +247,7 @@ def _load_band(ptr, base, ky, kx, hl, wl, active, REAL_BANDS: tl.constexpr):
         return _common.load_complex(ptr, base + row * wl + col, active)
 
 
-@triton.jit
-def _gather_low(
-    ky,
-    kx,
-    my,
-    mx,
-    lr,
-    dc,
-    valid,
-    image,
-    band_ptrs,
-    lp_ptr,
-    params_ptr,
-    h,
-    w,
-    LEVELS: tl.constexpr,
-    K: tl.constexpr,
-    ORDER: tl.constexpr,
-    IS_COMPLEX: tl.constexpr,
-    REAL_BANDS: tl.constexpr,
-):
-    """low_0 at the frequencies k = (ky, kx) and -k = (my, mx) (same radius): the merged
-    low-pass spectrum entering the residual stage, sum_l P_l sum_b band_{l,b} conj(mask_{l,b})
-    + P_L lp, read only where a level's weight P_l Hi_l is nonzero."""
-    ux, uy, _, _, inv_r = _frequency(ky, kx, params_ptr)
-    mux, muy, _, _, _ = _frequency(my, mx, params_ptr)
-    twidth = tl.load(params_ptr + TWIDTH)
-    half_pi = tl.load(params_ptr + HALF_PI)
-    gain = tl.load(params_ptr + GAIN)
-    factors = params_ptr + COS + 2 * K
-    zero = lr * 0.0
-    acc_r, acc_i, mir_r, mir_i = zero, zero, zero, zero
-    chain = zero + 1.0  # P_l: the low-pass masks of the levels above
-    hl = h
-    wl = w
-    for level in tl.static_range(LEVELS):
-        hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
-        weight = chain * gain * hi * tl.load(factors + 1 + level)
-        nonzero = valid & (weight != 0)
-        inside = nonzero & _in_grid(ky, kx, hl, wl)
-        inside_m = nonzero & _in_grid(my, mx, hl, wl)
-        cols = wl // 2 + 1 if REAL_BANDS else wl
-        for b in tl.static_range(K):
-            base = (image * K + b) * hl * cols
-            m = weight * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
-            mm = weight * _angular(mux, muy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
-            br, bi = _load_band(
-                band_ptrs[level], base, ky, kx, hl, wl, inside & (m != 0), REAL_BANDS
-            )
-            cr, ci = _load_band(
-                band_ptrs[level], base, my, mx, hl, wl, inside_m & (mm != 0), REAL_BANDS
-            )
-            br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n)
-            cr, ci = _times_minus_i_power(cr * mm, ci * mm, 4 - ORDER % 4)
-            acc_r += br
-            acc_i += bi
-            mir_r += cr
-            mir_i += ci
-        chain = chain * lo
-        hl = (hl + 1) // 2
-        wl = (wl + 1) // 2
-    nonzero = valid & (chain != 0)
-    base = image * hl * (wl // 2 + 1)
-    lr_, li_ = _load_half(lp_ptr, base, ky, kx, hl, wl, nonzero & _in_grid(ky, kx, hl, wl))
-    mr_, mi_ = _load_half(lp_ptr, base, my, mx, hl, wl, nonzero & _in_grid(my, mx, hl, wl))
-    weight = chain * tl.load(factors + 1 + LEVELS)
-    return acc_r + lr_ * weight, acc_i + li_ * weight, mir_r + mr_ * weight, mir_i + mi_ * weight
-
-
-@triton.jit(do_not_specialize=["h", "w", "tiles"])
+@triton.jit(do_not_specialize=["h", "w", "tiles_x", "tiles"])
 def _synthesis_kernel(
     out_ptr,
     hp_ptr,
@@ -293,66 +256,100 @@ def _synthesis_kernel(
     params_ptr,
     h,
     w,
+    tiles_x,
     tiles,
     LEVELS: tl.constexpr,
     K: tl.constexpr,
     ORDER: tl.constexpr,
     IS_COMPLEX: tl.constexpr,
     REAL_BANDS: tl.constexpr,
-    BLOCK: tl.constexpr,
+    BY: tl.constexpr,
+    BX: tl.constexpr,
 ):
-    """The adjoint of the analysis: one program = BLOCK bins of one image's level-0 half grid,
-    out = hp hi0 a_hp + lo0 (low_0(k) + conj low_0(-k)) / 2."""
-    pid = tl.program_id(0)
-    image = (pid // tiles).to(tl.int64)
+    """The adjoint of the analysis: one program = a tile of one image's level-0 half grid,
+    out = hp hi0 a_hp + lo0 (low_0(k) + conj low_0(-k)) / 2, with low_0 at k and at -k
+    (the same radius) gathered from every level whose masks can be nonzero in the tile."""
     wh = w // 2 + 1
-    local = (pid % tiles) * BLOCK + tl.arange(0, BLOCK)
-    valid = local < h * wh
-    jy = local // wh
-    jx = local - jy * wh
+    image, jy, jx, valid = _tile(tl.program_id(0), tiles_x, tiles, h, wh, BY, BX)
     ky = _canonical(jy, h)
     kx = _canonical(jx, w)
-    _, _, lr, dc, _ = _frequency(ky, kx, params_ptr)
+    my = _canonical(-ky, h)
+    mx = _canonical(-kx, w)
+    ux, uy, r2, lr, dc, inv_r = _frequency(ky, kx, params_ptr)
+    mux, muy, _, _, _, _ = _frequency(my, mx, params_ptr)
+    r2_min = tl.min(tl.where(valid, r2, 4.0))
+    r2_max = tl.max(tl.where(valid, r2, 0.0))
     twidth = tl.load(params_ptr + TWIDTH)
     half_pi = tl.load(params_ptr + HALF_PI)
+    gain = tl.load(params_ptr + GAIN)
+    factors = params_ptr + COS + 2 * K
+    zero = r2 * 0.0
+    acc_r, acc_i, mir_r, mir_i = zero, zero, zero, zero  # low_0 at k and at -k
+    chain = zero + 1.0  # lo0 is applied at the end; chain = the Lo of the levels above
+    hl = h
+    wl = w
+    for level in tl.static_range(LEVELS):
+        if _level_active(r2_min, r2_max, level, twidth):
+            hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
+            weight = chain * gain * hi * tl.load(factors + 1 + level)
+            nonzero = valid & (weight != 0)
+            inside = nonzero & _in_grid(ky, kx, hl, wl)
+            inside_m = nonzero & _in_grid(my, mx, hl, wl)
+            cols = wl // 2 + 1 if REAL_BANDS else wl
+            for b in range(K):
+                base = (image * K + b) * hl * cols
+                m = weight * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+                mm = weight * _angular(mux, muy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+                br, bi = _load_band(
+                    band_ptrs[level], base, ky, kx, hl, wl, inside & (m != 0), REAL_BANDS
+                )
+                cr, ci = _load_band(
+                    band_ptrs[level], base, my, mx, hl, wl, inside_m & (mm != 0), REAL_BANDS
+                )
+                br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n)
+                cr, ci = _times_minus_i_power(cr * mm, ci * mm, 4 - ORDER % 4)
+                acc_r += br
+                acc_i += bi
+                mir_r += cr
+                mir_i += ci
+            chain = chain * lo
+        hl = (hl + 1) // 2
+        wl = (wl + 1) // 2
+    if r2_min < tl.exp2(-2.0 * LEVELS) * 1.0001:  # the low-pass residual can be nonzero
+        weight = chain * tl.load(factors + 1 + LEVELS)
+        nonzero = valid & (weight != 0)
+        base = image * hl * (wl // 2 + 1)
+        lr_, li_ = _load_half(lp_ptr, base, ky, kx, hl, wl, nonzero & _in_grid(ky, kx, hl, wl))
+        mr_, mi_ = _load_half(lp_ptr, base, my, mx, hl, wl, nonzero & _in_grid(my, mx, hl, wl))
+        acc_r += lr_ * weight
+        acc_i += li_ * weight
+        mir_r += mr_ * weight
+        mir_i += mi_ * weight
     hi0, lo0 = _radial(lr, dc, 0.0, twidth, half_pi)
-    low_r, low_i, mir_r, mir_i = _gather_low(
-        ky,
-        kx,
-        _canonical(-ky, h),
-        _canonical(-kx, w),
-        lr,
-        dc,
-        valid,
-        image,
-        band_ptrs,
-        lp_ptr,
-        params_ptr,
-        h,
-        w,
-        LEVELS,
-        K,
-        ORDER,
-        IS_COMPLEX,
-        REAL_BANDS,
-    )
-    idx = image * h * wh + local
+    idx = image * h * wh + jy * wh + jx
     hp_r, hp_i = _common.load_complex(hp_ptr, idx, valid)
-    a_hp = tl.load(params_ptr + COS + 2 * K) * hi0
+    a_hp = tl.load(factors) * hi0
     half_lo = 0.5 * lo0
     _common.store_complex(
         out_ptr,
         idx,
-        hp_r * a_hp + (low_r + mir_r) * half_lo,
-        hp_i * a_hp + (low_i - mir_i) * half_lo,
+        hp_r * a_hp + (acc_r + mir_r) * half_lo,
+        hp_i * a_hp + (acc_i - mir_i) * half_lo,
         valid,
     )
 
 
-def _launch_grid(images: int, bins: int, device: torch.device):
-    block = _common.block_size(bins, device)
-    tiles = triton.cdiv(bins, block)
-    return (images * tiles,), tiles, block
+# (BY, BX) tile of a program: 16 x 32 bins on a GPU; few, large tiles in the CPU interpreter,
+# whose cost is per program (tests shrink them to exercise the per-tile level skipping)
+TILE = {"cuda": (16, 32), "cpu": (64, 64)}
+
+
+def _launch_grid(images: int, rows: int, cols: int, device: torch.device):
+    """(grid, tiles_x, tiles per image, BY, BX) over an images x rows x cols grid."""
+    by, bx = TILE[device.type]
+    tiles_x = triton.cdiv(cols, bx)
+    tiles = triton.cdiv(rows, by) * tiles_x
+    return (images * tiles,), tiles_x, tiles, by, bx
 
 
 def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
@@ -368,7 +365,7 @@ def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
     ]
     lp = _common.alloc(half, (n, sizes[-1][0], sizes[-1][1] // 2 + 1))
     if n:
-        grid, tiles, block = _launch_grid(n, size[0] * size[1], half.device)
+        grid, tiles_x, tiles, by, bx = _launch_grid(n, size[0], size[1], half.device)
         _analysis_kernel[grid](
             _common.as_real(half),
             _common.as_real(hp),
@@ -377,12 +374,14 @@ def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
             _params(spec, tuple(size), half.dtype.to_real(), half.device, tuple(factors)),
             size[0],
             size[1],
+            tiles_x,
             tiles,
             LEVELS=spec.height,
             K=k,
             ORDER=spec.order,
             IS_COMPLEX=spec.is_complex,
-            BLOCK=block,
+            BY=by,
+            BX=bx,
         )
     return hp, bands, lp
 
@@ -394,7 +393,7 @@ def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_b
     n = highpass.shape[0]
     out = _common.alloc(highpass, highpass.shape)
     if n:
-        grid, tiles, block = _launch_grid(n, size[0] * (size[1] // 2 + 1), highpass.device)
+        grid, tiles_x, tiles, by, bx = _launch_grid(n, size[0], size[1] // 2 + 1, out.device)
         _synthesis_kernel[grid](
             _common.as_real(out),
             _common.as_real(highpass),
@@ -403,12 +402,14 @@ def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_b
             _params(spec, tuple(size), highpass.dtype.to_real(), highpass.device, tuple(factors)),
             size[0],
             size[1],
+            tiles_x,
             tiles,
             LEVELS=spec.height,
             K=spec.orientations,
             ORDER=spec.order,
             IS_COMPLEX=spec.is_complex,
             REAL_BANDS=bool(real_bands),
-            BLOCK=block,
+            BY=by,
+            BX=bx,
         )
     return out
