@@ -10,7 +10,7 @@ import pyramid_kernels as pk
 from pyramid_kernels import data, models
 from pyramid_kernels.apps.protocol import DRIVER, mnist_budget
 from pyramid_kernels.morphing.color import rgb_to_yiq
-from pyramid_kernels.morphing.core import EDITS, REGIMES, SPACES, MorphOptions, _Chunk
+from pyramid_kernels.morphing.core import EDITS, REGIMES, SPACES, MorphOptions, _Group
 from pyramid_kernels.morphing.spaces import PixelSpace
 
 
@@ -106,7 +106,7 @@ def test_phase_and_log_amplitude_gradients_match_finite_differences(space):
         amplification=1.0,
         pyramid=pk.SteerablePyramid(height=2, backend="torch"),
     )
-    chunk = _Chunk(model, x, torch.tensor([1, 3]), torch.tensor([0, 0]), options)
+    chunk = _Group(model, x, torch.tensor([1, 3]), torch.tensor([0, 0]), options, None)
     space_ = chunk.space(chunk.color.edit)
     params = space_.zeros()
     grads = chunk.gradient(space_, params)
@@ -213,3 +213,63 @@ def test_frozen_csp_phase_raises_target_probability_on_held_out_digits():
     raised = (r.target_prob[-1] > r.target_prob[0]).float().mean().item()
     assert r.attained.float().mean() >= 0.9
     assert raised >= 0.9, raised
+
+
+def _count_calls(monkeypatch, module, name):
+    calls = []
+    original = getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("knob", [dict(amplification=2.0), dict(budget=1.5)])
+def test_frozen_groups_follow_the_memory_budget(monkeypatch, knob):
+    """A budget that fits the batch collapses every frame of it in one call; a tiny budget
+    collapses image by image; the frames are the same."""
+    from pyramid_kernels.morphing import spaces
+
+    model, x = tiny_model(), images(batch=6)
+    collapses = _count_calls(monkeypatch, spaces, "collapse")
+    results = {}
+    for name, budget in (("one", 1 << 30), ("many", 1)):
+        collapses.clear()
+        results[name] = pk.morph(model, x, 2, steps=4, group_bytes=budget, **knob)
+        calls = len(collapses)
+        if "amplification" in knob:  # the source gradient's render, then the frames
+            assert calls == (2 if name == "one" else 1 + 6), (name, calls)
+    assert torch.allclose(results["one"].frames, results["many"].frames, atol=1e-6)
+    assert torch.equal(results["one"].attained, results["many"].attained)
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_host_synchronisations_do_not_grow_with_groups(regime):
+    """The budget bisection checks its stopping rule once per round for the whole batch, and
+    nothing else reads device values back per group: the count of scalar reads
+    (.item(), bool(tensor)) is the same for one group and for six."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model, x = tiny_model(), images(batch=6)
+    reads = {}
+    for chunk in (None, 1):
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            pk.morph(model, x, 2, regime=regime, steps=3, budget=1.5, chunk_size=chunk)
+        reads[chunk] = sum(e.name == "aten::_local_scalar_dense" for e in prof.events())
+    assert reads[None] == reads[1] > 0, reads
+
+
+def test_frozen_scales_are_made_on_the_device(monkeypatch):
+    """The frames' step multiples are not copied from a Python list (a host-to-device copy
+    and a synchronisation on CUDA)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    model, x = tiny_model(), images(batch=2)
+    target, source = torch.tensor([2, 3]), torch.tensor([0, 1])
+    pk.morph(model, x, target, source=source, steps=3, amplification=1.0)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        pk.morph(model, x, target, source=source, steps=3, amplification=1.0)
+    assert "aten::lift_fresh" not in [e.name for e in prof.events()]  # torch.tensor(list)

@@ -32,6 +32,7 @@ from ..backends import resolve_backend
 from ..module import SteerablePyramid
 from .color import ColorEdit
 from .options import COLORS, EDITS, LOSSES, REGIMES, SPACES, MorphOptions
+from .sizing import group_budget, images_per_forward, images_per_group
 from .spaces import FourierSpace, PixelSpace, PyramidSpace
 
 BUDGET_TOLERANCE = 1e-4  # bisection stops within this of the budget
@@ -121,12 +122,17 @@ def _scale(grads: list[Tensor], u: Tensor) -> list[Tensor]:
     return [g * u.reshape(-1, *([1] * (g.dim() - 1))).to(g.dtype) for g in grads]
 
 
-class _Chunk:
-    """One chunk of images morphed together (everything per image is independent)."""
+class _Group:
+    """Images morphed together (everything per image is independent): their edit space and
+    source gradient, made on construction, and their frames for a step scale."""
 
-    def __init__(self, model, x, target, source, options: MorphOptions):
+    def __init__(self, model, x, target, source, options: MorphOptions, budget: int | None):
         self.model, self.x, self.target, self.source, self.o = model, x, target, source, options
         self.color = ColorEdit(options.color, x)
+        self.budget = budget
+        self.source_space = self.space(self.color.edit)
+        self.source_grads = self.gradient(self.source_space, self.source_space.zeros())
+        self.last_state = None
 
     def space(self, edit_channels: Tensor):
         o = self.o
@@ -164,70 +170,60 @@ class _Chunk:
         size = sigma if sigma is not None else torch.full_like(peak, o.phase_step)
         return torch.where(peak > 0, size / peak.clamp_min(1e-30), torch.zeros_like(peak))
 
-    def frames(self, sigma: Tensor | None, last_only: bool = False):
-        """(frames (T', B, C, H, W), u (B,), last-step state) for a budget scale sigma or the
-        knob's step; the state (space, params before the last step, its scaled gradient)
-        lets :meth:`run` refine the last step of the iterative regimes."""
+    def frames(self, sigma: Tensor | None, last_only: bool = False) -> tuple[Tensor, Tensor]:
+        """(frames (T', B, C, H, W), u (B,)) for a budget scale sigma or the knob's step. The
+        iterative regimes keep the last step's state (space, params before it, its scaled
+        gradient) so that :meth:`last_frame` can refine its length."""
         o, steps = self.o, self.o.steps
         if o.regime == "frozen":
-            u = self.step_size(self._frozen_grads, sigma)
-            ks = [steps] if last_only else range(1, steps + 1)
-            scales = torch.tensor(list(ks), dtype=self.x.dtype, device=self.x.device)
-            edited = self._frozen_space.extrapolate(_scale(self._frozen_grads, u), scales)
-            return self.to_image(edited), u, None
-        frames, u_first, space, params = [], None, self._frozen_space, None
+            u = self.step_size(self.source_grads, sigma)
+            first = steps if last_only else 1
+            scales = torch.arange(first, steps + 1, dtype=self.x.dtype, device=self.x.device)
+            space = self.source_space
+            group = images_per_group(
+                space.elements(), len(scales), 2 * self.x.element_size(), self.budget
+            )
+            edited = space.extrapolate(_scale(self.source_grads, u), scales, group)
+            return self.to_image(edited), u
+        frames, u_first, space, params = [], None, self.source_space, None
         for k in range(steps):
             if o.regime == "live" and k:  # re-analyse the current image
                 space = self.space(ColorEdit(o.color, frames[-1]).edit)
             if params is None or o.regime == "live":
                 params = space.zeros()
-            grads = self._frozen_grads if k == 0 else self.gradient(space, params)
+            grads = self.source_grads if k == 0 else self.gradient(space, params)
             u = self.step_size(grads, sigma)
             u_first = u if u_first is None else u_first
             scaled = _scale(grads, u)
-            state = (space, params, scaled)
+            self.last_state = (space, params, scaled)
             params = [p - g for p, g in zip(params, scaled, strict=True)]
             with torch.no_grad():
                 frames.append(self.to_image(space.render(params)))
-        return torch.stack(frames[-1:] if last_only else frames), u_first, state
+        return torch.stack(frames[-1:] if last_only else frames), u_first
+
+    def last_frame(self, tau: Tensor) -> Tensor:
+        """(B, C, H, W): the last step of an iterative trajectory scaled by tau (B,)."""
+        space, params, scaled = self.last_state
+        step = _scale(scaled, tau)
+        return self.to_image(space.render([p - g for p, g in zip(params, step, strict=True)]))
 
     def distance(self, frames: Tensor) -> Tensor:
         return (frames - self.x).flatten(2).norm(dim=2)
 
-    def run(self):
-        o = self.o
-        self._frozen_space = self.space(self.color.edit)
-        self._frozen_grads = self.gradient(self._frozen_space, self._frozen_space.zeros())
-        attained = torch.ones(self.x.shape[0], dtype=torch.bool, device=self.x.device)
-        sigma = None
-        with torch.no_grad():
-            if o.budget is not None:
-                # iterative regimes refine the last step below, so a coarse scale is enough
-                coarse = o.regime != "frozen"
-                sigma, attained = _bisect(
-                    lambda s: self.distance(self.frames(s, last_only=True)[0])[-1],
-                    o.budget,
-                    torch.full((self.x.shape[0],), 0.5, device=self.x.device),
-                    tolerance=0.02 * o.budget if coarse else BUDGET_TOLERANCE,
-                )
-            frames, u, state = self.frames(sigma)
-            if o.budget is not None and state is not None:
-                # the gradient changes along iterative trajectories, so the final distance can
-                # jump with sigma: fix the earlier steps and bisect the last step's length
-                space, params, scaled = state
 
-                def last(tau):
-                    step = _scale(scaled, tau)
-                    return self.to_image(
-                        space.render([p - g for p, g in zip(params, step, strict=True)])
-                    )
+def _split(groups: list[_Group], values: Tensor | None):
+    """(group, its slice of the batch-wide ``values``, or None) pairs."""
+    start = 0
+    for g in groups:
+        n = g.x.shape[0]
+        yield g, None if values is None else values[start : start + n]
+        start += n
 
-                tau, attained = _bisect(
-                    lambda t: self.distance(last(t)[None])[-1], o.budget, torch.ones_like(u)
-                )
-                frames = torch.cat([frames[:-1], last(tau)[None]])
-        frames = torch.cat([self.x[None], frames])
-        return frames, u, attained
+
+def _over_groups(groups: list[_Group], fn, values: Tensor, dim: int = 0) -> Tensor:
+    """fn(group, its slice of values) for every group, concatenated along ``dim``."""
+    out = [fn(g, v) for g, v in _split(groups, values)]
+    return out[0] if len(out) == 1 else torch.cat(out, dim=dim)
 
 
 def _bisect(
@@ -287,6 +283,7 @@ def morph(
     color: str = "rgb",
     clamp: Sequence[float] | None = (0.0, 1.0),
     chunk_size: int | None = None,
+    group_bytes: int | None = None,
     backend: str = "auto",
     progress: bool = False,
 ) -> MorphResult:
@@ -298,7 +295,8 @@ def morph(
     controls (default: phase_step=0.2), and :class:`MorphOptions` for their validation.
     ``pyramid`` (a complex SteerablePyramid) defaults to ``SteerablePyramid(backend=backend)``;
     ``color="luminance"`` edits Y of YIQ only; ``chunk_size`` morphs that many images at a
-    time (bounded memory, same frames).
+    time (bounded memory, same frames); ``group_bytes`` sizes the work per launch (see
+    ``morphing/sizing.py``; same frames).
     """
     options = MorphOptions(
         space=space,
@@ -312,6 +310,7 @@ def morph(
         color=color,
         clamp=None if clamp is None else tuple(clamp),
         chunk_size=chunk_size,
+        group_bytes=group_bytes,
         pyramid=pyramid,
         backend=backend,
     )
@@ -323,10 +322,15 @@ def morph(
     x = x.float() if x.dtype not in (torch.float32, torch.float64) else x
     group = options.chunk_size or x.shape[0]
     logits, target, source = _resolve_labels(model, x, target, source, group)
+    budget = group_budget(x.device, options.group_bytes)
     label = f"morph {space}/{edit}/{regime}"
     with Progress(x.shape[0], label, enabled=progress) as bar:
-        frames, step, attained = _morph_groups(model, x, target, source, options, group, bar)
-    target_prob = _target_probability(model, frames, logits, target, group)
+        frames, step, attained = _morph_groups(
+            model, x, target, source, options, group, budget, bar
+        )
+    image_bytes = x[0].numel() * x.element_size()
+    per_forward = options.chunk_size or images_per_forward(image_bytes, x.shape[0], budget)
+    target_prob = _target_probability(model, frames, logits, target, per_forward)
     distance = (frames - x).flatten(2).norm(dim=2)
     return MorphResult(
         frames, target_prob, distance, attained, step, target, source, options.settings()
@@ -353,27 +357,60 @@ def _resolve_labels(model, x: Tensor, target, source, group: int):
     return logits, target, source
 
 
-def _morph_groups(model, x, target, source, options: MorphOptions, group: int, bar: Progress):
-    """Morph ``group`` images at a time: (frames (T, B, C, H, W), step (B,), attained (B,))."""
-    results = []
+def _morph_groups(
+    model, x, target, source, options: MorphOptions, group: int, budget, bar: Progress
+):
+    """Morph ``group`` images at a time: (frames (T, B, C, H, W), step (B,), attained (B,)).
+
+    Each group gets its edit space and source gradient first; the budget bisections then run
+    over the whole batch, so they synchronise once per round, not per group.
+    """
+    groups = []
     for start in range(0, x.shape[0], group):
         part = slice(start, start + group)
-        results.append(_Chunk(model, x[part], target[part], source[part], options).run())
+        groups.append(_Group(model, x[part], target[part], source[part], options, budget))
         bar.update(x[part].shape[0])
-    frames = torch.cat([r[0] for r in results], dim=1)
-    return frames, torch.cat([r[1] for r in results]), torch.cat([r[2] for r in results])
-
-
-def _target_probability(model, frames: Tensor, logits: Tensor, target: Tensor, group: int):
-    """(T, B) softmax probability of the target for every frame; frame 0 (the input) reuses
-    its logits."""
+    o = options
+    attained = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
+    sigma = None
     with torch.no_grad():
-        probs = torch.stack(
-            [torch.softmax(logits, 1)]
-            + [
-                torch.cat([torch.softmax(_logits(model, c), 1) for c in f.split(group)])
-                for f in frames[1:]
-            ]
-        )
-    index = target[None, :, None].expand(frames.shape[0], frames.shape[1], 1)
+        if o.budget is not None:
+            # iterative regimes refine the last step below, so a coarse scale is enough
+            coarse = o.regime != "frozen"
+            sigma, attained = _bisect(
+                lambda s: _over_groups(
+                    groups, lambda g, v: g.distance(g.frames(v, last_only=True)[0])[-1], s
+                ),
+                o.budget,
+                torch.full((x.shape[0],), 0.5, device=x.device),
+                tolerance=0.02 * o.budget if coarse else BUDGET_TOLERANCE,
+            )
+        runs = [g.frames(v) for g, v in _split(groups, sigma)]
+        frames = torch.cat([r[0] for r in runs], dim=1) if len(runs) > 1 else runs[0][0]
+        step = torch.cat([r[1] for r in runs]) if len(runs) > 1 else runs[0][1]
+        if o.budget is not None and o.regime != "frozen":
+            # the gradient changes along iterative trajectories, so the final distance can
+            # jump with sigma: fix the earlier steps and bisect the last step's length
+            tau, attained = _bisect(
+                lambda t: _over_groups(
+                    groups, lambda g, v: g.distance(g.last_frame(v)[None])[-1], t
+                ),
+                o.budget,
+                torch.ones_like(step),
+            )
+            last = _over_groups(groups, lambda g, v: g.last_frame(v)[None], tau, dim=1)
+            frames = torch.cat([frames[:-1], last])
+    return torch.cat([x[None], frames]), step, attained
+
+
+def _target_probability(model, frames: Tensor, logits: Tensor, target: Tensor, per_forward: int):
+    """(T, B) softmax probability of the target for every frame: the frames after the input
+    are scored by forwards of ``per_forward`` images (frames x images flattened); frame 0 (the
+    input) reuses its logits."""
+    steps, batch = frames.shape[0] - 1, frames.shape[1]
+    with torch.no_grad():
+        rest = frames[1:].flatten(0, 1)
+        probs = [torch.softmax(_logits(model, c), 1) for c in rest.split(per_forward)]
+        probs = torch.cat([torch.softmax(logits, 1), *probs]).reshape(steps + 1, batch, -1)
+    index = target[None, :, None].expand(steps + 1, batch, 1)
     return probs.gather(2, index)[..., 0]

@@ -23,6 +23,9 @@ class MorphOptions:
 
     At most one step control (``amplification``, ``phase_step``, ``budget``) may be given;
     with none, ``phase_step`` is DEFAULT_PHASE_STEP. ``clamp`` is stored as a float pair or None.
+    ``chunk_size`` bounds every stage to that many images at a time; ``group_bytes`` is the
+    memory budget of the frozen frames' groups and the scoring forwards (default: cache-sized
+    groups on CPU, a quarter of the free device memory on CUDA; see ``sizing.py``).
     """
 
     space: str = "csp"
@@ -36,6 +39,7 @@ class MorphOptions:
     color: str = "rgb"
     clamp: tuple[float, float] | None = (0.0, 1.0)
     chunk_size: int | None = None
+    group_bytes: int | None = None
     pyramid: SteerablePyramid | None = None
     backend: str = "auto"
 
@@ -78,6 +82,11 @@ class MorphOptions:
             isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1
         ):
             raise ValueError(f"chunk_size must be None or an int >= 1, got {chunk!r}")
+        budget = self.group_bytes
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
+        ):
+            raise ValueError(f"group_bytes must be None or an int >= 1, got {budget!r}")
         pyramid = self.pyramid
         if pyramid is not None and not isinstance(pyramid, SteerablePyramid):
             raise TypeError(

@@ -3,9 +3,10 @@
 A space is built from the source images of one chunk, e (B, C', H, W) (C' = 1 for luminance
 edits), and exposes real parameter fields q (zeros at the source) with
     render(q)               -> image (B, C', H, W), differentiable in q;
-    extrapolate(g, scales)  -> frames (T, B, C', H, W) for q_k = -s_k * g (frozen regime),
-where g has q's layout (per-image step sizes already folded in) and ``scales`` (T,) are the
-frames' multiples of it. For the Fourier and CSP
+    extrapolate(g, scales, group) -> frames (T, B, C', H, W) for q_k = -s_k * g (frozen regime),
+where g has q's layout (per-image step sizes already folded in), ``scales`` (T,) are the
+frames' multiples of it and ``group`` the images extrapolated at a time (see sizing.py);
+    elements() -> coefficients (complex or real) of one image. For the Fourier and CSP
 spaces q is the phase delta (and log-amplitude eta for edit="joint") of every complex
 coefficient, and rendering is c0 * exp(eta + i delta) through the phase ops; residuals stay.
 """
@@ -33,14 +34,11 @@ class PixelSpace:
     def render(self, params: list[Tensor]) -> Tensor:
         return self.images + params[0]
 
-    def extrapolate(self, grads: list[Tensor], scales: Tensor) -> Tensor:
+    def extrapolate(self, grads: list[Tensor], scales: Tensor, group: int) -> Tensor:
         return self.images - scales.reshape(-1, *([1] * self.images.dim())) * grads[0]
 
-
-# frozen frames are extrapolated and synthesised for groups of images holding about this many
-# coefficients (complex elements) over all their frames, so the intermediates stay cache-sized
-# and below the allocator's fresh-mapping threshold
-GROUP_ELEMENTS = 1 << 21
+    def elements(self) -> int:
+        return self.images[0].numel()
 
 
 class _PhaseSpace:
@@ -71,11 +69,12 @@ class _PhaseSpace:
         ]
         return self._synthesize(edited, slice(None))
 
-    def extrapolate(self, grads: list[Tensor], scales: Tensor) -> Tensor:
+    def elements(self) -> int:
+        return sum(c[0].numel() for c in self.coeffs)
+
+    def extrapolate(self, grads: list[Tensor], scales: Tensor, group: int) -> Tensor:
         phases, amps = self._split(grads)
         batch, frames = self.coeffs[0].shape[0], scales.shape[0]
-        per_image = sum(c[0].numel() for c in self.coeffs) * frames
-        group = max(1, GROUP_ELEMENTS // per_image)
         images = []
         for start in range(0, batch, group):  # all frames of a few images at a time
             part = slice(start, start + group)
