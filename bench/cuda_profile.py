@@ -80,6 +80,55 @@ def host_time_us(fn, repeats: int = 100) -> float:
     return 1e6 * statistics.median(times)
 
 
+def host_breakdown() -> str:
+    """Host time of the layers of one warm build (8x3x256x256 h4 K4), innermost first."""
+    import triton
+
+    from pyramid_kernels import ops, pipeline
+    from pyramid_kernels.backends import backend_kernels
+    from pyramid_kernels.kernels.triton import _common, spectral
+
+    @triton.jit
+    def noop(x_ptr):
+        pass
+
+    pyr, x, coeffs = case(8, 3, 256, 256, 4, 4)
+    spec, size = coeffs.spec, (256, 256)
+    flat = x.reshape(-1, *size)
+    kernels = backend_kernels("triton")
+    scales = pipeline.amplitude_scales(spec, size)
+    factors = pipeline.spectral_factors(spec, size, scales)
+    half = torch.fft.rfft2(flat)
+    hp, bands, lp = kernels.analysis(half, size, spec, factors)
+    grid, tiles_x, tiles, by, bx = spectral._launch_grid(flat.shape[0], *size, half.device)
+    real = _common.as_real
+    params = spectral._params(spec, size, torch.float32, half.device, factors)
+    args = (real(half), real(hp), tuple(real(b) for b in bands), real(lp), params, *size)
+    meta = dict(LEVELS=spec.height, K=spec.orientations, ORDER=spec.order, IS_COMPLEX=True)
+
+    def ffts():
+        torch.fft.rfft2(flat)
+        torch.fft.irfft2(hp, s=size, norm="forward")
+        for b in bands:
+            torch.fft.ifft2(b, norm="forward")
+        torch.fft.irfft2(lp, s=(16, 16), norm="forward")
+
+    rows = {
+        "an empty Triton kernel (1 pointer)": lambda: noop[(1,)](half),
+        "the analysis kernel's launch (arguments ready)": lambda: spectral._analysis_kernel[grid](
+            *args, tiles_x, tiles, **meta, BY=by, BX=bx
+        ),
+        "kernels.analysis (allocations, views, launch)": lambda: kernels.analysis(
+            half, size, spec, factors
+        ),
+        "the 7 FFT calls alone": ffts,
+        "pipeline.analyze (FFTs + analysis)": lambda: pipeline.analyze(flat, spec, kernels, scales),
+        "ops.build_op (the custom op)": lambda: ops.build_op(x, spec.op_args(), "triton"),
+        "SteerablePyramid.build": lambda: pyr(x),
+    }
+    return "\n".join(f"  {name}: {host_time_us(fn):.0f} us" for name, fn in rows.items())
+
+
 def case(b, c, h, w, height, k):
     pyr = pk.SteerablePyramid(height=height, orientations=k)
     x = torch.rand(b, c, h, w, device="cuda")
@@ -178,6 +227,7 @@ def main() -> None:
     sections += host
     print("\n".join(host), flush=True)
     for title, text in [
+        ("## Host time of the layers of a warm build, 8x3x256x256 h4 K4", host_breakdown()),
         ("## Synchronisation of warm calls", sync_check()),
         (
             "## Eager, CUDA graph and torch.compile(mode='reduce-overhead'): build + collapse",

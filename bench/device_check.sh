@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The one-call GPU check: the CUDA tests, the pyramid benchmarks (bench/run.py), the morph
-# throughput benchmark and a torch.profiler summary (bench/cuda_profile.py), all written under
-# bench/results/ and, when $OUT is set (the device tool), copied there too.
-# Needs a CUDA GPU with torch and triton; plenoptic for the comparisons (see bench/README.md).
-# Usage: bench/device_check.sh
+# The one-call GPU check: the CUDA tests, the pyramid benchmarks (bench/run.py), a
+# torch.profiler summary with cold-start and host times (bench/cuda_profile.py) and the morph
+# throughput benchmark, all written under bench/results/ and, when $OUT is set (the device
+# tool), copied there after each step. Each step has a time limit, so one that hangs leaves
+# the others their time. Needs a CUDA GPU with torch and triton, and plenoptic for the
+# comparisons. Usage: bench/device_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 results=bench/results
@@ -15,21 +16,21 @@ parallel=()
 python -c "import xdist" 2>/dev/null && parallel=(-n 8)  # Triton compiles in parallel
 
 step() {
-  local name=$1
-  shift
-  echo "== $name ($(date +%T))"
-  "$@" || { echo "!! $name failed"; status=1; }
+  local name=$1 limit=$2
+  shift 2
+  echo "== $name ($(date +%T), limit ${limit}s)"
+  timeout "$limit" "$@" || { echo "!! $name failed or timed out"; status=1; }
+  if [ -n "${OUT:-}" ]; then
+    find "$results" -type f -newer "$stamp" -not -path "*/raw/*" -exec cp {} "$OUT"/ \;
+  fi
 }
 
 python -c "import torch, triton; print(torch.__version__, triton.__version__, torch.cuda.get_device_name())"
-step "CUDA tests" bash -c "python -m pytest -q -p no:cacheprovider ${parallel[*]} tests/test_cuda.py \
-  tests/test_triton_structure.py tests/test_backends.py tests/test_phase_ops.py 2>&1 \
-  | tee $results/cuda-tests.txt"
-step "profile" python bench/cuda_profile.py "$results/cuda-profile.txt"
-step "pyramid bench" python bench/run.py
-step "morph bench" python bench/morph_throughput.py
+step "CUDA tests" 130 bash -c "python -m pytest -q -p no:cacheprovider ${parallel[*]} \
+  tests/test_cuda.py tests/test_triton_structure.py tests/test_backends.py tests/test_phase_ops.py \
+  > $results/cuda-tests.txt 2>&1; status=\$?; tail -15 $results/cuda-tests.txt; exit \$status"
+step "pyramid bench" 160 python bench/run.py
+step "profile" 80 python bench/cuda_profile.py "$results/cuda-profile.txt"
+step "morph bench" 90 python bench/morph_throughput.py
 echo "== done ($(date +%T))"
-if [ -n "${OUT:-}" ]; then
-  find "$results" -type f -newer "$stamp" -not -path "*/raw/*" -exec cp {} "$OUT"/ \;
-fi
 exit $status

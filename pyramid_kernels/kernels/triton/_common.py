@@ -41,5 +41,10 @@ def alloc(like: torch.Tensor, shape) -> torch.Tensor:
 
 
 def as_real(t: torch.Tensor) -> torch.Tensor:
-    """The real view (..., 2) of a complex tensor, made contiguous and conj-resolved."""
-    return torch.view_as_real(t.resolve_conj().contiguous())
+    """The real view (..., 2) of a complex tensor, made contiguous and conj-resolved (the
+    checks cost no dispatch for the fresh FFT outputs the launchers pass)."""
+    if t.is_conj():
+        t = t.resolve_conj()
+    if not t.is_contiguous():
+        t = t.contiguous()
+    return torch.view_as_real(t)
