@@ -7,7 +7,8 @@ enqueue one build or collapse, the GPU idle); whether warm calls synchronise
 their kernel-launch and synchronisation counts; and build + collapse eager, captured in a CUDA
 graph, and under torch.compile(mode="reduce-overhead").
 
-Usage: ``python bench/cuda_profile.py [OUT.txt]`` (default bench/results/cuda-profile.txt).
+Usage: ``python bench/cuda_profile.py [OUT.txt]`` (default
+bench/results/cuda-profile-<device>.txt).
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ def host_breakdown() -> str:
         torch.fft.irfft2(lp, s=(16, 16), norm="forward")
 
     rows = {
-        "an empty Triton kernel (1 pointer)": lambda: noop[(1,)](half),
+        "an empty Triton kernel (1 pointer)": lambda: noop[(1,)](flat),
         "the analysis kernel's launch (arguments ready)": lambda: spectral._analysis_kernel[grid](
             *args, tiles_x, tiles, **meta, BY=by, BX=bx
         ),

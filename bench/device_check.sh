@@ -26,11 +26,15 @@ step() {
 }
 
 python -c "import torch, triton; print(torch.__version__, triton.__version__, torch.cuda.get_device_name())"
-step "CUDA tests" 130 bash -c "python -m pytest -q -p no:cacheprovider ${parallel[*]} \
-  tests/test_cuda.py tests/test_triton_structure.py tests/test_backends.py tests/test_phase_ops.py \
-  > $results/cuda-tests.txt 2>&1; status=\$?; tail -15 $results/cuda-tests.txt; exit \$status"
+# -v names every result as it comes; a per-test limit keeps one stuck test from using the step
+timeout_flag=()
+python -c "import pytest_timeout" 2>/dev/null && timeout_flag=(--timeout=90)
+step "CUDA tests" 240 bash -c "python -m pytest -v -rfE -p no:cacheprovider -W ignore \
+  ${parallel[*]} ${timeout_flag[*]} tests/test_cuda.py tests/test_triton_structure.py \
+  tests/test_backends.py tests/test_phase_ops.py > $results/cuda-tests.txt 2>&1; \
+  status=\$?; tail -25 $results/cuda-tests.txt; exit \$status"
 step "pyramid bench" 160 python bench/run.py
-step "profile" 80 python bench/cuda_profile.py "$results/cuda-profile.txt"
+step "profile" 80 python bench/cuda_profile.py
 step "morph bench" 90 python bench/morph_throughput.py
 echo "== done ($(date +%T))"
 exit $status
