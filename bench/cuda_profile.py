@@ -87,7 +87,7 @@ def host_breakdown() -> str:
 
     from pyramid_kernels import ops, pipeline
     from pyramid_kernels.backends import backend_kernels
-    from pyramid_kernels.kernels.triton import _common, spectral
+    from pyramid_kernels.kernels.triton import spectral
 
     @triton.jit
     def noop(x_ptr):
@@ -101,11 +101,8 @@ def host_breakdown() -> str:
     factors = pipeline.spectral_factors(spec, size, scales)
     half = torch.fft.rfft2(flat)
     hp, bands, lp = kernels.analysis(half, size, spec, factors)
-    grid, tiles_x, tiles, by, bx = spectral._launch_grid(flat.shape[0], *size, half.device)
-    real = _common.as_real
-    params = spectral._params(spec, size, torch.float32, half.device, factors)
-    args = (real(half), real(hp), tuple(real(b) for b in bands), real(lp), params, *size)
-    meta = dict(LEVELS=spec.height, K=spec.orientations, ORDER=spec.order, IS_COMPLEX=True)
+    launch = spectral._launch
+    kernel = spectral._analysis_kernel
 
     def ffts():
         torch.fft.rfft2(flat)
@@ -116,8 +113,8 @@ def host_breakdown() -> str:
 
     rows = {
         "an empty Triton kernel (1 pointer)": lambda: noop[(1,)](flat),
-        "the analysis kernel's launch (arguments ready)": lambda: spectral._analysis_kernel[grid](
-            *args, tiles_x, tiles, **meta, BY=by, BX=bx
+        "the analysis kernel's launch (real views, cached constants)": lambda: launch(
+            kernel, half, hp, bands, lp, size, spec, factors, size[1]
         ),
         "kernels.analysis (allocations, views, launch)": lambda: kernels.analysis(
             half, size, spec, factors

@@ -344,12 +344,31 @@ def _synthesis_kernel(
 TILE = {"cuda": (16, 32), "cpu": (64, 64)}
 
 
-def _launch_grid(images: int, rows: int, cols: int, device: torch.device):
-    """(grid, tiles_x, tiles per image, BY, BX) over an images x rows x cols grid."""
-    by, bx = TILE[device.type]
+def _launch(kernel, first, second, bands, lowpass, size, spec: PyramidSpec, factors, cols, **flags):
+    """Launch one of the two kernels over the N images of ``first`` on tiles of their
+    size[0] x ``cols`` grid (the level-0 grid, or its half); complex tensors as real views."""
+    by, bx = TILE[first.device.type]
     tiles_x = triton.cdiv(cols, bx)
-    tiles = triton.cdiv(rows, by) * tiles_x
-    return (images * tiles,), tiles_x, tiles, by, bx
+    tiles = triton.cdiv(size[0], by) * tiles_x
+    real = _common.as_real
+    kernel[(first.shape[0] * tiles,)](
+        real(first),
+        real(second),
+        tuple(real(b) for b in bands),
+        real(lowpass),
+        _params(spec, tuple(size), first.dtype.to_real(), first.device, tuple(factors)),
+        size[0],
+        size[1],
+        tiles_x,
+        tiles,
+        LEVELS=spec.height,
+        K=spec.orientations,
+        ORDER=spec.order,
+        IS_COMPLEX=spec.is_complex,
+        BY=by,
+        BX=bx,
+        **flags,
+    )
 
 
 def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
@@ -365,51 +384,24 @@ def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
     ]
     lp = _common.alloc(half, (n, sizes[-1][0], sizes[-1][1] // 2 + 1))
     if n:
-        grid, tiles_x, tiles, by, bx = _launch_grid(n, size[0], size[1], half.device)
-        _analysis_kernel[grid](
-            _common.as_real(half),
-            _common.as_real(hp),
-            tuple(_common.as_real(b) for b in bands),
-            _common.as_real(lp),
-            _params(spec, tuple(size), half.dtype.to_real(), half.device, tuple(factors)),
-            size[0],
-            size[1],
-            tiles_x,
-            tiles,
-            LEVELS=spec.height,
-            K=k,
-            ORDER=spec.order,
-            IS_COMPLEX=spec.is_complex,
-            BY=by,
-            BX=bx,
-        )
+        _launch(_analysis_kernel, half, hp, bands, lp, size, spec, factors, size[1])
     return hp, bands, lp
 
 
 def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_bands: bool):
     """Adjoint of :func:`analysis`: -> half spectrum (N, H, W//2+1)."""
-    highpass, lowpass = highpass.contiguous(), lowpass.contiguous()
-    bands = [b.contiguous() for b in bands]
-    n = highpass.shape[0]
     out = _common.alloc(highpass, highpass.shape)
-    if n:
-        grid, tiles_x, tiles, by, bx = _launch_grid(n, size[0], size[1] // 2 + 1, out.device)
-        _synthesis_kernel[grid](
-            _common.as_real(out),
-            _common.as_real(highpass),
-            tuple(_common.as_real(b) for b in bands),
-            _common.as_real(lowpass),
-            _params(spec, tuple(size), highpass.dtype.to_real(), highpass.device, tuple(factors)),
-            size[0],
-            size[1],
-            tiles_x,
-            tiles,
-            LEVELS=spec.height,
-            K=spec.orientations,
-            ORDER=spec.order,
-            IS_COMPLEX=spec.is_complex,
+    if highpass.shape[0]:
+        _launch(
+            _synthesis_kernel,
+            out,
+            highpass,
+            bands,
+            lowpass,
+            size,
+            spec,
+            factors,
+            size[1] // 2 + 1,
             REAL_BANDS=bool(real_bands),
-            BY=by,
-            BX=bx,
         )
     return out
