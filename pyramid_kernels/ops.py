@@ -1,12 +1,17 @@
-"""``pyramid_kernels::build`` and ``pyramid_kernels::collapse`` as torch.library custom ops.
+"""``pyramid_kernels::build`` and ``pyramid_kernels::collapse``: registered ops (see
+``registration.py``) with fake kernels, exact-adjoint autograd in reverse and forward mode, and
+vmap rules.
 
 Both ops take the spec as the one string of :meth:`PyramidSpec.op_args` and a concrete backend
 name; the backend supplies the fused spectral stages (with the amplitude scales folded in),
-torch.fft the FFTs. Autograd is the exact adjoint written with the same ops: with A the tight
-analysis, f the amplitude scales and P the synthesis projection (identity, or 2 Re(.) for
-synthesis="real" of complex bands),
+torch.fft the FFTs. Both are linear, so a tangent is the op applied to the tangent; the
+gradients are the exact adjoint written with the same ops: with A the tight analysis, f the
+amplitude scales and P the synthesis projection (identity, or 2 Re(.) for synthesis="real" of
+complex bands),
     build(x) = f * A x          -> grad_x = A^T (f * g)         = collapse_tight(f * g)
     collapse(c) = A^T P(c / f)  -> grad_c = P^T(A g) / f        = P^T(build_tight(g)) / f
+Both take any leading dims, so a vmapped dim moves to the front. Under the legacy prototype
+vmap (gradcheck's check_batched_grad) they run the pure-torch reference.
 """
 
 from __future__ import annotations
@@ -18,7 +23,10 @@ from torch import Tensor
 
 from . import pipeline
 from .backends import backend_kernels
+from .registration import apply_at_this_level, batch_first, below_autograd, register
 from .spec import PyramidSpec, level_sizes
+
+_lib = torch.library.Library("pyramid_kernels", "FRAGMENT")  # noqa: TOR901
 
 
 def complex_dtype(real: torch.dtype) -> torch.dtype:
@@ -46,8 +54,7 @@ def _tight(spec: PyramidSpec) -> PyramidSpec:
     return dataclasses.replace(spec, tight_frame=True, synthesis="adjoint")
 
 
-@torch.library.custom_op("pyramid_kernels::build", mutates_args=())
-def build_op(x: Tensor, spec: str, backend: str) -> list[Tensor]:
+def _build_kernel(x: Tensor, spec: str, backend: str) -> list[Tensor]:
     """x real (..., H, W) -> [highpass, band_0, ..., band_{height-1}, lowpass] (see Pyramid)."""
     s = PyramidSpec.from_op_args(spec)
     lead, size = x.shape[:-2], tuple(x.shape[-2:])
@@ -56,8 +63,7 @@ def build_op(x: Tensor, spec: str, backend: str) -> list[Tensor]:
     return [c.reshape(*lead, *c.shape[1:]) for c in coeffs]
 
 
-@build_op.register_fake
-def _(x, spec, backend):
+def _build_fake(x, spec, backend):
     s = PyramidSpec.from_op_args(spec)
     lead = tuple(x.shape[:-2])
     sizes = level_sizes(tuple(x.shape[-2:]), s.height)
@@ -68,8 +74,7 @@ def _(x, spec, backend):
     return out
 
 
-@torch.library.custom_op("pyramid_kernels::collapse", mutates_args=())
-def collapse_op(
+def _collapse_kernel(
     highpass: Tensor, bands: list[Tensor], lowpass: Tensor, spec: str, backend: str
 ) -> Tensor:
     """Coefficients as returned by ``build`` -> real image (..., H, W)."""
@@ -84,38 +89,109 @@ def collapse_op(
     return image.reshape(*lead, *size)
 
 
-@collapse_op.register_fake
-def _(highpass, bands, lowpass, spec, backend):
+def _collapse_fake(highpass, bands, lowpass, spec, backend):
     return torch.empty_like(highpass)
 
 
-def _build_setup(ctx, inputs, output):
-    x, spec, backend = inputs
-    ctx.spec, ctx.backend = PyramidSpec.from_op_args(spec), backend
-    ctx.size = tuple(x.shape[-2:])
-    ctx.outputs = [(o.shape, o.dtype, o.device) for o in output]
+def _build_vmap(info, in_dims, x, spec, backend):
+    out = build_op(batch_first(x, in_dims[0], info.batch_size), spec, backend)
+    return out, [0] * len(out)
 
 
-def _build_backward(ctx, grads):
-    grads = [
-        torch.zeros(shape, dtype=dtype, device=device) if g is None else g
-        for g, (shape, dtype, device) in zip(grads, ctx.outputs, strict=True)
+def _collapse_vmap(info, in_dims, highpass, bands, lowpass, spec, backend):
+    size = info.batch_size
+    dims = [in_dims[0], *(in_dims[1] or [None] * len(bands)), in_dims[2]]
+    coeffs = [
+        batch_first(c, d, size) for c, d in zip((highpass, *bands, lowpass), dims, strict=True)
     ]
-    grads = _rescale(grads, ctx.spec, ctx.size, 1)
-    spec = _tight(ctx.spec).op_args()
-    return collapse_op(grads[0], grads[1:-1], grads[-1], spec, ctx.backend), None, None
+    return collapse_op(coeffs[0], coeffs[1:-1], coeffs[-1], spec, backend), 0
 
 
-def _collapse_setup(ctx, inputs, output):
-    highpass, bands, lowpass, spec, backend = inputs
-    ctx.spec, ctx.backend = PyramidSpec.from_op_args(spec), backend
+class _Build(torch.autograd.Function):
+    """build through autograd: gradients by collapse, tangents by build (it is linear)."""
+
+    @staticmethod
+    def forward(x, spec, backend):
+        return tuple(below_autograd(build_op, x, spec, backend))
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, spec, backend = inputs
+        ctx.spec_args, ctx.backend = spec, backend
+        ctx.spec, ctx.size = PyramidSpec.from_op_args(spec), tuple(x.shape[-2:])
+
+    @staticmethod
+    def backward(ctx, *grads):
+        grads = _rescale(list(grads), ctx.spec, ctx.size, 1)
+        spec = _tight(ctx.spec).op_args()
+        return collapse_op(grads[0], grads[1:-1], grads[-1], spec, ctx.backend), None, None
+
+    @staticmethod
+    def jvp(ctx, x_tangent, *_):
+        return tuple(build_op(x_tangent, ctx.spec_args, ctx.backend))
+
+    @staticmethod
+    def vmap(info, in_dims, x, spec, backend):
+        out, dims = _build_vmap(info, in_dims, x, spec, backend)
+        return tuple(out), tuple(dims)
 
 
-def _collapse_backward(ctx, grad):
-    coeffs = build_op(grad, _tight(ctx.spec).op_args(), ctx.backend)
-    coeffs = _rescale(coeffs, ctx.spec, tuple(grad.shape[-2:]), -1)
-    return coeffs[0], _project(coeffs[1:-1], ctx.spec, adjoint=True), coeffs[-1], None, None
+class _Collapse(torch.autograd.Function):
+    """collapse through autograd, coefficients flattened: (highpass, *bands, lowpass, spec,
+    backend); gradients by build, tangents by collapse (it is linear)."""
+
+    @staticmethod
+    def forward(*args):
+        highpass, *bands, lowpass, spec, backend = args
+        return below_autograd(collapse_op, highpass, bands, lowpass, spec, backend)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.spec_args, ctx.backend = inputs[-2:]
+        ctx.spec = PyramidSpec.from_op_args(ctx.spec_args)
+        ctx.coefficients = [(t.shape, t.dtype, t.device) for t in inputs[:-2]]
+
+    @staticmethod
+    def backward(ctx, grad):
+        coeffs = build_op(grad, _tight(ctx.spec).op_args(), ctx.backend)
+        coeffs = _rescale(coeffs, ctx.spec, tuple(grad.shape[-2:]), -1)
+        return coeffs[0], *_project(coeffs[1:-1], ctx.spec, adjoint=True), coeffs[-1], None, None
+
+    @staticmethod
+    def jvp(ctx, *tangents):
+        coeffs = [
+            torch.zeros(shape, dtype=dtype, device=device) if t is None else t
+            for t, (shape, dtype, device) in zip(tangents[:-2], ctx.coefficients, strict=True)
+        ]
+        return collapse_op(coeffs[0], coeffs[1:-1], coeffs[-1], ctx.spec_args, ctx.backend)
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        *coeffs, spec, backend = args
+        size = info.batch_size
+        coeffs = [batch_first(c, d, size) for c, d in zip(coeffs, in_dims[:-2], strict=True)]
+        return collapse_op(coeffs[0], coeffs[1:-1], coeffs[-1], spec, backend), 0
 
 
-build_op.register_autograd(_build_backward, setup_context=_build_setup)
-collapse_op.register_autograd(_collapse_backward, setup_context=_collapse_setup)
+build_op = register(
+    _lib,
+    "build(Tensor x, str spec, str backend) -> Tensor[]",
+    _build_kernel,
+    _build_fake,
+    lambda x, spec, backend: list(apply_at_this_level(_Build, x, spec, backend)),
+    _build_vmap,
+    legacy_batched=lambda x, spec, backend: _build_kernel(x, spec, "torch"),
+)
+collapse_op = register(
+    _lib,
+    "collapse(Tensor highpass, Tensor[] bands, Tensor lowpass, str spec, str backend) -> Tensor",
+    _collapse_kernel,
+    _collapse_fake,
+    lambda hp, bands, lp, spec, backend: apply_at_this_level(
+        _Collapse, hp, *bands, lp, spec, backend
+    ),
+    _collapse_vmap,
+    legacy_batched=lambda hp, bands, lp, spec, backend: _collapse_kernel(
+        hp, bands, lp, spec, "torch"
+    ),
+)

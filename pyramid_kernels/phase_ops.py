@@ -1,12 +1,16 @@
-"""``pyramid_kernels::phase_rotate`` and ``pyramid_kernels::phase_extrapolate`` custom ops.
+"""``pyramid_kernels::phase_rotate`` and ``pyramid_kernels::phase_extrapolate``: registered ops
+(see ``registration.py``) with reverse- and forward-mode autograd and vmap rules.
 
     phase_rotate(c, eta, delta)         = c * exp(eta + i delta)
     phase_extrapolate(c, g_eta, g_delta, s) = [c * exp(-s_k (g_eta + i g_delta))]_k   (T, *c.shape)
 
-c is complex, the fields real with c's shape, s real (T,). Autograd (PyTorch's convention
-G = dL/dRe z + i dL/dIm z): with z = c * exp(w), w = a + i b,
+c is complex, the fields real with c's shape, s real (T,). The backend string picks the kernels
+("torch", "cpp", "triton"), as for the pyramid ops. With z = c * exp(w), w = a + i b:
+    tangent dz = dc * exp(w) + z * (da + i db)
+and the gradients (PyTorch's convention G = dL/dRe z + i dL/dIm z)
     grad_c = G * conj(exp(w)),  dL/da = Re(conj(G) z),  dL/db = Im(conj(z) G).
-The backend string picks the kernels ("torch", "cpp", "triton"), as for the pyramid ops.
+Extrapolation is the same with w_k = -s_k (g_eta + i g_delta), so d w_k = -(ds_k (g_eta + i
+g_delta) + s_k (d g_eta + i d g_delta)).
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import torch
 from torch import Tensor
 
 from .backends import backend_kernels
+from .registration import apply_at_this_level, batch_first, below_autograd, register
+
+_lib = torch.library.Library("pyramid_kernels", "FRAGMENT")  # noqa: TOR901
 
 
 def _check(coeffs: Tensor, *fields: Tensor) -> None:
@@ -29,20 +36,13 @@ def _check(coeffs: Tensor, *fields: Tensor) -> None:
             )
 
 
-@torch.library.custom_op("pyramid_kernels::phase_rotate", mutates_args=())
-def phase_rotate(coeffs: Tensor, log_amplitude: Tensor, phase: Tensor, backend: str) -> Tensor:
+def _rotate_kernel(coeffs: Tensor, log_amplitude: Tensor, phase: Tensor, backend: str) -> Tensor:
     """c * exp(eta + i delta) elementwise; all of c's shape."""
     _check(coeffs, log_amplitude, phase)
     return backend_kernels(backend).phase_rotate(coeffs, log_amplitude, phase)
 
 
-@phase_rotate.register_fake
-def _(coeffs, log_amplitude, phase, backend):
-    return torch.empty_like(coeffs)
-
-
-@torch.library.custom_op("pyramid_kernels::phase_extrapolate", mutates_args=())
-def phase_extrapolate(
+def _extrapolate_kernel(
     coeffs: Tensor, grad_log_amplitude: Tensor, grad_phase: Tensor, scales: Tensor, backend: str
 ) -> Tensor:
     """All T frames c * exp(-s_k (g_eta + i g_delta)) in one pass: (T, *c.shape)."""
@@ -51,47 +51,134 @@ def phase_extrapolate(
         raise ValueError(
             f"scales must be 1-D {coeffs.dtype.to_real()}, got {scales.dtype} {tuple(scales.shape)}"
         )
-    return backend_kernels(backend).phase_extrapolate(
-        coeffs, grad_log_amplitude, grad_phase, scales
-    )
+    kernels = backend_kernels(backend)
+    return kernels.phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales)
 
 
-@phase_extrapolate.register_fake
-def _(coeffs, grad_log_amplitude, grad_phase, scales, backend):
-    return coeffs.new_empty((scales.shape[0], *coeffs.shape))
+def _rotate_vmap(info, in_dims, coeffs, log_amplitude, phase, backend):
+    size = info.batch_size
+    fields = (coeffs, log_amplitude, phase)
+    args = [batch_first(t, d, size) for t, d in zip(fields, in_dims[:3], strict=True)]
+    return phase_rotate(*args, backend), 0
 
 
-def _rotate_setup(ctx, inputs, output):
-    coeffs, log_amplitude, phase, backend = inputs
-    ctx.save_for_backward(log_amplitude, phase, output)
+def _extrapolate_vmap(info, in_dims, coeffs, grad_log_amplitude, grad_phase, scales, backend):
+    size = info.batch_size
+    fields = (coeffs, grad_log_amplitude, grad_phase)
+    if in_dims[3] is not None:  # per-sample scales: one call per sample
+        scales = scales.movedim(in_dims[3], 0)
+        fields = [batch_first(t, d, size) for t, d in zip(fields, in_dims[:3], strict=True)]
+        frames = [
+            phase_extrapolate(*(f[i] for f in fields), scales[i], backend) for i in range(size)
+        ]
+        return torch.stack(frames), 0
+    fields = [batch_first(t, d, size) for t, d in zip(fields, in_dims[:3], strict=True)]
+    return phase_extrapolate(*fields, scales, backend), 1  # frames stay first
 
 
-def _rotate_backward(ctx, grad):
-    log_amplitude, phase, out = ctx.saved_tensors
-    factor = torch.polar(torch.exp(log_amplitude), -phase)  # conj(exp(eta + i delta))
-    product = grad.conj() * out
-    return grad * factor, product.real, -product.imag, None
+def _exp(a: Tensor, b: Tensor) -> Tensor:
+    return torch.polar(torch.exp(a), b)
 
 
-def _extrapolate_setup(ctx, inputs, output):
-    coeffs, grad_log_amplitude, grad_phase, scales, backend = inputs
-    ctx.save_for_backward(grad_log_amplitude, grad_phase, scales, output)
+class _Rotate(torch.autograd.Function):
+    @staticmethod
+    def forward(coeffs, log_amplitude, phase, backend):
+        return below_autograd(phase_rotate, coeffs, log_amplitude, phase, backend)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, log_amplitude, phase, _ = inputs
+        ctx.save_for_backward(log_amplitude, phase, output)
+        ctx.save_for_forward(log_amplitude, phase, output)
+
+    @staticmethod
+    def backward(ctx, grad):
+        log_amplitude, phase, out = ctx.saved_tensors
+        product = grad.conj() * out
+        return grad * _exp(log_amplitude, -phase), product.real, -product.imag, None
+
+    @staticmethod
+    def jvp(ctx, d_coeffs, d_log_amplitude, d_phase, _):
+        log_amplitude, phase, out = ctx.saved_tensors
+        tangent = torch.zeros_like(out)
+        if d_coeffs is not None:
+            tangent = tangent + d_coeffs * _exp(log_amplitude, phase)
+        if d_log_amplitude is not None:
+            tangent = tangent + out * d_log_amplitude
+        if d_phase is not None:
+            tangent = tangent + out * (1j * d_phase)
+        return tangent
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _rotate_vmap(info, in_dims, *args)
 
 
-def _extrapolate_backward(ctx, grad):
-    g_eta, g_delta, scales, frames = ctx.saved_tensors
-    s = scales.reshape(-1, *([1] * g_eta.dim()))
-    factor = torch.polar(torch.exp(-s * g_eta), s * g_delta)  # conj of each frame's factor
-    product = grad.conj() * frames  # d frame_k = frame_k * (-s_k)(d g_eta + i d g_delta)
-    grad_scales = -(product.real * g_eta + (-product.imag) * g_delta).flatten(1).sum(1)
-    return (
-        (grad * factor).sum(0),
-        -(s * product.real).sum(0),
-        (s * product.imag).sum(0),
-        grad_scales,
-        None,
-    )
+class _Extrapolate(torch.autograd.Function):
+    @staticmethod
+    def forward(coeffs, grad_log_amplitude, grad_phase, scales, backend):
+        return below_autograd(
+            phase_extrapolate, coeffs, grad_log_amplitude, grad_phase, scales, backend
+        )
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        _, g_eta, g_delta, scales, _ = inputs
+        ctx.save_for_backward(g_eta, g_delta, scales, output)
+        ctx.save_for_forward(g_eta, g_delta, scales, output)
+
+    @staticmethod
+    def backward(ctx, grad):
+        g_eta, g_delta, scales, frames = ctx.saved_tensors
+        s = scales.reshape(-1, *([1] * g_eta.dim()))
+        product = grad.conj() * frames  # d frame_k = frame_k * (-s_k)(d g_eta + i d g_delta)
+        per_frame = tuple(range(1, product.dim()))  # (no flatten: legacy vmap has no rule)
+        grad_scales = -(product.real * g_eta - product.imag * g_delta).sum(per_frame)
+        return (
+            (grad * _exp(-s * g_eta, s * g_delta)).sum(0),  # conj of each frame's factor
+            -(s * product.real).sum(0),
+            (s * product.imag).sum(0),
+            grad_scales,
+            None,
+        )
+
+    @staticmethod
+    def jvp(ctx, d_coeffs, d_g_eta, d_g_delta, d_scales, _):
+        g_eta, g_delta, scales, frames = ctx.saved_tensors
+        s = scales.reshape(-1, *([1] * g_eta.dim()))
+        tangent = torch.zeros_like(frames)
+        if d_coeffs is not None:
+            tangent = tangent + d_coeffs * _exp(-s * g_eta, -s * g_delta)
+        d_w = torch.zeros_like(frames)  # d w_k
+        if d_scales is not None:
+            d_w = d_w - d_scales.reshape(s.shape) * torch.complex(g_eta, g_delta)
+        if d_g_eta is not None:
+            d_w = d_w - s * d_g_eta
+        if d_g_delta is not None:
+            d_w = d_w - s * (1j * d_g_delta)
+        return tangent + frames * d_w
+
+    @staticmethod
+    def vmap(info, in_dims, *args):
+        return _extrapolate_vmap(info, in_dims, *args)
 
 
-phase_rotate.register_autograd(_rotate_backward, setup_context=_rotate_setup)
-phase_extrapolate.register_autograd(_extrapolate_backward, setup_context=_extrapolate_setup)
+phase_rotate = register(
+    _lib,
+    "phase_rotate(Tensor coeffs, Tensor log_amplitude, Tensor phase, str backend) -> Tensor",
+    _rotate_kernel,
+    lambda coeffs, log_amplitude, phase, backend: torch.empty_like(coeffs),
+    lambda *args: apply_at_this_level(_Rotate, *args),
+    _rotate_vmap,
+)
+phase_extrapolate = register(
+    _lib,
+    "phase_extrapolate(Tensor coeffs, Tensor grad_log_amplitude, Tensor grad_phase, "
+    "Tensor scales, str backend) -> Tensor",
+    _extrapolate_kernel,
+    lambda coeffs, g_eta, g_delta, scales, backend: coeffs.new_empty(
+        (scales.shape[0], *coeffs.shape)
+    ),
+    lambda *args: apply_at_this_level(_Extrapolate, *args),
+    _extrapolate_vmap,
+)

@@ -57,6 +57,10 @@ class Pyramid:
         """(highpass, *bands, lowpass)."""
         return (self.highpass, *self.bands, self.lowpass)
 
+    def __reduce__(self):
+        """Pickle through the constructor, so a loaded Pyramid is validated like a new one."""
+        return (Pyramid, (self.highpass, self.bands, self.lowpass, self.spec))
+
     def __repr__(self) -> str:
         bands = ", ".join(str(tuple(b.shape)) for b in self.bands)
         return (
@@ -64,6 +68,10 @@ class Pyramid:
             f"lowpass={tuple(self.lowpass.shape)}, dtype={self.highpass.dtype}, spec={self.spec})"
         )
 
+
+# torch.load(..., weights_only=True) may rebuild a Pyramid and its spec (both through their
+# validating constructors)
+torch.serialization.add_safe_globals([Pyramid, PyramidSpec])
 
 pytree.register_pytree_node(
     Pyramid,

@@ -68,6 +68,10 @@ class PyramidSpec:
         object.__setattr__(self, "is_complex", bool(self.is_complex))
         object.__setattr__(self, "tight_frame", bool(self.tight_frame))
 
+    def __reduce__(self):
+        """Pickle through the constructor (validated on load; see Pyramid.__reduce__)."""
+        return (PyramidSpec, tuple(getattr(self, f.name) for f in fields(self)))
+
     @property
     def order(self) -> int:
         """Order n = K - 1 of the angular cos^n masks."""

@@ -77,9 +77,10 @@ def band_merge(bands, lowpass_next, level, full, spec, band_factor=1.0, next_fac
     # conj_physical, not a lazy conj view: the view's conj bit was lost inside the custom op
     # on the first torch.compile (aot_eager/inductor) call in torch 2.13.
     out = (bands * masks.conj_physical()).sum(dim=1)
+    # out of place (vmap-friendly): zero-pad the rows, then add at the (distinct) columns
     padded_rows = out.new_zeros((out.shape[0], size[0], lowpass_next.shape[-1]))
-    padded_rows.index_copy_(-2, rows, lowpass_next * lomask)
-    return out.index_add_(-1, cols, padded_rows)  # distinct columns: an exact zero-pad-and-add
+    padded_rows = padded_rows.index_copy(-2, rows, lowpass_next * lomask)
+    return out.index_add(-1, cols, padded_rows)
 
 
 def analysis(half, size, spec, factors):
