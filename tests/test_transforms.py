@@ -59,7 +59,7 @@ def test_pyramid_ops_pass_forward_batched_and_second_order_checks(backend, spec)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_phase_ops_pass_forward_and_batched_checks(backend):
+def test_phase_ops_pass_forward_batched_and_second_order_checks(backend):
     device = require(backend)
     shape = (2, 3, 4)
     c = torch.randn(shape, dtype=torch.complex128, device=device, requires_grad=True)
@@ -71,6 +71,10 @@ def test_phase_ops_pass_forward_and_batched_checks(backend):
     )
     assert torch.autograd.gradcheck(
         lambda c, a, b, s: phase_extrapolate(c, a, b, s, backend), (c, a, b, s), **CHECKS
+    )
+    assert torch.autograd.gradgradcheck(lambda c, a, b: phase_rotate(c, a, b, backend), (c, a, b))
+    assert torch.autograd.gradgradcheck(
+        lambda c, a, b, s: phase_extrapolate(c, a, b, s, backend), (c, a, b, s), fast_mode=True
     )
 
 
