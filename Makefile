@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format clean
+.PHONY: demo test bench lint format clean asan
 
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp)
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -26,6 +26,18 @@ lint: $(STAMP)
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+# The C++ kernels under AddressSanitizer over the backend and hostile-input tests, then the
+# normal build back in place.
+asan: $(STAMP)
+	rm -rf build/asan && PYRAMID_KERNELS_ASAN=1 $(PY) setup.py build_ext --inplace \
+		--build-temp build/asan/tmp --build-lib build/asan/lib --force > /dev/null
+	ASAN_OPTIONS=detect_leaks=0 \
+		LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
+		PYRAMID_KERNELS_REQUIRE=cpp $(PY) -m pytest -q -p no:cacheprovider -k "not triton" \
+		tests/test_backends.py tests/test_hostile_inputs.py tests/test_phase_ops.py; \
+	status=$$?; rm -rf build/asan; $(PY) setup.py build_ext --inplace --force > /dev/null; \
+	exit $$status
 
 clean:
 	rm -rf build pyramid_kernels/_C*.so demo_output

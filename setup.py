@@ -25,6 +25,14 @@ def native_flags() -> list[str]:
     return ["-march=native"] if ok else []
 
 
+# PYRAMID_KERNELS_ASAN=1 builds the kernels with AddressSanitizer (`make asan` runs the
+# backend tests on such a build, the sanitizer runtime preloaded)
+ASAN_FLAGS = (
+    ["-fsanitize=address", "-fno-omit-frame-pointer", "-g"]
+    if os.environ.get("PYRAMID_KERNELS_ASAN") == "1"
+    else []
+)
+
 ext_modules, cmdclass = [], {}
 sources = sorted(glob.glob(os.path.join("csrc", "*.cpp")))
 if sources and os.environ.get("PYRAMID_KERNELS_NO_CPP") != "1":
@@ -37,8 +45,10 @@ if sources and os.environ.get("PYRAMID_KERNELS_NO_CPP") != "1":
             CppExtension(
                 "pyramid_kernels._C",
                 sources,
-                extra_compile_args={"cxx": ["-O3", *native_flags(), "-fopenmp", "-std=c++17"]},
-                extra_link_args=["-fopenmp"],
+                extra_compile_args={
+                    "cxx": ["-O3", *native_flags(), "-fopenmp", "-std=c++17", *ASAN_FLAGS]
+                },
+                extra_link_args=["-fopenmp", *ASAN_FLAGS],
                 py_limited_api=True,
             )
         )

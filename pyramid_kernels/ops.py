@@ -22,15 +22,11 @@ import torch
 from torch import Tensor
 
 from . import pipeline
-from .backends import backend_kernels
 from .registration import apply_at_this_level, batch_first, below_autograd, register
 from .spec import PyramidSpec, level_sizes
+from .validation import check_coefficients, check_image, complex_dtype, op_kernels
 
 _lib = torch.library.Library("pyramid_kernels", "FRAGMENT")  # noqa: TOR901
-
-
-def complex_dtype(real: torch.dtype) -> torch.dtype:
-    return torch.complex128 if real == torch.float64 else torch.complex64
 
 
 def _rescale(coeffs: list[Tensor], spec: PyramidSpec, size, power: int) -> list[Tensor]:
@@ -55,11 +51,17 @@ def _tight(spec: PyramidSpec) -> PyramidSpec:
 
 
 def _build_kernel(x: Tensor, spec: str, backend: str) -> list[Tensor]:
-    """x real (..., H, W) -> [highpass, band_0, ..., band_{height-1}, lowpass] (see Pyramid)."""
+    """x real (..., H, W) -> [highpass, band_0, ..., band_{height-1}, lowpass] (see Pyramid).
+    Validated first; an empty batch gives empty coefficients."""
     s = PyramidSpec.from_op_args(spec)
+    check_image(x, convert=False)
     lead, size = x.shape[:-2], tuple(x.shape[-2:])
+    s.resolve(size)  # raises unless the image supports the height
+    kernels = op_kernels(backend, x.device)
+    if x.numel() == 0:
+        return _build_fake(x, spec, backend)
     scales = pipeline.amplitude_scales(s, size)
-    coeffs = pipeline.analyze(x.reshape(-1, *size), s, backend_kernels(backend), scales)
+    coeffs = pipeline.analyze(x.reshape(-1, *size), s, kernels, scales)
     return [c.reshape(*lead, *c.shape[1:]) for c in coeffs]
 
 
@@ -77,14 +79,16 @@ def _build_fake(x, spec, backend):
 def _collapse_kernel(
     highpass: Tensor, bands: list[Tensor], lowpass: Tensor, spec: str, backend: str
 ) -> Tensor:
-    """Coefficients as returned by ``build`` -> real image (..., H, W)."""
+    """Coefficients as returned by ``build`` -> real image (..., H, W). Validated against the
+    spec first (shapes per level, dtypes, devices); empty coefficients give an empty image."""
     s = PyramidSpec.from_op_args(spec)
-    if len(bands) != s.height:
-        raise ValueError(f"collapse got {len(bands)} band levels for a spec of height {s.height}")
+    check_coefficients(highpass, bands, lowpass, s)
+    kernels = op_kernels(backend, highpass.device)
+    if highpass.numel() == 0:
+        return torch.empty_like(highpass)
     lead, size = highpass.shape[:-2], tuple(highpass.shape[-2:])
     scales = [1.0 / f for f in pipeline.amplitude_scales(s, size)]
     flat = [c.reshape(-1, *c.shape[len(lead) :]) for c in (highpass, *_project(bands, s), lowpass)]
-    kernels = backend_kernels(backend)
     image = pipeline.synthesize(flat[0], flat[1:-1], flat[-1], s, kernels, scales)
     return image.reshape(*lead, *size)
 

@@ -18,15 +18,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .backends import backend_kernels
 from .registration import apply_at_this_level, batch_first, below_autograd, register
+from .validation import op_kernels
 
 _lib = torch.library.Library("pyramid_kernels", "FRAGMENT")  # noqa: TOR901
 
 
 def _check(coeffs: Tensor, *fields: Tensor) -> None:
-    if not coeffs.is_complex():
-        raise ValueError(f"coeffs must be complex, got {coeffs.dtype}")
+    if not coeffs.is_complex() or coeffs.dtype not in (torch.complex64, torch.complex128):
+        raise ValueError(f"coeffs must be complex64 or complex128, got {coeffs.dtype}")
     real = coeffs.dtype.to_real()
     for f in fields:
         if f.shape != coeffs.shape or f.is_complex() or f.dtype != real:
@@ -34,12 +34,14 @@ def _check(coeffs: Tensor, *fields: Tensor) -> None:
                 f"phase fields must be real {real} of shape {tuple(coeffs.shape)}, "
                 f"got {f.dtype} {tuple(f.shape)}"
             )
+        if f.device != coeffs.device:
+            raise ValueError(f"phase fields are on {f.device} but coeffs on {coeffs.device}")
 
 
 def _rotate_kernel(coeffs: Tensor, log_amplitude: Tensor, phase: Tensor, backend: str) -> Tensor:
     """c * exp(eta + i delta) elementwise; all of c's shape."""
     _check(coeffs, log_amplitude, phase)
-    return backend_kernels(backend).phase_rotate(coeffs, log_amplitude, phase)
+    return op_kernels(backend, coeffs.device).phase_rotate(coeffs, log_amplitude, phase)
 
 
 def _extrapolate_kernel(
@@ -51,7 +53,9 @@ def _extrapolate_kernel(
         raise ValueError(
             f"scales must be 1-D {coeffs.dtype.to_real()}, got {scales.dtype} {tuple(scales.shape)}"
         )
-    kernels = backend_kernels(backend)
+    if scales.device != coeffs.device:
+        raise ValueError(f"scales are on {scales.device} but coeffs on {coeffs.device}")
+    kernels = op_kernels(backend, coeffs.device)
     return kernels.phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales)
 
 

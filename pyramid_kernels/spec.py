@@ -7,6 +7,8 @@ import math
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
+import numpy
+
 SYNTHESIS_MODES = ("adjoint", "real")
 
 
@@ -43,6 +45,11 @@ class PyramidSpec:
     synthesis: str = "adjoint"
 
     def __post_init__(self) -> None:
+        for name in ("is_complex", "tight_frame"):
+            flag = getattr(self, name)
+            if not isinstance(flag, (bool, numpy.bool_)):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
+            object.__setattr__(self, name, bool(flag))
         h = self.height
         if isinstance(h, bool) or not (h == "auto" or isinstance(h, int)):
             raise TypeError(f"height must be an int or 'auto', got {h!r}")
@@ -65,8 +72,6 @@ class PyramidSpec:
         if self.synthesis not in SYNTHESIS_MODES:
             raise ValueError(f"synthesis must be one of {SYNTHESIS_MODES}, got {self.synthesis!r}")
         object.__setattr__(self, "twidth", float(self.twidth))
-        object.__setattr__(self, "is_complex", bool(self.is_complex))
-        object.__setattr__(self, "tight_frame", bool(self.tight_frame))
 
     def __reduce__(self):
         """Pickle through the constructor (validated on load; see Pyramid.__reduce__)."""

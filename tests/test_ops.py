@@ -88,7 +88,7 @@ def test_spec_crosses_the_op_boundary_as_one_string():
             PyramidSpec.from_op_args(bad)
     x = torch.randn(16, 16)
     out = build_op(x, PyramidSpec(2).op_args(), "torch")
-    with pytest.raises(ValueError, match="height 1"):
+    with pytest.raises(ValueError, match="one tensor per level: spec.height=1"):
         collapse_op(out[0], out[1:-1], out[-1], PyramidSpec(1).op_args(), "torch")
 
 

@@ -86,41 +86,56 @@ def test_morph_command(tmp_path, capsys):
         assert main(args) == 0
 
 
-def test_morph_command_errors(tmp_path):
-    with pytest.raises(SystemExit, match="not an embedded model"):
-        main(["morph", "x.png", "--model", "nothing", "--target", "1", "--out", "o.gif"])
-    with pytest.raises(SystemExit, match="cannot read it as an image"):
-        (tmp_path / "bad.png").write_text("not an image")
-        main(
-            [
-                "morph",
-                str(tmp_path / "bad.png"),
-                "--model",
-                "digits-driver",
-                "--target",
-                "1",
-                "--out",
-                str(tmp_path / "o.gif"),
-            ]
-        )
+def _morph_args(tmp_path, image, *extra):
+    return [
+        "morph",
+        str(image),
+        "--model",
+        "digits-driver",
+        "--target",
+        "1",
+        "--out",
+        str(tmp_path / "o.gif"),
+        *extra,
+    ]
+
+
+def test_morph_command_errors_are_one_line_with_status_2(tmp_path, capsys):
     from pyramid_kernels.apps.image_io import save_png
 
+    (tmp_path / "bad.png").write_text("not an image")
     save_png(tmp_path / "d.png", torch.rand(1, 32, 32))
-    with pytest.raises(SystemExit, match="target must be in"):
-        main(
-            [
-                "morph",
-                str(tmp_path / "d.png"),
-                "--gray",
-                "--model",
-                "digits-driver",
-                "--target",
-                "12",
-                "--out",
-                str(tmp_path / "o.gif"),
-            ]
-        )
+    cases = [
+        (
+            ["morph", "x.png", "--model", "nothing", "--target", "1", "--out", "o.gif"],
+            "not an embedded model",
+        ),
+        (_morph_args(tmp_path, tmp_path / "bad.png"), "cannot read it as an image"),
+        (_morph_args(tmp_path, tmp_path / "d.png", "--target", "12"), "target must be in"),
+        (_morph_args(tmp_path, tmp_path / "d.png", "--steps", "0"), "steps must be an int"),
+        (_morph_args(tmp_path, tmp_path / "d.png", "--budget", "-1"), "budget must be"),
+        (_morph_args(tmp_path, tmp_path / "d.png", "--size", "2", "2"), "--size 2 2"),
+        (_morph_args(tmp_path, tmp_path / "d.png", "--size", "40", "40"), "failed on"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
     assert not (tmp_path / "o.gif").exists()
+    with pytest.raises(ValueError, match="steps must be an int"):  # --debug: the traceback
+        main(["--debug", *_morph_args(tmp_path, tmp_path / "d.png", "--steps", "0")])
+    with pytest.raises(SystemExit) as exit_info:  # argparse's own errors: status 2 too
+        main(["morph", str(tmp_path / "d.png")])
+    assert exit_info.value.code == 2
+
+
+def test_embedded_models_convert_photos_themselves(tmp_path, capsys):
+    from pyramid_kernels.apps.image_io import save_png
+
+    save_png(tmp_path / "photo.png", torch.rand(3, 50, 70))  # RGB, another size
+    assert main(_morph_args(tmp_path, tmp_path / "photo.png", "--steps", "2")) == 0
+    out = capsys.readouterr().out
+    assert "digits-driver takes 1x32x32 images" in out and "grayscale" in out
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):

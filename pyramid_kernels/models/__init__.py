@@ -1,8 +1,9 @@
 """Small embedded classifiers of the 32x32 digits: a driver CNN and two judges of different
-architectures. Each maps (B, 1, 32, 32) images in [0, 1] to logits (B, 10)."""
+architectures. Each maps (B, 1, 32, 32) images in [0, 1] to logits (B, 10) (``INPUTS``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -94,6 +95,18 @@ ARCHITECTURES = {
     "digits-judge-resnet": ResNetMini,
     "digits-judge-mlp": TinyMLP,
 }
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """What an embedded model takes: channels, (H, W) and the pixel value range."""
+
+    channels: int
+    size: tuple[int, int]
+    value_range: tuple[float, float] = (0.0, 1.0)
+
+
+INPUTS = {name: InputSpec(1, (32, 32)) for name in ARCHITECTURES}
 
 
 def load(name: str) -> nn.Module:

@@ -47,7 +47,8 @@ class MorphResult:
     frames:      (steps + 1, B, C, H, W); frame 0 is the input.
     target_prob: (steps + 1, B) the model's softmax probability of the target.
     distance:    (steps + 1, B) pixel L2 distance of each frame from the input.
-    attained:    (B,) bool; False only for budget runs that could not reach the budget.
+    attained:    (B,) bool; False for budget runs that could not reach the budget, and for
+                 images whose frames are not finite (the model's gradient was NaN or inf).
     step:        (B,) the per-image step size u.
     target, source: (B,) int64.
     """
@@ -63,9 +64,23 @@ class MorphResult:
 
     def save(self, path, scale: int | None = None) -> None:
         """Write ``.gif`` (animation; the batch side by side) or ``.png`` (a strip: one row per
-        image, one column per frame), atomically."""
+        image, one column per frame), atomically; ``scale`` is an integer upscaling factor
+        (default: to about 128 pixels). Refuses frames that are not finite (they would be
+        written as black pixels)."""
         from ..apps.image_io import save_morph
 
+        if scale is not None and (
+            isinstance(scale, bool) or not isinstance(scale, int) or scale < 1
+        ):
+            raise ValueError(f"scale must be None or an int >= 1, got {scale!r}")
+        if self.frames.numel() == 0:
+            raise ValueError("this morph has no images to save (the batch was empty)")
+        if not torch.isfinite(self.frames).all():
+            bad = (~torch.isfinite(self.frames)).flatten(2).any(2).any(0).nonzero().flatten()
+            raise ValueError(
+                f"frames of images {bad.tolist()} contain NaN or inf (see attained); "
+                "save the others with result.frames[:, good] and save_morph"
+            )
         save_morph(path, self.frames, scale)
 
 
@@ -86,12 +101,25 @@ def _validate_inputs(model, x, options: MorphOptions) -> None:
         )
     if not torch.isfinite(x).all():
         raise ValueError("x contains NaN or inf; morphs need finite images")
+    if options.clamp is not None and x.numel():
+        low, high = options.clamp
+        if x.min() < low or x.max() > high:
+            raise ValueError(
+                f"x has values in [{x.min().item():.4g}, {x.max().item():.4g}], outside "
+                f"clamp={options.clamp}: rescale the images to the clamp range, or pass "
+                "clamp=(low, high) for their range (clamp=None morphs without clamping)"
+            )
     if options.color == "luminance" and x.shape[1] != 3:
         raise ValueError(f"color='luminance' needs RGB images (C = 3), got C = {x.shape[1]}")
 
 
 def _labels(value, batch: int, name: str, device) -> Tensor:
-    labels = torch.as_tensor(value, device=device)
+    try:
+        labels = torch.as_tensor(value, device=device)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise TypeError(
+            f"{name} must be an int or ({batch},) integer class indices, got {value!r}"
+        ) from error
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(f"{name} must be integer class indices, got {labels.dtype}")
     labels = labels.long()
@@ -110,6 +138,8 @@ def _logits(model, images: Tensor) -> Tensor:
             f"model must map (B, C, H, W) images to logits (B, classes); for "
             f"B = {images.shape[0]} it returned {shape}"
         )
+    if not out.is_floating_point():
+        raise ValueError(f"model must return floating logits, it returned {out.dtype}")
     return out
 
 
@@ -295,8 +325,11 @@ def morph(
     controls (default: phase_step=0.2), and :class:`MorphOptions` for their validation.
     ``pyramid`` (a complex SteerablePyramid) defaults to ``SteerablePyramid(backend=backend)``;
     ``color="luminance"`` edits Y of YIQ only; ``chunk_size`` morphs that many images at a
-    time (bounded memory, same frames); ``group_bytes`` sizes the work per launch (see
-    ``morphing/sizing.py``; same frames).
+    time (bounded memory); ``group_bytes`` sizes the work per launch (see
+    ``morphing/sizing.py``). The library's part of a morph gives the same frames for every
+    chunking and grouping (to float rounding); only a model whose outputs depend on the other
+    images of its batch can make them differ. x must lie in the clamp range; an empty batch
+    gives an empty result; images whose frames are not finite are reported in ``attained``.
     """
     options = MorphOptions(
         space=space,
@@ -308,7 +341,7 @@ def morph(
         phase_step=phase_step,
         budget=budget,
         color=color,
-        clamp=None if clamp is None else tuple(clamp),
+        clamp=clamp,
         chunk_size=chunk_size,
         group_bytes=group_bytes,
         pyramid=pyramid,
@@ -320,6 +353,8 @@ def morph(
         options, backend=concrete, pyramid=options.pyramid or SteerablePyramid(backend=concrete)
     )
     x = x.float() if x.dtype not in (torch.float32, torch.float64) else x
+    if x.shape[0] == 0:
+        return _empty_result(x, target, source, options)
     group = options.chunk_size or x.shape[0]
     logits, target, source = _resolve_labels(model, x, target, source, group)
     budget = group_budget(x.device, options.group_bytes)
@@ -328,12 +363,25 @@ def morph(
         frames, step, attained = _morph_groups(
             model, x, target, source, options, group, budget, bar
         )
+    attained = attained & torch.isfinite(frames).flatten(2).all(2).all(0)  # never faked
     image_bytes = x[0].numel() * x.element_size()
     per_forward = options.chunk_size or images_per_forward(image_bytes, x.shape[0], budget)
     target_prob = _target_probability(model, frames, logits, target, per_forward)
     distance = (frames - x).flatten(2).norm(dim=2)
     return MorphResult(
         frames, target_prob, distance, attained, step, target, source, options.settings()
+    )
+
+
+def _empty_result(x: Tensor, target, source, options: MorphOptions) -> MorphResult:
+    """The morph of an empty batch: correctly shaped empty tensors."""
+    frames = x.new_empty((options.steps + 1, *x.shape))
+    target = _labels(target, 0, "target", x.device)
+    source = target if source is None else _labels(source, 0, "source", x.device)
+    none = x.new_empty((options.steps + 1, 0))
+    empty = x.new_empty(0, dtype=torch.bool)
+    return MorphResult(
+        frames, none, none.clone(), empty, x.new_empty(0), target, source, options.settings()
     )
 
 
@@ -344,6 +392,11 @@ def _resolve_labels(model, x: Tensor, target, source, group: int):
     target = _labels(target, batch, "target", x.device)
     with torch.no_grad():
         logits = torch.cat([_logits(model, c) for c in x.split(group)])
+    if not torch.isfinite(logits).all():
+        raise ValueError(
+            "model returned NaN or inf logits for the input images; a morph needs finite "
+            "logits (check the model on x, its input range and dtype)"
+        )
     classes = logits.shape[1]
     if ((target < 0) | (target >= classes)).any():
         raise ValueError(

@@ -72,7 +72,10 @@ class MorphOptions:
             object.__setattr__(self, "phase_step", DEFAULT_PHASE_STEP)
         clamp = self.clamp
         if clamp is not None:
-            if len(clamp) != 2 or not clamp[0] < clamp[1]:
+            numbers = isinstance(clamp, (tuple, list)) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in clamp
+            )
+            if not numbers or len(clamp) != 2 or not clamp[0] < clamp[1]:
                 raise ValueError(
                     f"clamp must be None or (low, high) with low < high, got {clamp!r}"
                 )
