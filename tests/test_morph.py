@@ -273,3 +273,10 @@ def test_frozen_scales_are_made_on_the_device(monkeypatch):
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         pk.morph(model, x, target, source=source, steps=3, amplification=1.0)
     assert "aten::lift_fresh" not in [e.name for e in prof.events()]  # torch.tensor(list)
+
+
+@pytest.mark.parametrize("regime", REGIMES)
+def test_progress_counts_the_steps_of_a_single_image(regime, capsys):
+    pk.morph(tiny_model(), images(batch=1), 2, regime=regime, steps=4, progress=True)
+    err = capsys.readouterr().err
+    assert all(f"{k}/4" in err for k in range(5)), err

@@ -200,10 +200,14 @@ class _Group:
         size = sigma if sigma is not None else torch.full_like(peak, o.phase_step)
         return torch.where(peak > 0, size / peak.clamp_min(1e-30), torch.zeros_like(peak))
 
-    def frames(self, sigma: Tensor | None, last_only: bool = False) -> tuple[Tensor, Tensor]:
-        """(frames (T', B, C, H, W), u (B,)) for a budget scale sigma or the knob's step. The
-        iterative regimes keep the last step's state (space, params before it, its scaled
-        gradient) so that :meth:`last_frame` can refine its length."""
+    def frames(
+        self, sigma: Tensor | None, last_only: bool = False, progress: Progress | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """(frames (T', B, C, H, W), u (B,)) for a budget scale sigma or the knob's step;
+        ``progress`` advances by the group's images at every step. The iterative regimes keep
+        the last step's state (space, params before it, its scaled gradient) so that
+        :meth:`last_frame` can refine its length."""
+        count = self.x.shape[0]
         o, steps = self.o, self.o.steps
         if o.regime == "frozen":
             u = self.step_size(self.source_grads, sigma)
@@ -214,6 +218,8 @@ class _Group:
                 space.elements(), len(scales), 2 * self.x.element_size(), self.budget
             )
             edited = space.extrapolate(_scale(self.source_grads, u), scales, group)
+            if progress is not None:
+                progress.update(count * steps)
             return self.to_image(edited), u
         frames, u_first, space, params = [], None, self.source_space, None
         for k in range(steps):
@@ -229,6 +235,8 @@ class _Group:
             params = [p - g for p, g in zip(params, scaled, strict=True)]
             with torch.no_grad():
                 frames.append(self.to_image(space.render(params)))
+            if progress is not None:
+                progress.update(count)
         return torch.stack(frames[-1:] if last_only else frames), u_first
 
     def last_frame(self, tau: Tensor) -> Tensor:
@@ -359,7 +367,8 @@ def morph(
     logits, target, source = _resolve_labels(model, x, target, source, group)
     budget = group_budget(x.device, options.group_bytes)
     label = f"morph {space}/{edit}/{regime}"
-    with Progress(x.shape[0], label, enabled=progress) as bar:
+    # progress counts image steps, so a single image's long iterative morph shows its steps
+    with Progress(x.shape[0] * options.steps, label, enabled=progress) as bar:
         frames, step, attained = _morph_groups(
             model, x, target, source, options, group, budget, bar
         )
@@ -422,7 +431,6 @@ def _morph_groups(
     for start in range(0, x.shape[0], group):
         part = slice(start, start + group)
         groups.append(_Group(model, x[part], target[part], source[part], options, budget))
-        bar.update(x[part].shape[0])
     o = options
     attained = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
     sigma = None
@@ -438,7 +446,7 @@ def _morph_groups(
                 torch.full((x.shape[0],), 0.5, device=x.device),
                 tolerance=0.02 * o.budget if coarse else BUDGET_TOLERANCE,
             )
-        runs = [g.frames(v) for g, v in _split(groups, sigma)]
+        runs = [g.frames(v, progress=bar) for g, v in _split(groups, sigma)]
         frames = torch.cat([r[0] for r in runs], dim=1) if len(runs) > 1 else runs[0][0]
         step = torch.cat([r[1] for r in runs]) if len(runs) > 1 else runs[0][1]
         if o.budget is not None and o.regime != "frozen":
