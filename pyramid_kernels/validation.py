@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .backends import backend_kernels, resolve_backend
 from .spec import PyramidSpec, level_sizes
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
@@ -88,8 +89,6 @@ def check_coefficients(highpass: Tensor, bands, lowpass: Tensor, spec: PyramidSp
 def op_kernels(backend: str, device: torch.device):
     """The kernel module of ``backend`` for tensors on ``device``; raises ValueError naming
     the backend when it cannot run there."""
-    from .backends import backend_kernels, resolve_backend
-
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str, got {type(backend).__name__}")
     return backend_kernels(resolve_backend(backend, device.type))
