@@ -102,13 +102,16 @@ def _build_vmap(info, in_dims, x, spec, backend):
     return out, [0] * len(out)
 
 
-def _collapse_vmap(info, in_dims, highpass, bands, lowpass, spec, backend):
+def _collapse_batched(info, coeffs, dims, spec, backend):
+    """collapse of [highpass, *bands, lowpass] vmapped along ``dims`` (one per tensor)."""
     size = info.batch_size
-    dims = [in_dims[0], *(in_dims[1] or [None] * len(bands)), in_dims[2]]
-    coeffs = [
-        batch_first(c, d, size) for c, d in zip((highpass, *bands, lowpass), dims, strict=True)
-    ]
+    coeffs = [batch_first(c, d, size) for c, d in zip(coeffs, dims, strict=True)]
     return collapse_op(coeffs[0], coeffs[1:-1], coeffs[-1], spec, backend), 0
+
+
+def _collapse_vmap(info, in_dims, highpass, bands, lowpass, spec, backend):
+    dims = [in_dims[0], *(in_dims[1] or [None] * len(bands)), in_dims[2]]
+    return _collapse_batched(info, [highpass, *bands, lowpass], dims, spec, backend)
 
 
 class _Build(torch.autograd.Function):
@@ -172,9 +175,7 @@ class _Collapse(torch.autograd.Function):
     @staticmethod
     def vmap(info, in_dims, *args):
         *coeffs, spec, backend = args
-        size = info.batch_size
-        coeffs = [batch_first(c, d, size) for c, d in zip(coeffs, in_dims[:-2], strict=True)]
-        return collapse_op(coeffs[0], coeffs[1:-1], coeffs[-1], spec, backend), 0
+        return _collapse_batched(info, coeffs, in_dims[:-2], spec, backend)
 
 
 build_op = register(

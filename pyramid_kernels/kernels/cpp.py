@@ -1,5 +1,6 @@
-"""The C++ CPU kernels (csrc/*.cpp, built as ``pyramid_kernels._C``) behind the contracts of
-``reference.py``: the four spectral stages and the two phase ops.
+"""The C++ CPU kernels (csrc/*.cpp, built as ``pyramid_kernels._C``) behind the backend
+contract: the four per-level spectral stages of :mod:`.levels` (chained by it into the
+contract's ``analysis`` and ``synthesis``) and the two phase ops.
 
 Real masks are cached per (level, shape, spec, dtype) with the runs of columns where they are
 nonzero within the support of the incoming low-pass; the kernels touch only those bins (about

@@ -36,17 +36,20 @@ def hermitian_expand(half: Tensor, width: int) -> Tensor:
     return torch.cat([half, mirror.flip(-1).conj_physical()], dim=-1)
 
 
+def _next_factor(level: int, spec: PyramidSpec, factors) -> float:
+    """The factor of the low-pass a stage passes on (level -1: the residual stage): the
+    low-pass residual's a_lp from the deepest stage, 1 from the others."""
+    return factors[-1] if level == spec.height - 1 else 1.0
+
+
 def analysis(stages, half: Tensor, size, spec: PyramidSpec, factors) -> tuple:
     """The contract's ``analysis`` by levels: (hp_half, band spectra, lowpass half)."""
-    height = spec.height
-    lp_factor = factors[-1]
-    hp, low = stages.residual_split(half, size[1], spec, factors[0], 1.0 if height else lp_factor)
+    next_factor = _next_factor(-1, spec, factors)
+    hp, low = stages.residual_split(half, size[1], spec, factors[0], next_factor)
     bands = []
-    for level in range(height):
-        last = level == height - 1
-        b, low = stages.band_split(
-            low, level, size, spec, factors[1 + level], lp_factor if last else 1.0
-        )
+    for level in range(spec.height):
+        next_factor = _next_factor(level, spec, factors)
+        b, low = stages.band_split(low, level, size, spec, factors[1 + level], next_factor)
         bands.append(b if spec.is_complex else b[..., : b.shape[-1] // 2 + 1])
     return hp, bands, low[..., : low.shape[-1] // 2 + 1]
 
@@ -55,16 +58,12 @@ def synthesis(
     stages, hp_half: Tensor, bands: list[Tensor], lp_half: Tensor, size, spec, factors, real_bands
 ) -> Tensor:
     """The contract's ``synthesis`` by levels: -> half spectrum (N, H, W//2+1)."""
-    height = spec.height
-    sizes = level_sizes(tuple(size), height)
-    lp_factor = factors[-1]
+    sizes = level_sizes(tuple(size), spec.height)
     low = hermitian_expand(lp_half, sizes[-1][1])
-    for level in reversed(range(height)):
+    for level in reversed(range(spec.height)):
         spectrum = bands[level]
         if real_bands:
             spectrum = hermitian_expand(spectrum, sizes[level][1])
-        last = level == height - 1
-        low = stages.band_merge(
-            spectrum, low, level, size, spec, factors[1 + level], lp_factor if last else 1.0
-        )
-    return stages.residual_merge(hp_half, low, spec, factors[0], 1.0 if height else lp_factor)
+        next_factor = _next_factor(level, spec, factors)
+        low = stages.band_merge(spectrum, low, level, size, spec, factors[1 + level], next_factor)
+    return stages.residual_merge(hp_half, low, spec, factors[0], _next_factor(-1, spec, factors))

@@ -40,10 +40,9 @@ def _band_masks(level, size, full, spec, dtype, device, band_factor, next_factor
 def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     h, wh = half.shape[-2:]
-    masks = _residual_masks(
+    hi0, lo0 = _residual_masks(
         (h, width), spec.twidth, half.dtype.to_real(), half.device, hp_factor, low_factor
     )
-    hi0, lo0 = masks
     return half * hi0[:, :wh], levels.hermitian_expand(half, width) * lo0
 
 

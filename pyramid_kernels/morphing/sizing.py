@@ -40,8 +40,8 @@ def images_per_group(elements: int, frames: int, element_bytes: int, budget: int
 
 
 def images_per_forward(image_bytes: int, images: int, budget: int | None) -> int:
-    """Images per model forward when scoring ``images`` frames x images: one frame's batch at a
-    time on CPU, as many as the budget allows on CUDA."""
+    """Images per model forward when scoring the frames (``images`` per frame): one frame's
+    batch on CPU; on CUDA as many as the budget allows, at least one frame's batch."""
     if budget is None:
         return images
     return max(images, budget // (ACTIVATIONS * image_bytes))

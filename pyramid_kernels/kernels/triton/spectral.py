@@ -4,14 +4,17 @@ One launch per direction for the whole pyramid. Every bin k of a coarser level i
 of level 0 (the crops keep integer frequencies), and the low-pass entering level l is the image
 spectrum X times lo0 and the low-pass masks of the levels above it:
     low_l(k) = X(k) lo0(k) prod_{j<l} Lo(log2 r + j + 1),   band_{l,b}(k) = low_l(k) mask_{l,b}(k).
-So the analysis kernel walks the level-0 grid once: a program reads BLOCK bins of one image's
+So the analysis kernel walks the level-0 grid once: a program reads a 2-D tile of one image's
 rfft2 half (mirrored into the full grid), builds the masks in closed form from each bin's
 frequency (no mask tensors, no atan2: cos(theta - theta_b) = (u . e_b) / r), and writes the
 high-pass half, every level's K bands where the bin lies in that level's grid, and the
-low-pass half; no intermediate low-pass spectrum touches memory. The synthesis kernel walks the
-level-0 half grid and gathers the adjoint at k and -k (the Hermitian fold of the residual
-merge) from every level: half(k) = hp(k) hi0 + lo0 (low_0(k) + conj low_0(-k)) / 2 with
-low_0(k) = sum_l P_l(k) sum_b band_{l,b}(k) conj(mask_{l,b}(k)) + P_L(k) lp(k).
+low-pass half; no intermediate low-pass spectrum touches memory. A level whose masks are
+exactly zero on the whole tile (its radii fall outside the level's annulus, see
+_level_active) is skipped, so a bin pays for the one or two levels that touch it. The
+synthesis kernel walks the level-0 half grid and gathers the adjoint at k and -k (the
+Hermitian fold of the residual merge) from every level active on its tile:
+    half(k) = hp(k) hi0 + lo0 (low_0(k) + conj low_0(-k)) / 2,
+    low_0(k) = sum_l P_l(k) sum_b band_{l,b}(k) conj(mask_{l,b}(k)) + P_L(k) lp(k).
 
 Sizes are runtime arguments that are never specialised (``do_not_specialize``): one compiled
 variant per (dtype, height, K, complex, real bands) serves every image size. Float constants
