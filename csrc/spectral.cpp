@@ -217,10 +217,12 @@ void residual_merge(const at::Tensor& high_in, const at::Tensor& low_in, const a
 // of lomask row jy (kept columns only). Merge: low = sum_b conj-rot(bands_b * masks_b) +
 // pad(next * lomask), zero off the runs. Complex data as interleaved T pairs; masks (K, h, w),
 // lomask (h, w) on the level's grid; runs: K * h band rows, then h rows of lomask.
+// The next level is (ceil(h / 2), ceil(w / 2)), or (h, w) itself for an undecimated pyramid
+// (then every bin is kept in place).
 struct Level {
   int64_t k, h, w, hn, wn, left;  // kept columns: [0, left) and [w - wn / 2, w)
-  Level(int64_t k, int64_t h, int64_t w)
-      : k(k), h(h), w(w), hn((h + 1) / 2), wn((w + 1) / 2), left((wn + 1) / 2) {}
+  Level(int64_t k, int64_t h, int64_t w, int64_t hn, int64_t wn)
+      : k(k), h(h), w(w), hn(hn), wn(wn), left((wn + 1) / 2) {}
   // Column jx of a kept run starting at `start` is column jx + shift of the next level.
   int64_t next_shift(int64_t start) const { return start < left ? 0 : wn - w; }
 };
@@ -279,8 +281,8 @@ inline void merge_row(T* __restrict lrow, const T* __restrict bands, const T* __
 
 template <typename T, bool MERGE, int ORDER>
 void band_kernel(T* low, T* bands, T* next, const T* masks, const T* lomask, Runs runs,
-                 int64_t n, int64_t k, int64_t h, int64_t w) {
-  const Level lv(k, h, w);
+                 int64_t n, const Level& lv) {
+  const int64_t k = lv.k, h = lv.h, w = lv.w;
   at::parallel_for(0, n * h, 1, [&](int64_t begin, int64_t end) {
     for (int64_t row = begin; row < end; ++row) {
       const int64_t image = row / h, jy = row % h;
@@ -299,13 +301,21 @@ void band_kernel(T* low, T* bands, T* next, const T* masks, const T* lomask, Run
 
 template <typename T, bool MERGE>
 void band_dispatch(int64_t order, T* low, T* bands, T* next, const T* masks, const T* lomask,
-                   Runs runs, int64_t n, int64_t k, int64_t h, int64_t w) {
+                   Runs runs, int64_t n, const Level& lv) {
   switch (order % 4) {
-    case 0: return band_kernel<T, MERGE, 0>(low, bands, next, masks, lomask, runs, n, k, h, w);
-    case 1: return band_kernel<T, MERGE, 1>(low, bands, next, masks, lomask, runs, n, k, h, w);
-    case 2: return band_kernel<T, MERGE, 2>(low, bands, next, masks, lomask, runs, n, k, h, w);
-    default: return band_kernel<T, MERGE, 3>(low, bands, next, masks, lomask, runs, n, k, h, w);
+    case 0: return band_kernel<T, MERGE, 0>(low, bands, next, masks, lomask, runs, n, lv);
+    case 1: return band_kernel<T, MERGE, 1>(low, bands, next, masks, lomask, runs, n, lv);
+    case 2: return band_kernel<T, MERGE, 2>(low, bands, next, masks, lomask, runs, n, lv);
+    default: return band_kernel<T, MERGE, 3>(low, bands, next, masks, lomask, runs, n, lv);
   }
+}
+
+void check_next_size(const Level& lv) {
+  const bool cropped = lv.hn == (lv.h + 1) / 2 && lv.wn == (lv.w + 1) / 2;
+  const bool same = lv.hn == lv.h && lv.wn == lv.w;
+  TORCH_CHECK(cropped || same, "lowpass_next must be (ceil(H/2), ceil(W/2)) or, undecimated, ",
+              "(H, W) for a level of size (", lv.h, ", ", lv.w, "), got (", lv.hn, ", ", lv.wn,
+              ")");
 }
 
 void check_band_args(const at::Tensor& data, const at::Tensor& masks, const at::Tensor& lomask,
@@ -329,14 +339,17 @@ void band_split(const at::Tensor& low_in, const at::Tensor& masks_in,
   const int64_t n = low.size(0), h = low.size(1), w = low.size(2), k = masks.size(0);
   check_band_args(low, masks, lomask, h, w, order);
   check_out(bands, low, {n, k, h, w}, "bands");
-  check_out(next, low, {n, (h + 1) / 2, (w + 1) / 2}, "lowpass_next");
+  TORCH_CHECK(next.dim() == 3, "lowpass_next must have 3 dims, got ", next.dim());
+  const Level lv(k, h, w, next.size(1), next.size(2));
+  check_next_size(lv);
+  check_out(next, low, {n, lv.hn, lv.wn}, "lowpass_next");
   const Runs r = runs_of(offsets, runs, (k + 1) * h, w);
   AT_DISPATCH_FLOATING_TYPES(masks.scalar_type(), "band_split", [&] {
     band_dispatch<scalar_t, false>(order, reinterpret_cast<scalar_t*>(low.data_ptr()),
                                    reinterpret_cast<scalar_t*>(bands.data_ptr()),
                                    reinterpret_cast<scalar_t*>(next.data_ptr()),
                                    masks.data_ptr<scalar_t>(), lomask.data_ptr<scalar_t>(), r, n,
-                                   k, h, w);
+                                   lv);
   });
 }
 
@@ -352,8 +365,9 @@ void band_merge(const at::Tensor& bands_in, const at::Tensor& next_in, const at:
   TORCH_CHECK(next.dtype() == bands.dtype(), "lowpass_next must have the bands' dtype ",
               bands.dtype(), ", got ", next.dtype());
   TORCH_CHECK(masks.size(0) == k, "masks must have one row per band");
-  TORCH_CHECK(next.size(1) == (h + 1) / 2 && next.size(2) == (w + 1) / 2,
-              "lowpass_next must have the next level's size");
+  const Level lv(k, h, w, next.size(1), next.size(2));
+  check_next_size(lv);
+  TORCH_CHECK(next.size(0) == n, "lowpass_next must have the bands' batch size");
   check_out(low, bands, {n, h, w}, "lowpass");
   const Runs r = runs_of(offsets, runs, (k + 1) * h, w);
   AT_DISPATCH_FLOATING_TYPES(masks.scalar_type(), "band_merge", [&] {
@@ -361,7 +375,7 @@ void band_merge(const at::Tensor& bands_in, const at::Tensor& next_in, const at:
                                   reinterpret_cast<scalar_t*>(bands.data_ptr()),
                                   reinterpret_cast<scalar_t*>(next.data_ptr()),
                                   masks.data_ptr<scalar_t>(), lomask.data_ptr<scalar_t>(), r, n,
-                                  k, h, w);
+                                  lv);
   });
 }
 

@@ -23,7 +23,7 @@ from torch import Tensor
 
 from . import pipeline
 from .registration import apply_at_this_level, batch_first, below_autograd, register
-from .spec import PyramidSpec, level_sizes
+from .spec import PyramidSpec
 from .validation import check_coefficients, check_image, complex_dtype, op_kernels
 
 _lib = torch.library.Library("pyramid_kernels", "FRAGMENT")  # noqa: TOR901
@@ -68,7 +68,7 @@ def _build_kernel(x: Tensor, spec: str, backend: str) -> list[Tensor]:
 def _build_fake(x, spec, backend):
     s = PyramidSpec.from_op_args(spec)
     lead = tuple(x.shape[:-2])
-    sizes = level_sizes(tuple(x.shape[-2:]), s.height)
+    sizes = s.level_sizes(tuple(x.shape[-2:]))
     band_dtype = complex_dtype(x.dtype) if s.is_complex else x.dtype
     out = [x.new_empty(lead + sizes[0])]
     out += [x.new_empty(lead + (s.orientations, *size), dtype=band_dtype) for size in sizes[:-1]]

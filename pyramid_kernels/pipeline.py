@@ -17,7 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch.fft import fft2, ifft2, irfft2, rfft2
 
-from .spec import PyramidSpec, level_sizes
+from .spec import PyramidSpec
 
 
 def spectral_factors(
@@ -30,7 +30,7 @@ def spectral_factors(
     image scales by 1 / sqrt(H W h w) overall, so a_l = scale_l / sqrt(H W h_l w_l).
     """
     area = size[0] * size[1]
-    outputs = [size, *level_sizes(size, spec.height)]  # highpass, levels 0..L-1, lowpass
+    outputs = [size, *spec.level_sizes(size)]  # highpass, levels 0..L-1, lowpass
     return tuple(s / math.sqrt(area * h * w) for s, (h, w) in zip(scales, outputs, strict=True))
 
 
@@ -39,13 +39,16 @@ def amplitude_scales(spec: PyramidSpec, size: tuple[int, int]) -> list[float]:
 
     All ones for ``tight_frame=True``. Otherwise the pyrtools/plenoptic amplitudes: backward
     FFT normalisation gives sqrt(HW / (H_l W_l)) at level l (2^l for even sizes), and complex
-    bands are not divided by sqrt(2).
+    bands are not divided by sqrt(2). Undecimated levels keep the image size; their pyrtools
+    amplitude is 2^l at every size (plenoptic doubles the low-pass per level).
     """
     if spec.tight_frame:
         return [1.0] * (spec.height + 2)
-    sizes = level_sizes(size, spec.height)
     area = size[0] * size[1]
-    level = [(area / (h * w)) ** 0.5 for h, w in sizes]
+    if spec.downsample:
+        level = [(area / (h * w)) ** 0.5 for h, w in spec.level_sizes(size)]
+    else:
+        level = [2.0**i for i in range(spec.height + 1)]
     complex_gain = 2.0**0.5 if spec.is_complex else 1.0
     return [1.0] + [level[i] * complex_gain for i in range(spec.height)] + [level[-1]]
 
@@ -61,7 +64,7 @@ def analyze(
     size = tuple(x.shape[-2:])
     factors = spectral_factors(spec, size, scales)
     hp, bands, lp = kernels.analysis(rfft2(x), size, spec, factors)
-    sizes = level_sizes(size, spec.height)
+    sizes = spec.level_sizes(size)
     if spec.is_complex:
         bands = [ifft2(b, norm="forward") for b in bands]
     else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 import numpy
@@ -17,22 +17,33 @@ def max_height(size: tuple[int, int]) -> int:
     return int(math.floor(math.log2(min(size)))) - 2
 
 
-def level_sizes(size: tuple[int, int], height: int) -> list[tuple[int, int]]:
+def level_sizes(
+    size: tuple[int, int], height: int, downsample: bool = True
+) -> list[tuple[int, int]]:
     """Sizes of levels 0..height; entry ``height`` is the low-pass residual's size.
 
-    Level 0 has the image size; each coarser level is ceil(d / 2) per axis.
+    Level 0 has the image size; each coarser level is ceil(d / 2) per axis, or the image size
+    again for an undecimated pyramid (``downsample=False``).
     """
     sizes = [tuple(size)]
     for _ in range(height):
-        h, w = sizes[-1]
-        sizes.append(((h + 1) // 2, (w + 1) // 2))
+        sizes.append(next_size(sizes[-1], downsample))
     return sizes
+
+
+def next_size(size: tuple[int, int], downsample: bool = True) -> tuple[int, int]:
+    """The size of the level below one of ``size``: ceil(d / 2) per axis, or ``size`` itself
+    when not downsampling."""
+    if not downsample:
+        return tuple(size)
+    return ((size[0] + 1) // 2, (size[1] + 1) // 2)
 
 
 @dataclass(frozen=True)
 class PyramidSpec:
     """Everything that defines a steerable pyramid except the image size.
 
+    ``downsample=False`` gives the undecimated pyramid: every level at the image size.
     ``height`` is an int or "auto"; :meth:`resolve` checks an int against an image size and
     replaces "auto" by the maximum for it (the custom ops take resolved specs only).
     """
@@ -43,9 +54,10 @@ class PyramidSpec:
     is_complex: bool = True
     tight_frame: bool = True
     synthesis: str = "adjoint"
+    downsample: bool = True
 
     def __post_init__(self) -> None:
-        for name in ("is_complex", "tight_frame"):
+        for name in ("is_complex", "tight_frame", "downsample"):
             flag = getattr(self, name)
             if not isinstance(flag, (bool, numpy.bool_)):
                 raise TypeError(f"{name} must be a bool, got {flag!r}")
@@ -82,6 +94,10 @@ class PyramidSpec:
         """Order n = K - 1 of the angular cos^n masks."""
         return self.orientations - 1
 
+    def level_sizes(self, size: tuple[int, int]) -> list[tuple[int, int]]:
+        """Sizes of levels 0..height for an (H, W) image (needs a resolved height)."""
+        return level_sizes(size, self.height, self.downsample)
+
     def resolve(self, size: tuple[int, int]) -> PyramidSpec:
         """This spec with ``height`` checked against (H, W) and "auto" replaced by the maximum."""
         top = max_height(size)
@@ -99,14 +115,7 @@ class PyramidSpec:
             )
         else:
             height = self.height
-        return PyramidSpec(
-            height,
-            self.orientations,
-            self.twidth,
-            self.is_complex,
-            self.tight_frame,
-            self.synthesis,
-        )
+        return replace(self, height=height)
 
     def op_args(self) -> str:
         """The spec as the one string argument the custom ops take ("height=4;..."): every

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from .backends import backend_kernels, resolve_backend
-from .spec import PyramidSpec, level_sizes
+from .spec import PyramidSpec
 
 FLOAT_DTYPES = (torch.float32, torch.float64)
 
@@ -62,7 +62,7 @@ def check_coefficients(highpass: Tensor, bands, lowpass: Tensor, spec: PyramidSp
             f"bands must have one tensor per level: spec.height={spec.height}, got {len(bands)}"
         )
     lead, size = tuple(highpass.shape[:-2]), tuple(highpass.shape[-2:])
-    sizes = level_sizes(size, spec.height)
+    sizes = spec.level_sizes(size)
     band_dtype = complex_dtype(highpass.dtype) if spec.is_complex else highpass.dtype
     expected = [("lowpass", lowpass, lead + sizes[-1], highpass.dtype)] + [
         (f"bands[{i}]", b, lead + (spec.orientations, *sizes[i]), band_dtype)

@@ -23,6 +23,7 @@ from .. import (
     _C,  # noqa: F401  (loads the library and registers torch.ops.pyramid_kernels_cpp)
     frequency,
 )
+from ..spec import next_size
 from . import levels
 from .reference import _residual_masks as reference_masks
 
@@ -33,7 +34,7 @@ WORKSPACE_SLOTS = 32
 SYNTHESIS_CHUNK_BYTES = 8 << 20  # pipeline.synthesize: level-0 band spectra per chunk
 
 
-def _scratch(shape, like: torch.Tensor, support=None) -> torch.Tensor:
+def _scratch(shape, like: torch.Tensor, support=None, slot: int = 0) -> torch.Tensor:
     """Output buffer for an intermediate that the next stage consumes at once (a split's
     outputs before their inverse FFT or the next split, a merge's output before the next merge
     or the final inverse FFT; never returned to callers).
@@ -45,7 +46,8 @@ def _scratch(shape, like: torch.Tensor, support=None) -> torch.Tensor:
 
     ``support`` (a hashable key of the masks) asks for a buffer that is zero off the masks'
     runs: splits write only the runs, so such a buffer is zeroed once, when it is created, and
-    kept per key.
+    kept per key. ``slot`` tells apart buffers of one shape that are alive together (an
+    undecimated merge reads the previous level's output, of its own shape).
     """
     fresh = like.new_empty if support is None else like.new_zeros
     if not WORKSPACE:
@@ -53,7 +55,7 @@ def _scratch(shape, like: torch.Tensor, support=None) -> torch.Tensor:
     slots = getattr(_local, "slots", None)
     if slots is None:
         slots = _local.slots = OrderedDict()
-    key = (tuple(shape), like.dtype, support)
+    key = (tuple(shape), like.dtype, support, slot)
     buffer = slots.pop(key, None)
     if buffer is None:
         buffer = fresh(shape)
@@ -106,7 +108,7 @@ def _band_masks(level, size, full, spec, dtype, band_factor=1.0, next_factor=1.0
     lomask = frequency.lowpass_mask(level, size, full, spec.twidth)
     support = _support(level, size, full, spec.twidth)
     kept = torch.zeros(size, dtype=torch.bool)
-    size_next = ((size[0] + 1) // 2, (size[1] + 1) // 2)
+    size_next = next_size(size, spec.downsample)
     rows, cols = (frequency.crop_index(d, dn) for d, dn in zip(size, size_next, strict=True))
     kept[rows[:, None], cols[None, :]] = True
     on = torch.cat([(masks != 0) & support, ((lomask != 0) & kept & support)[None]])
@@ -141,7 +143,7 @@ def band_split(lowpass, level, full, spec, band_factor=1.0, next_factor=1.0):
     masks = _band_masks(level, (h, w), full, spec, real, band_factor, next_factor)
     support = ("band", level, full, spec)
     bands = _scratch((n, spec.orientations, h, w), lowpass, support)
-    nxt = _scratch((n, (h + 1) // 2, (w + 1) // 2), lowpass, support)
+    nxt = _scratch((n, *next_size((h, w), spec.downsample)), lowpass, support)
     _ops.band_split(lowpass.contiguous(), *masks, spec.order, bands, nxt)
     return bands, nxt
 
@@ -152,7 +154,7 @@ def band_merge(bands, lowpass_next, level, full, spec, band_factor=1.0, next_fac
     n, _, h, w = bands.shape
     real = bands.dtype.to_real()
     masks = _band_masks(level, (h, w), full, spec, real, band_factor, next_factor)
-    out = _scratch((n, h, w), bands)
+    out = _scratch((n, h, w), bands, slot=level % 2)
     _ops.band_merge(bands.contiguous(), lowpass_next.contiguous(), *masks, spec.order, out)
     return out
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..spec import PyramidSpec, level_sizes
+from ..spec import PyramidSpec
 
 
 def mirror_index(d: int, device) -> Tensor:
@@ -58,7 +58,7 @@ def synthesis(
     stages, hp_half: Tensor, bands: list[Tensor], lp_half: Tensor, size, spec, factors, real_bands
 ) -> Tensor:
     """The contract's ``synthesis`` by levels: -> half spectrum (N, H, W//2+1)."""
-    sizes = level_sizes(tuple(size), spec.height)
+    sizes = spec.level_sizes(tuple(size))
     low = hermitian_expand(lp_half, sizes[-1][1])
     for level in reversed(range(spec.height)):
         spectrum = bands[level]

@@ -14,6 +14,7 @@ from functools import lru_cache
 import torch
 
 from .. import frequency
+from ..spec import next_size
 from . import levels
 
 SYNTHESIS_CHUNK_BYTES = None  # collapse whole batches
@@ -29,7 +30,7 @@ def _residual_masks(size, twidth, dtype, device, hp_factor=1.0, low_factor=1.0):
 @lru_cache(maxsize=64)
 def _band_masks(level, size, full, spec, dtype, device, band_factor, next_factor):
     """(band masks (K, H_l, W_l) complex, lowpass mask (H_l+1, W_l+1) real, crop rows, cols)."""
-    size_next = ((size[0] + 1) // 2, (size[1] + 1) // 2)
+    size_next = next_size(size, spec.downsample)
     masks = (frequency.band_masks(level, size, full, spec, device) * band_factor).to(dtype)
     lomask = frequency.lowpass_mask(level, size_next, full, spec.twidth, device) * next_factor
     rows = frequency.crop_index(size[0], size_next[0], device)

@@ -16,6 +16,9 @@ Hermitian fold of the residual merge) from every level active on its tile:
     half(k) = hp(k) hi0 + lo0 (low_0(k) + conj low_0(-k)) / 2,
     low_0(k) = sum_l P_l(k) sum_b band_{l,b}(k) conj(mask_{l,b}(k)) + P_L(k) lp(k).
 
+An undecimated pyramid (``DOWNSAMPLE`` false) keeps every level on the level-0 grid, so the
+same walk writes each level in place.
+
 Sizes are runtime arguments that are never specialised (``do_not_specialize``): one compiled
 variant per (dtype, height, K, complex, real bands) serves every image size. Float constants
 arrive in a cached device buffer in the compute dtype (offsets below), so float64 runs stay
@@ -34,7 +37,7 @@ import triton
 import triton.language as tl
 
 from ... import frequency
-from ...spec import PyramidSpec, level_sizes
+from ...spec import PyramidSpec
 from . import _common
 
 # the parameter buffer, per (spec, size, dtype, device, factors)
@@ -184,6 +187,7 @@ def _analysis_kernel(
     K: tl.constexpr,
     ORDER: tl.constexpr,
     IS_COMPLEX: tl.constexpr,
+    DOWNSAMPLE: tl.constexpr,
     BY: tl.constexpr,
     BX: tl.constexpr,
 ):
@@ -228,8 +232,9 @@ def _analysis_kernel(
             zero = r2 * 0.0
             for b in range(K):
                 _common.store_complex(band_ptrs[level], base + b * hl * cols, zero, zero, keep)
-        hl = (hl + 1) // 2
-        wl = (wl + 1) // 2
+        if DOWNSAMPLE:
+            hl = (hl + 1) // 2
+            wl = (wl + 1) // 2
     row, col = _row_col(ky, kx, hl, wl)
     cols = wl // 2 + 1
     keep = valid & _in_grid(ky, kx, hl, wl) & (col < cols)
@@ -266,6 +271,7 @@ def _synthesis_kernel(
     ORDER: tl.constexpr,
     IS_COMPLEX: tl.constexpr,
     REAL_BANDS: tl.constexpr,
+    DOWNSAMPLE: tl.constexpr,
     BY: tl.constexpr,
     BX: tl.constexpr,
 ):
@@ -316,8 +322,9 @@ def _synthesis_kernel(
                 mir_r += cr
                 mir_i += ci
             chain = chain * lo
-        hl = (hl + 1) // 2
-        wl = (wl + 1) // 2
+        if DOWNSAMPLE:
+            hl = (hl + 1) // 2
+            wl = (wl + 1) // 2
     if r2_min < tl.exp2(-2.0 * LEVELS) * 1.0001:  # the low-pass residual can be nonzero
         weight = chain * tl.load(factors + 1 + LEVELS)
         nonzero = valid & (weight != 0)
@@ -368,6 +375,7 @@ def _launch(kernel, first, second, bands, lowpass, size, spec: PyramidSpec, fact
         K=spec.orientations,
         ORDER=spec.order,
         IS_COMPLEX=spec.is_complex,
+        DOWNSAMPLE=spec.downsample,
         BY=by,
         BX=bx,
         **flags,
@@ -379,7 +387,7 @@ def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
     complex or (N, K, H_l, W_l//2+1) halves for a real pyramid, lp half (N, H_L, W_L//2+1))."""
     half = half.contiguous()
     n = half.shape[0]
-    sizes = level_sizes(tuple(size), spec.height)
+    sizes = spec.level_sizes(tuple(size))
     k = spec.orientations
     hp = _common.alloc(half, half.shape)
     bands = [
