@@ -91,28 +91,40 @@ def lowpass_mask(
 
 
 def band_masks(
-    level: int, size: tuple[int, int], full: tuple[int, int], spec: PyramidSpec, device=None
+    level: int,
+    size: tuple[int, int],
+    full: tuple[int, int],
+    spec: PyramidSpec,
+    device=None,
+    angles: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Band masks of a level, complex128 (K, H_l, W_l): :func:`band_masks_real` times (-i)^n."""
-    real = band_masks_real(level, size, full, spec, device)
+    real = band_masks_real(level, size, full, spec, device, angles)
     re_factor, im_factor = minus_i_power(spec.order)
     return torch.complex(real * re_factor, real * im_factor)
 
 
 def band_masks_real(
-    level: int, size: tuple[int, int], full: tuple[int, int], spec: PyramidSpec, device=None
+    level: int,
+    size: tuple[int, int],
+    full: tuple[int, int],
+    spec: PyramidSpec,
+    device=None,
+    angles: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Real factor of the band masks, float64 (K, H_l, W_l), including the tight scale:
 
     gain * Hi(log2 r + level + 1) * cos^n(theta - pi b/K), times [cos(theta - pi b/K) > 0]
-    for a complex pyramid.
+    for a complex pyramid. ``angles`` (float64 (A,)) replaces the K angles pi b/K: the masks
+    of the same order steered to other orientations, (A, H_l, W_l).
     """
     ux, uy = _grid(size, full, device)
     r = torch.sqrt(ux * ux + uy * uy)
     radial = radial_high(torch.log2(r) + level + 1, spec.twidth)
     safe_r = torch.where(r > 0, r, torch.ones_like(r))
     k = spec.orientations
-    angles = torch.arange(k, dtype=torch.float64, device=device) * (math.pi / k)
+    if angles is None:
+        angles = torch.arange(k, dtype=torch.float64, device=device) * (math.pi / k)
     cos_delta = ux * torch.cos(angles)[:, None, None] + uy * torch.sin(angles)[:, None, None]
     cos_delta = torch.where(r > 0, cos_delta / safe_r, torch.zeros_like(cos_delta))
     angular = cos_delta**spec.order

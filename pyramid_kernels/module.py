@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .backends import BACKENDS
-from .pyramid import Pyramid, build_with_spec, collapse
+from .pyramid import Pyramid, Selection, build_with_spec, collapse
 from .spec import PyramidSpec
 
 
@@ -20,6 +20,8 @@ class SteerablePyramid(nn.Module):
         tight_frame: orthonormal scaling (||coeffs|| = ||x||); False gives pyrtools amplitudes.
         synthesis: "adjoint" (analytic projection of complex bands) or "real" (real parts).
         backend: "auto", "torch", "cpp" or "triton".
+        downsample: False gives the undecimated pyramid (every band at the image size; still a
+            tight frame when ``tight_frame``).
     """
 
     def __init__(
@@ -31,9 +33,12 @@ class SteerablePyramid(nn.Module):
         tight_frame: bool = True,
         synthesis: str = "adjoint",
         backend: str = "auto",
+        downsample: bool = True,
     ) -> None:
         super().__init__()
-        self.spec = PyramidSpec(height, orientations, twidth, is_complex, tight_frame, synthesis)
+        self.spec = PyramidSpec(
+            height, orientations, twidth, is_complex, tight_frame, synthesis, downsample
+        )
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend
@@ -42,9 +47,12 @@ class SteerablePyramid(nn.Module):
         """x real (..., H, W) -> :class:`Pyramid`."""
         return build_with_spec(x, self.spec, self.backend)
 
-    def collapse(self, coeffs: Pyramid) -> Tensor:
-        """:class:`Pyramid` -> real (..., H, W); gradients flow to the coefficients."""
-        return collapse(coeffs, self.backend)
+    def collapse(
+        self, coeffs: Pyramid, *, levels: Selection = "all", bands: Selection = "all"
+    ) -> Tensor:
+        """:class:`Pyramid` -> real (..., H, W); gradients flow to the coefficients.
+        ``levels`` / ``bands``: reconstruct from part of them (:meth:`Pyramid.select`)."""
+        return collapse(coeffs, self.backend, levels=levels, bands=bands)
 
     forward = build
 
@@ -53,5 +61,5 @@ class SteerablePyramid(nn.Module):
         return (
             f"height={s.height!r}, orientations={s.orientations}, twidth={s.twidth}, "
             f"is_complex={s.is_complex}, tight_frame={s.tight_frame}, "
-            f"synthesis={s.synthesis!r}, backend={self.backend!r}"
+            f"synthesis={s.synthesis!r}, downsample={s.downsample}, backend={self.backend!r}"
         )

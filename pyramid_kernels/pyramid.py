@@ -3,16 +3,59 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
 import torch.utils._pytree as pytree
 from torch import Tensor
 
-from . import ops
+from . import ops, steering
 from .backends import resolve_backend
+from .channels import stack_channels, unstack_channels
 from .spec import PyramidSpec
 from .validation import check_coefficients, check_image
+
+Selection = str | Iterable[int | str]
+RESIDUALS = ("highpass", "lowpass")
+
+
+def _is_all(selection: Selection) -> bool:
+    return isinstance(selection, str) and selection == "all"
+
+
+def _levels(levels: Selection, height: int) -> set[int | str]:
+    """The levels (ints and residual names) a ``levels`` argument selects."""
+    every = {*range(height), *RESIDUALS}
+    if isinstance(levels, str):
+        if levels != "all":
+            raise ValueError(
+                f"levels must be 'all' or an iterable of level indices and {RESIDUALS}, "
+                f"got {levels!r}"
+            )
+        return every
+    chosen = set(levels)
+    unknown = chosen - every
+    if unknown:
+        raise ValueError(
+            f"levels has {sorted(map(str, unknown))}, not levels of this pyramid: pass indices "
+            f"0..{height - 1} and {RESIDUALS}"
+        )
+    return chosen
+
+
+def _bands(bands: Selection, orientations: int) -> list[int] | None:
+    """The band indices a ``bands`` argument keeps (None: all)."""
+    if isinstance(bands, str):
+        if bands != "all":
+            raise ValueError(f"bands must be 'all' or an iterable of band indices, got {bands!r}")
+        return None
+    keep = sorted(set(bands))
+    if any(
+        isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < orientations for b in keep
+    ):
+        raise ValueError(f"bands must hold band indices 0..{orientations - 1}, got {keep}")
+    return keep
 
 
 @dataclass(frozen=True, repr=False)
@@ -21,7 +64,8 @@ class Pyramid:
 
     highpass: (..., H, W) real residual.
     bands:    tuple with one tensor per level l = 0 (finest) .. height-1, each (..., K, H_l, W_l),
-              complex when ``spec.is_complex``; H_0 = H and H_{l+1} = ceil(H_l / 2).
+              complex when ``spec.is_complex``; H_0 = H and H_{l+1} = ceil(H_l / 2), or
+              H_l = H for an undecimated pyramid (``spec.downsample=False``).
     lowpass:  (..., H_L, W_L) real residual, L = height.
     spec:     the resolved :class:`PyramidSpec` (integer height).
     """
@@ -58,6 +102,63 @@ class Pyramid:
         """(highpass, *bands, lowpass)."""
         return (self.highpass, *self.bands, self.lowpass)
 
+    def steer(self, angles: Tensor | Sequence[float]) -> tuple[Tensor, ...]:
+        """Each level's responses at ``angles`` (radians, (A,)): tuple of (..., A, H_l, W_l),
+        linear combinations of the level's K bands (:mod:`pyramid_kernels.steering`: exact for
+        real bands and for the real part of complex ones). Differentiable."""
+        return tuple(steering.steer(b, angles) for b in self.bands)
+
+    def select(self, levels: Selection = "all", bands: Selection = "all") -> Pyramid:
+        """These coefficients with everything outside the selection set to zero.
+
+        levels: "all" or an iterable of level indices 0..height-1 and "highpass" / "lowpass"
+            (residuals not listed are zeroed). bands: "all" or an iterable of band indices
+            0..K-1, kept in every selected level.
+        """
+        chosen = _levels(levels, self.height)
+        keep = _bands(bands, self.spec.orientations)
+        new = []
+        for level, b in enumerate(self.bands):
+            if level not in chosen:
+                new.append(torch.zeros_like(b))
+            elif keep is None:
+                new.append(b)
+            else:
+                mask = torch.zeros(b.shape[-3], 1, 1, dtype=b.real.dtype, device=b.device)
+                new.append(b * mask.index_fill(0, torch.tensor(keep, device=b.device), 1.0))
+        return Pyramid(
+            self.highpass if "highpass" in chosen else torch.zeros_like(self.highpass),
+            tuple(new),
+            self.lowpass if "lowpass" in chosen else torch.zeros_like(self.lowpass),
+            self.spec,
+        )
+
+    def to_tensor(self, split_complex: bool = False) -> Tensor:
+        """The coefficients as channels (..., C, H, W) of an undecimated pyramid: highpass,
+        level 0's K bands, ..., level L-1's, lowpass (C = K L + 2). Complex bands stay complex
+        (residuals cast to complex), or with ``split_complex`` become (Re, Im) channel pairs
+        (C = 2 K L + 2, real). Inverse: :meth:`from_tensor`."""
+        parts = [self.highpass.unsqueeze(-3), *self.bands, self.lowpass.unsqueeze(-3)]
+        return stack_channels(parts, split_complex)
+
+    @staticmethod
+    def from_tensor(tensor: Tensor, spec: PyramidSpec, split_complex: bool = False) -> Pyramid:
+        """Inverse of :meth:`to_tensor`: (..., C, H, W) -> :class:`Pyramid` of ``spec`` (an
+        undecimated spec; height "auto" resolves against (H, W))."""
+        if not isinstance(spec, PyramidSpec):
+            raise TypeError(f"spec must be a PyramidSpec, got {type(spec).__name__}")
+        if spec.downsample:
+            raise ValueError(
+                "from_tensor needs an undecimated spec (downsample=False): only then do all "
+                "levels share the image size"
+            )
+        spec = spec.resolve(tuple(tensor.shape[-2:]))
+        k, height = spec.orientations, spec.height
+        counts = [1, *([k] * height), 1]
+        complex_parts = [False, *([spec.is_complex] * height), False]
+        parts = unstack_channels(tensor, counts, complex_parts, split_complex)
+        return Pyramid(parts[0].squeeze(-3), tuple(parts[1:-1]), parts[-1].squeeze(-3), spec)
+
     def __reduce__(self):
         """Pickle through the constructor, so a loaded Pyramid is validated like a new one."""
         return (Pyramid, (self.highpass, self.bands, self.lowpass, self.spec))
@@ -91,12 +192,14 @@ def build(
     tight_frame: bool = True,
     synthesis: str = "adjoint",
     backend: str = "auto",
+    downsample: bool = True,
 ) -> Pyramid:
     """Steerable pyramid of real images x (..., H, W), float32 or float64 (halves -> float32).
 
     Differentiable; ``synthesis`` is stored in the spec and used by :func:`collapse`.
+    ``downsample=False`` builds the undecimated pyramid (every level at the image size).
     """
-    spec = PyramidSpec(height, orientations, twidth, is_complex, tight_frame, synthesis)
+    spec = PyramidSpec(height, orientations, twidth, is_complex, tight_frame, synthesis, downsample)
     return build_with_spec(x, spec, backend)
 
 
@@ -109,13 +212,21 @@ def build_with_spec(x: Tensor, spec: PyramidSpec, backend: str = "auto") -> Pyra
     return Pyramid(out[0], tuple(out[1:-1]), out[-1], spec)
 
 
-def collapse(coeffs: Pyramid, backend: str = "auto") -> Tensor:
-    """Real images (..., H, W) from a :class:`Pyramid`, using its spec's synthesis mode."""
+def collapse(
+    coeffs: Pyramid, backend: str = "auto", *, levels: Selection = "all", bands: Selection = "all"
+) -> Tensor:
+    """Real images (..., H, W) from a :class:`Pyramid`, using its spec's synthesis mode.
+
+    ``levels`` / ``bands`` reconstruct from part of the coefficients only (the rest counts
+    as zero; see :meth:`Pyramid.select`).
+    """
     if not isinstance(coeffs, Pyramid):
         raise TypeError(
             f"coeffs must be a pyramid_kernels.Pyramid, got {type(coeffs).__name__}; "
             "wrap tensors with Pyramid(highpass, bands, lowpass, spec)"
         )
+    if not (_is_all(levels) and _is_all(bands)):
+        coeffs = coeffs.select(levels, bands)
     concrete = resolve_backend(backend, coeffs.highpass.device.type)
     return ops.collapse_op(
         coeffs.highpass, list(coeffs.bands), coeffs.lowpass, coeffs.spec.op_args(), concrete

@@ -1,0 +1,65 @@
+"""Steering: a level's response at any orientation from its K bands.
+
+The angular masks cos^n(theta - theta_b), theta_b = pi b / K, n = K - 1, hold only the
+angular harmonics m = n, n - 2, ... (> -1) of theta, and K of them span every rotation
+cos^n(theta - alpha). The weights come in closed form: for those harmonics,
+sum_b e^{i m (theta_b - alpha)} e^{-i j theta_b} / K = e^{-i m alpha} [m = j], so
+
+    cos^n(theta - alpha) = sum_b w_b(alpha) cos^n(theta - theta_b),
+    w_b(alpha) = (1/K) ([n even] + 2 sum_{m in {n, n-2, ...}, m > 0} cos(m (alpha - theta_b))).
+
+Applied to the bands of a real pyramid this is exact (the radial mask is common to all bands).
+For complex bands the same weights act on the real and imaginary parts: the real part (the
+real pyramid's band) steers exactly; the imaginary part, a Hilbert pair cut to one half-plane
+per band, is not a finite sum of rotations and steers approximately.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+
+def steering_weights(
+    orientations: int,
+    angles: Tensor | Sequence[float],
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str | None = None,
+    even_phase: bool = True,
+) -> Tensor:
+    """Weights (A, K) with cos^n(theta - angles[a]) = sum_b w[a, b] cos^n(theta - pi b / K).
+
+    ``angles`` in radians, (A,) or a scalar; differentiable when it is a tensor that requires
+    grad. ``even_phase=False`` gives the sine-phase weights of pyrtools / plenoptic
+    (w_b = ([n even] - 2 sum_m sin(m (alpha - theta_b))) / K): every angular harmonic
+    cos m(theta - alpha), m > 0, of the steered mask becomes sin m(theta - alpha).
+    """
+    if isinstance(orientations, bool) or not isinstance(orientations, int) or orientations < 1:
+        raise ValueError(f"orientations must be an int >= 1, got {orientations!r}")
+    if not isinstance(angles, Tensor):
+        angles = torch.as_tensor(angles, dtype=dtype, device=device)
+    if angles.is_complex() or not angles.is_floating_point():
+        angles = angles.to(dtype)
+    angles = angles.to(device=device or angles.device).reshape(-1)
+    k, n = orientations, orientations - 1
+    theta = torch.arange(k, dtype=angles.dtype, device=angles.device) * (math.pi / k)
+    delta = angles[:, None] - theta[None, :]
+    weights = torch.full_like(delta, 1.0 if n % 2 == 0 else 0.0)
+    for m in range(n, 0, -2):
+        weights = weights + (
+            2.0 * torch.cos(m * delta) if even_phase else -2.0 * torch.sin(m * delta)
+        )
+    return (weights / k).to(dtype)
+
+
+def steer(bands: Tensor, angles: Tensor | Sequence[float], even_phase: bool = True) -> Tensor:
+    """A level's bands (..., K, H, W), real or complex -> responses (..., A, H, W) at
+    ``angles`` (radians), the bands' linear combination by :func:`steering_weights`."""
+    if not isinstance(bands, Tensor) or bands.dim() < 3:
+        raise ValueError("bands must be a tensor (..., K, H, W) of one level's bands")
+    real = bands.real.dtype if bands.is_complex() else bands.dtype
+    weights = steering_weights(bands.shape[-3], angles, real, bands.device, even_phase)
+    return torch.einsum("ak,...khw->...ahw", weights.to(bands.dtype), bands)
