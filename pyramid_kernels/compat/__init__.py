@@ -1,0 +1,1 @@
+"""Drop-in interfaces of other pyramid libraries, built on this library's kernels."""
