@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one-call GPU check: the CUDA tests, the pyramid benchmarks (bench/run.py), a
 # torch.profiler summary with cold-start and host times (bench/cuda_profile.py) and the morph
-# throughput benchmark, all written under bench/results/ and, when $OUT is set (the device
+# throughput and plenoptic-modes benchmarks, all written under bench/results/ and, when $OUT is set (the device
 # tool), copied there after each step. Each step has a time limit, so one that hangs leaves
 # the others their time. Needs a CUDA GPU with torch and triton, and plenoptic for the
 # comparisons; on a machine without a package index, bring its wheels (plenoptic 2.1.1,
@@ -34,10 +34,11 @@ timeout_flag=()
 python -c "import pytest_timeout" 2>/dev/null && timeout_flag=(--timeout=90)
 step "CUDA tests" 240 bash -c "python -m pytest -v -rfE -p no:cacheprovider -W ignore \
   ${parallel[*]} ${timeout_flag[*]} tests/test_cuda.py tests/test_triton_structure.py \
-  tests/test_backends.py tests/test_phase_ops.py > $results/cuda-tests.txt 2>&1; \
+  tests/test_backends.py tests/test_phase_ops.py tests/test_undecimated.py > $results/cuda-tests.txt 2>&1; \
   status=\$?; tail -25 $results/cuda-tests.txt; exit \$status"
 step "pyramid bench" 160 python bench/run.py
 step "profile" 80 python bench/cuda_profile.py
 step "morph bench" 90 python bench/morph_throughput.py
+step "plenoptic modes bench" 60 python bench/plenoptic_modes.py
 echo "== done ($(date +%T))"
 exit $status
