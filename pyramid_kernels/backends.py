@@ -98,7 +98,8 @@ class KernelBackend(Protocol):
       low-pass residual (formulas in :mod:`pyramid_kernels.kernels.levels`).
     - ``synthesis(hp_half, bands, lp_half, (H, W), spec, factors, real_bands) -> half``: its
       adjoint; ``real_bands`` says the band spectra are halves of real bands (a real pyramid,
-      or synthesis="real").
+      or synthesis="real"). A level's entry may be None: its bands count as zero and are not
+      read (a partial collapse).
 
     Phase ops (complex c of any shape, real fields of c's shape and real dtype):
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from .backends import BACKENDS
-from .pyramid import Pyramid, Selection, build_with_spec, collapse
+from .pyramid import Pyramid, build_with_spec, collapse
+from .selection import Selection
 from .spec import PyramidSpec
 
 

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from . import pipeline
 from .registration import apply_at_this_level, batch_first, below_autograd, register
+from .selection import CoefficientSelection
 from .spec import PyramidSpec
 from .validation import check_coefficients, check_image, complex_dtype, op_kernels
 
@@ -77,23 +78,35 @@ def _build_fake(x, spec, backend):
 
 
 def _collapse_kernel(
-    highpass: Tensor, bands: list[Tensor], lowpass: Tensor, spec: str, backend: str
+    highpass: Tensor,
+    bands: list[Tensor],
+    lowpass: Tensor,
+    spec: str,
+    backend: str,
+    select: str = "",
 ) -> Tensor:
     """Coefficients as returned by ``build`` -> real image (..., H, W). Validated against the
-    spec first (shapes per level, dtypes, devices); empty coefficients give an empty image."""
+    spec first (shapes per level, dtypes, devices); empty coefficients give an empty image.
+    ``select`` (:meth:`CoefficientSelection.op_arg`, "" for all) reconstructs from part of
+    the coefficients, never reading the rest."""
     s = PyramidSpec.from_op_args(spec)
+    chosen = CoefficientSelection.parse(select)
     check_coefficients(highpass, bands, lowpass, s)
     kernels = op_kernels(backend, highpass.device)
     if highpass.numel() == 0:
         return torch.empty_like(highpass)
     lead, size = highpass.shape[:-2], tuple(highpass.shape[-2:])
     scales = [1.0 / f for f in pipeline.amplitude_scales(s, size)]
-    flat = [c.reshape(-1, *c.shape[len(lead) :]) for c in (highpass, *_project(bands, s), lowpass)]
-    image = pipeline.synthesize(flat[0], flat[1:-1], flat[-1], s, kernels, scales)
+    if chosen is not None:  # project only what is read
+        bands = [_project([b], s)[0] if i in chosen.levels else b for i, b in enumerate(bands)]
+    else:
+        bands = _project(bands, s)
+    flat = [c.reshape(-1, *c.shape[len(lead) :]) for c in (highpass, *bands, lowpass)]
+    image = pipeline.synthesize(flat[0], flat[1:-1], flat[-1], s, kernels, scales, chosen)
     return image.reshape(*lead, *size)
 
 
-def _collapse_fake(highpass, bands, lowpass, spec, backend):
+def _collapse_fake(highpass, bands, lowpass, spec, backend, select=""):
     return torch.empty_like(highpass)
 
 
@@ -102,16 +115,33 @@ def _build_vmap(info, in_dims, x, spec, backend):
     return out, [0] * len(out)
 
 
-def _collapse_batched(info, coeffs, dims, spec, backend):
+def _collapse_batched(info, coeffs, dims, spec, backend, select):
     """collapse of [highpass, *bands, lowpass] vmapped along ``dims`` (one per tensor)."""
     size = info.batch_size
     coeffs = [batch_first(c, d, size) for c, d in zip(coeffs, dims, strict=True)]
-    return collapse_op(coeffs[0], coeffs[1:-1], coeffs[-1], spec, backend), 0
+    return collapse_op(coeffs[0], coeffs[1:-1], coeffs[-1], spec, backend, select), 0
 
 
-def _collapse_vmap(info, in_dims, highpass, bands, lowpass, spec, backend):
+def _collapse_vmap(info, in_dims, highpass, bands, lowpass, spec, backend, select=""):
     dims = [in_dims[0], *(in_dims[1] or [None] * len(bands)), in_dims[2]]
-    return _collapse_batched(info, [highpass, *bands, lowpass], dims, spec, backend)
+    return _collapse_batched(info, [highpass, *bands, lowpass], dims, spec, backend, select)
+
+
+def _restrict(grads: list[Tensor], chosen: CoefficientSelection | None) -> list:
+    """Gradients [hp, *bands, lp] of a selective collapse: None for what it did not read,
+    unselected bands of a selected level zeroed."""
+    if chosen is None:
+        return grads
+    out = [grads[0] if chosen.highpass else None]
+    for level, g in enumerate(grads[1:-1]):
+        if level not in chosen.levels:
+            out.append(None)
+        elif chosen.bands is None:
+            out.append(g)
+        else:
+            keep = torch.zeros(g.shape[-3], 1, 1, dtype=g.real.dtype, device=g.device)
+            out.append(g * keep.index_fill(0, torch.tensor(chosen.bands, device=g.device), 1.0))
+    return [*out, grads[-1] if chosen.lowpass else None]
 
 
 class _Build(torch.autograd.Function):
@@ -131,7 +161,7 @@ class _Build(torch.autograd.Function):
     def backward(ctx, *grads):
         grads = _rescale(list(grads), ctx.spec, ctx.size, 1)
         spec = _tight(ctx.spec).op_args()
-        return collapse_op(grads[0], grads[1:-1], grads[-1], spec, ctx.backend), None, None
+        return collapse_op(grads[0], grads[1:-1], grads[-1], spec, ctx.backend, ""), None, None
 
     @staticmethod
     def jvp(ctx, x_tangent, *_):
@@ -145,37 +175,41 @@ class _Build(torch.autograd.Function):
 
 class _Collapse(torch.autograd.Function):
     """collapse through autograd, coefficients flattened: (highpass, *bands, lowpass, spec,
-    backend); gradients by build, tangents by collapse (it is linear)."""
+    backend, select); gradients by build (restricted to the selection), tangents by collapse
+    (it is linear)."""
 
     @staticmethod
     def forward(*args):
-        highpass, *bands, lowpass, spec, backend = args
-        return below_autograd(collapse_op, highpass, bands, lowpass, spec, backend)
+        highpass, *bands, lowpass, spec, backend, select = args
+        return below_autograd(collapse_op, highpass, bands, lowpass, spec, backend, select)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        ctx.spec_args, ctx.backend = inputs[-2:]
+        ctx.spec_args, ctx.backend, ctx.select = inputs[-3:]
         ctx.spec = PyramidSpec.from_op_args(ctx.spec_args)
-        ctx.coefficients = [(t.shape, t.dtype, t.device) for t in inputs[:-2]]
+        ctx.coefficients = [(t.shape, t.dtype, t.device) for t in inputs[:-3]]
 
     @staticmethod
     def backward(ctx, grad):
         coeffs = build_op(grad, _tight(ctx.spec).op_args(), ctx.backend)
         coeffs = _rescale(coeffs, ctx.spec, tuple(grad.shape[-2:]), -1)
-        return coeffs[0], *_project(coeffs[1:-1], ctx.spec, adjoint=True), coeffs[-1], None, None
+        coeffs = [coeffs[0], *_project(coeffs[1:-1], ctx.spec, adjoint=True), coeffs[-1]]
+        return *_restrict(coeffs, CoefficientSelection.parse(ctx.select)), None, None, None
 
     @staticmethod
     def jvp(ctx, *tangents):
         coeffs = [
             torch.zeros(shape, dtype=dtype, device=device) if t is None else t
-            for t, (shape, dtype, device) in zip(tangents[:-2], ctx.coefficients, strict=True)
+            for t, (shape, dtype, device) in zip(tangents[:-3], ctx.coefficients, strict=True)
         ]
-        return collapse_op(coeffs[0], coeffs[1:-1], coeffs[-1], ctx.spec_args, ctx.backend)
+        return collapse_op(
+            coeffs[0], coeffs[1:-1], coeffs[-1], ctx.spec_args, ctx.backend, ctx.select
+        )
 
     @staticmethod
     def vmap(info, in_dims, *args):
-        *coeffs, spec, backend = args
-        return _collapse_batched(info, coeffs, in_dims[:-2], spec, backend)
+        *coeffs, spec, backend, select = args
+        return _collapse_batched(info, coeffs, in_dims[:-3], spec, backend, select)
 
 
 build_op = register(
@@ -189,14 +223,15 @@ build_op = register(
 )
 collapse_op = register(
     _lib,
-    "collapse(Tensor highpass, Tensor[] bands, Tensor lowpass, str spec, str backend) -> Tensor",
+    "collapse(Tensor highpass, Tensor[] bands, Tensor lowpass, str spec, str backend, "
+    'str select="") -> Tensor',
     _collapse_kernel,
     _collapse_fake,
-    lambda hp, bands, lp, spec, backend: apply_at_this_level(
-        _Collapse, hp, *bands, lp, spec, backend
+    lambda hp, bands, lp, spec, backend, select="": apply_at_this_level(
+        _Collapse, hp, *bands, lp, spec, backend, select
     ),
     _collapse_vmap,
-    legacy_batched=lambda hp, bands, lp, spec, backend: _collapse_kernel(
-        hp, bands, lp, spec, "torch"
+    legacy_batched=lambda hp, bands, lp, spec, backend, select="": _collapse_kernel(
+        hp, bands, lp, spec, "torch", select
     ),
 )

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import torch
 from torch.fft import fft2, ifft2, irfft2, rfft2
 
+from .selection import CoefficientSelection
 from .spec import PyramidSpec
 
 
@@ -79,9 +80,11 @@ def synthesize(
     spec: PyramidSpec,
     kernels,
     scales: Sequence[float],
+    selection: CoefficientSelection | None = None,
 ) -> torch.Tensor:
     """The adjoint of :func:`analyze` applied to the coefficients times ``scales``:
-    (real or complex bands) -> real (N, H, W).
+    (real or complex bands) -> real (N, H, W). With a ``selection``, only the selected
+    coefficients are read and transformed; the others count as zero (their spectra are zeros).
 
     A backend whose ``SYNTHESIS_CHUNK_BYTES`` is set (the C++ one) runs it on chunks of images
     whose level-0 band spectra take about that many bytes: every intermediate of a chunk (the
@@ -95,7 +98,7 @@ def synthesize(
     per_image = (bands[0].shape[1] if bands else 1) * size[0] * size[1] * complex_bytes
     chunk = n if budget is None else max(1, budget // per_image)
     if chunk >= n:
-        return _synthesize(highpass, bands, lowpass, spec, kernels, factors)
+        return _synthesize(highpass, bands, lowpass, spec, kernels, factors, selection)
     parts = [
         _synthesize(
             highpass[i : i + chunk],
@@ -104,17 +107,49 @@ def synthesize(
             spec,
             kernels,
             factors,
+            selection,
         )
         for i in range(0, n, chunk)
     ]
     return torch.cat(parts)
 
 
-def _synthesize(highpass, bands, lowpass, spec, kernels, factors):
+def _synthesize(highpass, bands, lowpass, spec, kernels, factors, selection=None):
     size = tuple(highpass.shape[-2:])
     real_bands = not (bands and bands[0].is_complex())
-    spectra = [rfft2(b) if real_bands else fft2(b) for b in bands]
-    half = kernels.synthesis(
-        rfft2(highpass), spectra, rfft2(lowpass), size, spec, factors, real_bands
-    )
+    if selection is None:
+        spectra = [rfft2(b) if real_bands else fft2(b) for b in bands]
+        hp, lp = rfft2(highpass), rfft2(lowpass)
+    else:
+        spectra = [_band_spectrum(b, i, selection, real_bands) for i, b in enumerate(bands)]
+        hp = rfft2(highpass) if selection.highpass else _zero_half(highpass)
+        lp = rfft2(lowpass) if selection.lowpass else _zero_half(lowpass)
+    half = kernels.synthesis(hp, spectra, lp, size, spec, factors, real_bands)
     return irfft2(half, s=size, norm="forward")
+
+
+def _zero_half(x: torch.Tensor) -> torch.Tensor:
+    """The rfft2 half spectrum of zeros shaped like real x (..., h, w)."""
+    shape = (*x.shape[:-1], x.shape[-1] // 2 + 1)
+    return torch.zeros(shape, dtype=_complex_of(x.dtype), device=x.device)
+
+
+def _band_spectrum(b, level, selection, real_bands):
+    """A level's band spectra (N, K, h, w or h, w//2+1) under a selection: None for an
+    unselected level (the backends pass its low-pass through), else the FFT of the selected
+    bands with zeros for the others."""
+    transform = rfft2 if real_bands else fft2
+    if level not in selection.levels:
+        return None
+    if selection.bands is None:
+        return transform(b)
+    shape = (*b.shape[:-1], b.shape[-1] // 2 + 1) if real_bands else b.shape
+    zeros = torch.zeros(shape, dtype=_complex_of(b.dtype), device=b.device)
+    keep = torch.tensor(selection.bands, device=b.device)
+    return zeros.index_copy(1, keep, transform(b.index_select(1, keep)))
+
+
+def _complex_of(dtype: torch.dtype) -> torch.dtype:
+    if dtype.is_complex:
+        return dtype
+    return torch.complex128 if dtype == torch.float64 else torch.complex64

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -13,49 +13,9 @@ from torch import Tensor
 from . import ops, steering
 from .backends import resolve_backend
 from .channels import stack_channels, unstack_channels
+from .selection import CoefficientSelection, Selection
 from .spec import PyramidSpec
 from .validation import check_coefficients, check_image
-
-Selection = str | Iterable[int | str]
-RESIDUALS = ("highpass", "lowpass")
-
-
-def _is_all(selection: Selection) -> bool:
-    return isinstance(selection, str) and selection == "all"
-
-
-def _levels(levels: Selection, height: int) -> set[int | str]:
-    """The levels (ints and residual names) a ``levels`` argument selects."""
-    every = {*range(height), *RESIDUALS}
-    if isinstance(levels, str):
-        if levels != "all":
-            raise ValueError(
-                f"levels must be 'all' or an iterable of level indices and {RESIDUALS}, "
-                f"got {levels!r}"
-            )
-        return every
-    chosen = set(levels)
-    unknown = chosen - every
-    if unknown:
-        raise ValueError(
-            f"levels has {sorted(map(str, unknown))}, not levels of this pyramid: pass indices "
-            f"0..{height - 1} and {RESIDUALS}"
-        )
-    return chosen
-
-
-def _bands(bands: Selection, orientations: int) -> list[int] | None:
-    """The band indices a ``bands`` argument keeps (None: all)."""
-    if isinstance(bands, str):
-        if bands != "all":
-            raise ValueError(f"bands must be 'all' or an iterable of band indices, got {bands!r}")
-        return None
-    keep = sorted(set(bands))
-    if any(
-        isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < orientations for b in keep
-    ):
-        raise ValueError(f"bands must hold band indices 0..{orientations - 1}, got {keep}")
-    return keep
 
 
 @dataclass(frozen=True, repr=False)
@@ -115,21 +75,22 @@ class Pyramid:
             (residuals not listed are zeroed). bands: "all" or an iterable of band indices
             0..K-1, kept in every selected level.
         """
-        chosen = _levels(levels, self.height)
-        keep = _bands(bands, self.spec.orientations)
+        chosen = CoefficientSelection.of(levels, bands, self.height, self.spec.orientations)
+        if chosen is None:
+            return self
         new = []
         for level, b in enumerate(self.bands):
-            if level not in chosen:
+            if level not in chosen.levels:
                 new.append(torch.zeros_like(b))
-            elif keep is None:
+            elif chosen.bands is None:
                 new.append(b)
             else:
                 mask = torch.zeros(b.shape[-3], 1, 1, dtype=b.real.dtype, device=b.device)
-                new.append(b * mask.index_fill(0, torch.tensor(keep, device=b.device), 1.0))
+                new.append(b * mask.index_fill(0, torch.tensor(chosen.bands, device=b.device), 1.0))
         return Pyramid(
-            self.highpass if "highpass" in chosen else torch.zeros_like(self.highpass),
+            self.highpass if chosen.highpass else torch.zeros_like(self.highpass),
             tuple(new),
-            self.lowpass if "lowpass" in chosen else torch.zeros_like(self.lowpass),
+            self.lowpass if chosen.lowpass else torch.zeros_like(self.lowpass),
             self.spec,
         )
 
@@ -217,17 +178,21 @@ def collapse(
 ) -> Tensor:
     """Real images (..., H, W) from a :class:`Pyramid`, using its spec's synthesis mode.
 
-    ``levels`` / ``bands`` reconstruct from part of the coefficients only (the rest counts
-    as zero; see :meth:`Pyramid.select`).
+    ``levels`` / ``bands`` reconstruct from part of the coefficients only, as if the rest
+    were zero (:meth:`Pyramid.select`), without reading or transforming the rest.
     """
     if not isinstance(coeffs, Pyramid):
         raise TypeError(
             f"coeffs must be a pyramid_kernels.Pyramid, got {type(coeffs).__name__}; "
             "wrap tensors with Pyramid(highpass, bands, lowpass, spec)"
         )
-    if not (_is_all(levels) and _is_all(bands)):
-        coeffs = coeffs.select(levels, bands)
+    chosen = CoefficientSelection.of(levels, bands, coeffs.height, coeffs.spec.orientations)
     concrete = resolve_backend(backend, coeffs.highpass.device.type)
     return ops.collapse_op(
-        coeffs.highpass, list(coeffs.bands), coeffs.lowpass, coeffs.spec.op_args(), concrete
+        coeffs.highpass,
+        list(coeffs.bands),
+        coeffs.lowpass,
+        coeffs.spec.op_args(),
+        concrete,
+        "" if chosen is None else chosen.op_arg(),
     )

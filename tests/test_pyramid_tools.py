@@ -5,10 +5,12 @@ import math
 
 import pytest
 import torch
-from conftest import rel_max_error
+from conftest import rel_max_error, require
 
 import pyramid_kernels as pk
 from pyramid_kernels import frequency
+from pyramid_kernels.ops import collapse_op
+from pyramid_kernels.selection import CoefficientSelection
 from pyramid_kernels.spec import PyramidSpec
 from pyramid_kernels.steering import steer, steering_weights
 
@@ -144,3 +146,59 @@ def test_channel_layout_errors_name_the_fix():
     spec = PyramidSpec(2, is_complex=False, downsample=False)
     with pytest.raises(ValueError, match="must have shape \\(..., 10, H, W\\)"):
         pk.Pyramid.from_tensor(real.to_tensor()[:-1], spec)
+
+
+@pytest.mark.parametrize("backend", ["torch", "cpp", "triton"])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(is_complex=True, synthesis="adjoint"),
+        dict(is_complex=True, synthesis="real", tight_frame=False),
+        dict(is_complex=False, downsample=False),
+    ],
+    ids=str,
+)
+def test_selective_collapse_equals_collapse_of_the_zeroed_pyramid(backend, kwargs):
+    x = torch.randn(2, 33, 26, dtype=torch.float64, device=require(backend))
+    c = pk.build(x, height=2, orientations=4, backend="torch", **kwargs)
+    c = c.replace(bands=[b + 0.5 * torch.randn_like(b) for b in c.bands])  # off build's range
+    for levels, bands in [([1], [0, 2]), (["highpass", 0], "all"), (["lowpass", 1], [3])]:
+        expected = pk.collapse(c.select(levels, bands), backend="torch")
+        got = pk.collapse(c, backend=backend, levels=levels, bands=bands)
+        assert rel_max_error(got, expected) <= 1e-12, (levels, bands)
+
+
+def test_selective_collapse_transforms_only_the_selection(monkeypatch):
+    from pyramid_kernels import pipeline
+
+    calls = []
+    for name in ("fft2", "rfft2"):
+        original = getattr(pipeline, name)
+        monkeypatch.setattr(
+            pipeline, name, lambda t, *a, f=original, n=name: calls.append((n, t.shape)) or f(t, *a)
+        )
+    c = pk.build(torch.randn(3, 32, 40), height=3, orientations=4)
+    calls.clear()
+    pk.collapse(c, levels=[1], bands=[0, 2])
+    assert calls == [("fft2", (3, 2, 16, 20))]  # level 1's two bands; no residual, no zeros
+
+
+def test_selective_collapse_passes_opcheck_and_autograd():
+    x = torch.randn(2, 17, 16, dtype=torch.float64)
+    c = pk.build(x, height=2, orientations=3, synthesis="real")
+    select = CoefficientSelection.of([0, "lowpass"], [1, 2], 2, 3).op_arg()
+    leaves = [(t + torch.randn_like(t)).requires_grad_(True) for t in c.tensors]
+    args = (leaves[0], leaves[1:-1], leaves[-1], c.spec.op_args(), "torch", select)
+    torch.library.opcheck(collapse_op, args)
+
+    def synth(*t):
+        return collapse_op(t[0], list(t[1:-1]), t[-1], c.spec.op_args(), "cpp", select)
+
+    assert torch.autograd.gradcheck(synth, tuple(leaves), fast_mode=True)
+    tangents = tuple(torch.randn_like(t) for t in leaves)
+    _, jvp = torch.func.jvp(synth, tuple(t.detach() for t in leaves), tangents)
+    assert rel_max_error(jvp, synth(*tangents)) <= 1e-12  # linear: the tangent's collapse
+    batched = torch.func.vmap(synth)(*(torch.stack([t.detach()] * 2) for t in leaves))
+    assert rel_max_error(batched[1], synth(*(t.detach() for t in leaves))) <= 1e-12
+    with pytest.raises(ValueError, match="selection argument"):
+        collapse_op(c.highpass, list(c.bands), c.lowpass, c.spec.op_args(), "torch", "levels=x")

@@ -22,6 +22,7 @@ import torch
 from torch import Tensor
 
 from ..spec import PyramidSpec
+from . import reference
 
 
 def mirror_index(d: int, device) -> Tensor:
@@ -57,13 +58,17 @@ def analysis(stages, half: Tensor, size, spec: PyramidSpec, factors) -> tuple:
 def synthesis(
     stages, hp_half: Tensor, bands: list[Tensor], lp_half: Tensor, size, spec, factors, real_bands
 ) -> Tensor:
-    """The contract's ``synthesis`` by levels: -> half spectrum (N, H, W//2+1)."""
+    """The contract's ``synthesis`` by levels: -> half spectrum (N, H, W//2+1). A level whose
+    band spectra are None counts as zero."""
     sizes = spec.level_sizes(tuple(size))
     low = hermitian_expand(lp_half, sizes[-1][1])
     for level in reversed(range(spec.height)):
         spectrum = bands[level]
+        next_factor = _next_factor(level, spec, factors)
+        if spectrum is None:  # zero bands (a partial collapse): pass the low-pass up
+            low = reference.lowpass_merge(low, level, sizes[level], size, spec, next_factor)
+            continue
         if real_bands:
             spectrum = hermitian_expand(spectrum, sizes[level][1])
-        next_factor = _next_factor(level, spec, factors)
         low = stages.band_merge(spectrum, low, level, size, spec, factors[1 + level], next_factor)
     return stages.residual_merge(hp_half, low, spec, factors[0], _next_factor(-1, spec, factors))

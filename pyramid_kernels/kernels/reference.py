@@ -77,9 +77,24 @@ def band_merge(bands, lowpass_next, level, full, spec, band_factor=1.0, next_fac
     # conj_physical, not a lazy conj view: the view's conj bit was lost inside the custom op
     # on the first torch.compile (aot_eager/inductor) call in torch 2.13.
     out = (bands * masks.conj_physical()).sum(dim=1)
-    # out of place (vmap-friendly): zero-pad the rows, then add at the (distinct) columns
-    padded_rows = out.new_zeros((out.shape[0], size[0], lowpass_next.shape[-1]))
-    padded_rows = padded_rows.index_copy(-2, rows, lowpass_next * lomask)
+    return _add_padded(out, lowpass_next * lomask, rows, cols)
+
+
+def lowpass_merge(lowpass_next, level, size, full, spec, next_factor=1.0):
+    """:func:`band_merge` of zero bands: the next low-pass times its mask, zero-padded to the
+    level's (N, H_l, W_l) grid (a partial collapse passes unselected levels this way)."""
+    _, lomask, rows, cols = _band_masks(
+        level, tuple(size), full, spec, lowpass_next.dtype, lowpass_next.device, 1.0, next_factor
+    )
+    out = lowpass_next.new_zeros((lowpass_next.shape[0], *size))
+    return _add_padded(out, lowpass_next * lomask, rows, cols)
+
+
+def _add_padded(out, low, rows, cols):
+    """out + low zero-padded at (rows, cols); out of place (vmap-friendly): zero-pad the rows,
+    then add at the (distinct) columns."""
+    padded_rows = out.new_zeros((out.shape[0], out.shape[1], low.shape[-1]))
+    padded_rows = padded_rows.index_copy(-2, rows, low)
     return out.index_add(-1, cols, padded_rows)
 
 

@@ -271,6 +271,7 @@ def _synthesis_kernel(
     ORDER: tl.constexpr,
     IS_COMPLEX: tl.constexpr,
     REAL_BANDS: tl.constexpr,
+    PRESENT: tl.constexpr,
     DOWNSAMPLE: tl.constexpr,
     BY: tl.constexpr,
     BX: tl.constexpr,
@@ -300,27 +301,28 @@ def _synthesis_kernel(
     for level in tl.static_range(LEVELS):
         if _level_active(r2_min, r2_max, level, twidth):
             hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
-            weight = chain * gain * hi * tl.load(factors + 1 + level)
-            nonzero = valid & (weight != 0)
-            inside = nonzero & _in_grid(ky, kx, hl, wl)
-            inside_m = nonzero & _in_grid(my, mx, hl, wl)
-            cols = wl // 2 + 1 if REAL_BANDS else wl
-            for b in range(K):
-                base = (image * K + b) * hl * cols
-                m = weight * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
-                mm = weight * _angular(mux, muy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
-                br, bi = _load_band(
-                    band_ptrs[level], base, ky, kx, hl, wl, inside & (m != 0), REAL_BANDS
-                )
-                cr, ci = _load_band(
-                    band_ptrs[level], base, my, mx, hl, wl, inside_m & (mm != 0), REAL_BANDS
-                )
-                br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n)
-                cr, ci = _times_minus_i_power(cr * mm, ci * mm, 4 - ORDER % 4)
-                acc_r += br
-                acc_i += bi
-                mir_r += cr
-                mir_i += ci
+            if (PRESENT >> level) & 1:  # a level left out of a partial collapse is not read
+                weight = chain * gain * hi * tl.load(factors + 1 + level)
+                nonzero = valid & (weight != 0)
+                inside = nonzero & _in_grid(ky, kx, hl, wl)
+                inside_m = nonzero & _in_grid(my, mx, hl, wl)
+                cols = wl // 2 + 1 if REAL_BANDS else wl
+                for b in range(K):
+                    base = (image * K + b) * hl * cols
+                    m = weight * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+                    mm = weight * _angular(mux, muy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
+                    br, bi = _load_band(
+                        band_ptrs[level], base, ky, kx, hl, wl, inside & (m != 0), REAL_BANDS
+                    )
+                    cr, ci = _load_band(
+                        band_ptrs[level], base, my, mx, hl, wl, inside_m & (mm != 0), REAL_BANDS
+                    )
+                    br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n)
+                    cr, ci = _times_minus_i_power(cr * mm, ci * mm, 4 - ORDER % 4)
+                    acc_r += br
+                    acc_i += bi
+                    mir_r += cr
+                    mir_i += ci
             chain = chain * lo
         if DOWNSAMPLE:
             hl = (hl + 1) // 2
@@ -400,8 +402,11 @@ def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
 
 
 def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_bands: bool):
-    """Adjoint of :func:`analysis`: -> half spectrum (N, H, W//2+1)."""
+    """Adjoint of :func:`analysis`: -> half spectrum (N, H, W//2+1). Levels whose band spectra
+    are None count as zero: the kernel is compiled without their loads (``PRESENT``)."""
     out = _common.alloc(highpass, highpass.shape)
+    present = sum(1 << level for level, b in enumerate(bands) if b is not None)
+    bands = [highpass if b is None else b for b in bands]  # never read
     if highpass.shape[0]:
         _launch(
             _synthesis_kernel,
@@ -414,5 +419,6 @@ def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_b
             factors,
             size[1] // 2 + 1,
             REAL_BANDS=bool(real_bands),
+            PRESENT=present,
         )
     return out
