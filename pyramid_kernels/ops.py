@@ -139,8 +139,7 @@ def _restrict(grads: list[Tensor], chosen: CoefficientSelection | None) -> list:
         elif chosen.bands is None:
             out.append(g)
         else:
-            keep = torch.zeros(g.shape[-3], 1, 1, dtype=g.real.dtype, device=g.device)
-            out.append(g * keep.index_fill(0, torch.tensor(chosen.bands, device=g.device), 1.0))
+            out.append(g * chosen.band_mask(g))
     return [*out, grads[-1] if chosen.lowpass else None]
 
 

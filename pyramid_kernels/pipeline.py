@@ -19,6 +19,7 @@ from torch.fft import fft2, ifft2, irfft2, rfft2
 
 from .selection import CoefficientSelection
 from .spec import PyramidSpec
+from .validation import complex_dtype
 
 
 def spectral_factors(
@@ -131,7 +132,7 @@ def _synthesize(highpass, bands, lowpass, spec, kernels, factors, selection=None
 def _zero_half(x: torch.Tensor) -> torch.Tensor:
     """The rfft2 half spectrum of zeros shaped like real x (..., h, w)."""
     shape = (*x.shape[:-1], x.shape[-1] // 2 + 1)
-    return torch.zeros(shape, dtype=_complex_of(x.dtype), device=x.device)
+    return torch.zeros(shape, dtype=complex_dtype(x.dtype), device=x.device)
 
 
 def _band_spectrum(b, level, selection, real_bands):
@@ -144,12 +145,6 @@ def _band_spectrum(b, level, selection, real_bands):
     if selection.bands is None:
         return transform(b)
     shape = (*b.shape[:-1], b.shape[-1] // 2 + 1) if real_bands else b.shape
-    zeros = torch.zeros(shape, dtype=_complex_of(b.dtype), device=b.device)
+    zeros = torch.zeros(shape, dtype=complex_dtype(b.real.dtype), device=b.device)
     keep = torch.tensor(selection.bands, device=b.device)
     return zeros.index_copy(1, keep, transform(b.index_select(1, keep)))
-
-
-def _complex_of(dtype: torch.dtype) -> torch.dtype:
-    if dtype.is_complex:
-        return dtype
-    return torch.complex128 if dtype == torch.float64 else torch.complex64

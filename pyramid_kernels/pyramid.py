@@ -85,8 +85,7 @@ class Pyramid:
             elif chosen.bands is None:
                 new.append(b)
             else:
-                mask = torch.zeros(b.shape[-3], 1, 1, dtype=b.real.dtype, device=b.device)
-                new.append(b * mask.index_fill(0, torch.tensor(chosen.bands, device=b.device), 1.0))
+                new.append(b * chosen.band_mask(b))
         return Pyramid(
             self.highpass if chosen.highpass else torch.zeros_like(self.highpass),
             tuple(new),

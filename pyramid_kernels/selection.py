@@ -11,6 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import torch
+from torch import Tensor
+
 Selection = str | Iterable[int | str]
 RESIDUALS = ("highpass", "lowpass")
 
@@ -44,6 +47,12 @@ class CoefficientSelection:
         )
         everything = CoefficientSelection(True, True, frozenset(range(height)), None)
         return None if selection == everything else selection
+
+    def band_mask(self, like: Tensor) -> Tensor:
+        """(K, 1, 1) real ones at the kept bands, zeros elsewhere, for bands like ``like``
+        (..., K, h, w); needs ``bands`` set."""
+        mask = torch.zeros(like.shape[-3], 1, 1, dtype=like.real.dtype, device=like.device)
+        return mask.index_fill(0, torch.tensor(self.bands, device=like.device), 1.0)
 
     def op_arg(self) -> str:
         levels = ",".join(map(str, sorted(self.levels)))
