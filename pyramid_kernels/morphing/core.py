@@ -161,7 +161,9 @@ class _Group:
         self.color = ColorEdit(options.color, x)
         self.budget = budget
         self.source_space = self.space(self.color.edit)
-        self.source_grads = self.gradient(self.source_space, self.source_space.zeros())
+        self.source_grads = self.gradient(
+            self.source_space, self.source_space.zeros(), at=self.color.edit
+        )
         self.last_state = None
 
     def space(self, edit_channels: Tensor):
@@ -185,10 +187,17 @@ class _Group:
             return -torch.log_softmax(logits, dim=1).gather(1, t)[:, 0]
         return logits.gather(1, self.source[:, None])[:, 0] - logits.gather(1, t)[:, 0]
 
-    def gradient(self, space, params: list[Tensor]) -> list[Tensor]:
+    def gradient(self, space, params: list[Tensor], at: Tensor | None = None) -> list[Tensor]:
+        """dL/dparams. ``at``: what the params render to in exact arithmetic (the analysed
+        image, for zero params); the model then sees it bit for bit, not its re-synthesis,
+        whose rounding (which differs with threads and backends) can flip a max-pool tie
+        or a ReLU and move the gradient by percents."""
         params = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
-            image = self.to_image(space.render(params), straight_through=True)
+            edited = space.render(params)
+            if at is not None:
+                edited = at + (edited - edited.detach())
+            image = self.to_image(edited, straight_through=True)
             total = self.loss(_logits(self.model, image)).sum()
             return list(torch.autograd.grad(total, params))
 
@@ -221,13 +230,17 @@ class _Group:
             if progress is not None:
                 progress.update(count * steps)
             return self.to_image(edited), u
-        frames, u_first, space, params = [], None, self.source_space, None
+        frames, u_first, space, params, analysed = [], None, self.source_space, None, None
         for k in range(steps):
             if o.regime == "live" and k:  # re-analyse the current image
-                space = self.space(ColorEdit(o.color, frames[-1]).edit)
+                analysed = ColorEdit(o.color, frames[-1]).edit
+                space = self.space(analysed)
             if params is None or o.regime == "live":
                 params = space.zeros()
-            grads = self.source_grads if k == 0 else self.gradient(space, params)
+            if k == 0:
+                grads = self.source_grads
+            else:
+                grads = self.gradient(space, params, at=analysed)
             u = self.step_size(grads, sigma)
             u_first = u if u_first is None else u_first
             scaled = _scale(grads, u)
