@@ -2,6 +2,7 @@
 
 from . import data, models
 from .backends import available_backends
+from .generating import generate
 from .module import SteerablePyramid
 from .morphing import MorphResult, morph
 from .pyramid import Pyramid, build, collapse
@@ -16,6 +17,7 @@ __all__ = [
     "build",
     "collapse",
     "data",
+    "generate",
     "models",
     "morph",
     "max_height",

@@ -11,13 +11,14 @@ import importlib
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 
+from ..backends import BACKENDS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
 from .protocol import DEMO_MNIST_BUDGET, mnist_budget
 
 USAGE_ERROR = 2
+EMBEDDED = ("digits-test", "digits-train")
 
 
 class CLIError(Exception):
@@ -51,21 +52,15 @@ def load_model(spec: str):
 
 
 def load_image(path: str, gray: bool, size: tuple[int, int] | None) -> torch.Tensor:
-    """An image file -> (1, C, H, W) float32 in [0, 1]."""
-    from PIL import Image
+    """An image file -> (1, C, H, W) float32 in [0, 1] (conversions: image_files.read_image)."""
+    from .image_files import ImageFileError, read_image
 
     if size is not None and min(size) < 4:
         raise CLIError(f"--size {size[0]} {size[1]}: both sides must be >= 4")
     try:
-        picture = Image.open(path).convert("L" if gray else "RGB")
-        if size is not None:
-            picture = picture.resize((size[1], size[0]), Image.BILINEAR)
-    except (OSError, ValueError) as error:
-        raise CLIError(f"IMAGE {path!r}: cannot read it as an image ({error})") from error
-    array = torch.from_numpy(np.asarray(picture, dtype=np.float32) / 255.0)
-    if gray:
-        array = array[..., None]
-    return array.permute(2, 0, 1)[None].contiguous()
+        return read_image(path, 1 if gray else 3, size)[None]
+    except ImageFileError as error:
+        raise CLIError(f"IMAGE {path!r}: {error}") from error
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -83,9 +78,9 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _image_for(args: argparse.Namespace) -> torch.Tensor:
-    """The image as the model takes it: an embedded model's input spec fills in --gray and
-    --size when they are not given (said on stdout)."""
+def _model_input(args: argparse.Namespace, what: str) -> tuple[bool, tuple[int, int] | None]:
+    """(gray, size) for the images: an embedded model's input spec fills them in when neither
+    --gray nor --size is given (said on stdout)."""
     from .. import models
 
     gray, size = args.gray, args.size
@@ -95,8 +90,14 @@ def _image_for(args: argparse.Namespace) -> torch.Tensor:
         mode = "grayscale" if gray else "RGB"
         print(
             f"{args.model} takes {spec.channels}x{size[0]}x{size[1]} images: read "
-            f"{args.image} as {mode} resized to {size[0]}x{size[1]}"
+            f"{what} as {mode} resized to {size[0]}x{size[1]}"
         )
+    return gray, size
+
+
+def _image_for(args: argparse.Namespace) -> torch.Tensor:
+    """The image as the model takes it (see _model_input)."""
+    gray, size = _model_input(args, args.image)
     return load_image(args.image, gray, size)
 
 
@@ -105,25 +106,8 @@ def _morph(args: argparse.Namespace) -> int:
 
     model = load_model(args.model)
     x = _image_for(args)
-    knob = {
-        "amplification": args.amplification,
-        "phase_step": args.phase_step,
-        "budget": args.budget,
-    }
     try:
-        result = morph(
-            model,
-            x,
-            args.target,
-            space=args.space,
-            edit=args.edit,
-            loss=args.loss,
-            regime=args.regime,
-            steps=args.steps,
-            color=args.color,
-            progress=True,
-            **knob,
-        )
+        result = morph(model, x, args.target, progress=True, **_morph_options(args))
     except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
     result.save(args.out)
@@ -131,6 +115,107 @@ def _morph(args: argparse.Namespace) -> int:
     print(f"target {args.target} probability per frame: {probs}")
     print(f"final L2 distance {result.distance[-1, 0]:.4f}; wrote {args.out}")
     return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from ..generating import generate
+
+    if args.images is None and args.embedded is None:
+        raise CLIError("pass --images DIR|GLOB or --embedded digits-test")
+    if args.embedded is not None:
+        images, _ = data_split(args.embedded)
+        gray, size = None, None
+    else:
+        images = args.images
+        gray, size = _model_input(args, "the images")
+        if size is not None and min(size) < 4:
+            raise CLIError(f"--size {size[0]} {size[1]}: both sides must be >= 4")
+    model = load_model(args.model)
+    target = args.target
+    if target != "runner-up" and not target.lstrip("-").isdigit() and not Path(target).is_file():
+        raise CLIError(f"--target {target!r}: use runner-up, a class index or a CSV file")
+    summary = generate(
+        model,
+        images,
+        args.out,
+        targets=int(target) if target.lstrip("-").isdigit() else target,
+        size=size,
+        gray=bool(gray),
+        normalize=args.normalize,
+        batch_size=args.batch_size,
+        pictures=[] if "none" in args.pictures else args.pictures,
+        frames_dtype=args.frames_dtype,
+        seed=args.seed,
+        workers=args.workers,
+        device=args.device,
+        allow_mixed=args.allow_mixed,
+        progress=not args.quiet,
+        model_name=args.model,
+        **_morph_options(args),
+    )
+    if summary.rank == 0:
+        print(
+            f"{summary.morphed} images morphed, {summary.errors} skipped with errors, "
+            f"{summary.skipped} finished before ({summary.images_per_second:.1f} images/s on "
+            f"rank 0 of {summary.world}); wrote {Path(args.out) / 'manifest.csv'}"
+        )
+    return 0
+
+
+def data_split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """--embedded NAME: "digits-test" or "digits-train" -> (images, labels)."""
+    from .. import data
+
+    if name not in EMBEDDED:
+        raise CLIError(f"--embedded {name!r}: use one of {EMBEDDED}")
+    return data.digits(name.split("-", 1)[1])
+
+
+def _add_morph_options(parser: argparse.ArgumentParser) -> None:
+    """The options of pk.morph, shared by ``morph`` and ``generate``."""
+    parser.add_argument("--space", default="csp", choices=SPACES, help="edit space")
+    parser.add_argument("--edit", default="phase", choices=EDITS, help="what is edited")
+    parser.add_argument("--loss", default="nll", choices=LOSSES, help="class loss")
+    parser.add_argument("--regime", default="frozen", choices=REGIMES, help="morph regime")
+    parser.add_argument("--color", default="rgb", choices=COLORS, help="colour handling")
+    parser.add_argument("--steps", type=int, default=11, help="morph steps (frames - 1)")
+    knob = parser.add_mutually_exclusive_group()
+    knob.add_argument("--amplification", type=float, help="raw gradient x this per step")
+    knob.add_argument(
+        "--phase-step", type=float, help="largest parameter change per step (default 0.2)"
+    )
+    knob.add_argument("--budget", type=float, help="final pixel L2 distance from the input")
+    parser.add_argument(
+        "--clamp",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=(0.0, 1.0),
+        help="pixel range of every frame",
+    )
+    parser.add_argument("--no-clamp", action="store_true", help="do not clamp the frames")
+    parser.add_argument("--chunk-size", type=int, help="morph this many images at a time")
+    parser.add_argument("--group-bytes", type=int, help="memory budget of the frozen frames")
+    parser.add_argument("--backend", default="auto", choices=BACKENDS, help="pyramid backend")
+
+
+def _morph_options(args: argparse.Namespace) -> dict:
+    """The pk.morph keyword arguments of parsed ``_add_morph_options`` options."""
+    return {
+        "space": args.space,
+        "edit": args.edit,
+        "loss": args.loss,
+        "regime": args.regime,
+        "color": args.color,
+        "steps": args.steps,
+        "amplification": args.amplification,
+        "phase_step": args.phase_step,
+        "budget": args.budget,
+        "clamp": None if args.no_clamp else tuple(args.clamp),
+        "chunk_size": args.chunk_size,
+        "group_bytes": args.group_bytes,
+        "backend": args.backend,
+    }
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -187,19 +272,61 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("H", "W"),
         help="resize the image (embedded models: their input size)",
     )
-    mo.add_argument("--space", default="csp", choices=SPACES, help="edit space")
-    mo.add_argument("--edit", default="phase", choices=EDITS, help="what is edited")
-    mo.add_argument("--loss", default="nll", choices=LOSSES, help="class loss")
-    mo.add_argument("--regime", default="frozen", choices=REGIMES, help="morph regime")
-    mo.add_argument("--color", default="rgb", choices=COLORS, help="colour handling")
-    mo.add_argument("--steps", type=int, default=11, help="morph steps (frames - 1)")
-    knob = mo.add_mutually_exclusive_group()
-    knob.add_argument("--amplification", type=float, help="raw gradient x this per step")
-    knob.add_argument(
-        "--phase-step", type=float, help="largest parameter change per step (default 0.2)"
-    )
-    knob.add_argument("--budget", type=float, help="final pixel L2 distance from the input")
+    _add_morph_options(mo)
     mo.set_defaults(run=_morph)
+
+    ge = sub.add_parser(
+        "generate",
+        help="morph every image of a folder; frames, pictures, manifest (resumable; torchrun)",
+        formatter_class=formatter,
+    )
+    where = ge.add_mutually_exclusive_group()
+    where.add_argument("--images", help="folder (searched recursively) or glob pattern")
+    where.add_argument("--embedded", help=f"bundled images instead: one of {EMBEDDED}")
+    ge.add_argument(
+        "--model", required=True, help="embedded model name, TorchScript file, or module:callable"
+    )
+    ge.add_argument(
+        "--target",
+        default="runner-up",
+        help="runner-up (the model's second choice per image), a class index, or a CSV file "
+        "with columns image,target",
+    )
+    ge.add_argument("--out", required=True, help="output folder")
+    ge.add_argument("--gray", action="store_true", help="grayscale images (embedded: auto)")
+    ge.add_argument(
+        "--size", type=int, nargs=2, metavar=("H", "W"), help="resize every image to H x W"
+    )
+    ge.add_argument(
+        "--normalize",
+        help="imagenet or MEAN,STD (numbers or ':'-joined channel values): the model sees "
+        "(x - mean) / std, the morph stays in [0, 1]",
+    )
+    ge.add_argument("--batch-size", type=int, default=64, help="images per batch")
+    ge.add_argument(
+        "--pictures",
+        nargs="+",
+        default=["png"],
+        choices=["png", "gif", "none"],
+        help="pictures per image: PNG strip, GIF, or none",
+    )
+    ge.add_argument(
+        "--frames-dtype",
+        default="uint8",
+        choices=["uint8", "float16", "float32"],
+        help="dtype of the frames in the shard files",
+    )
+    ge.add_argument("--seed", type=int, default=0, help="torch seed before each batch")
+    ge.add_argument("--workers", type=int, default=2, help="DataLoader decoding processes")
+    ge.add_argument("--device", help="device (default: cuda:LOCAL_RANK if CUDA, else cpu)")
+    ge.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="add to an output folder whose run had other settings",
+    )
+    ge.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_morph_options(ge)
+    ge.set_defaults(run=_generate)
     return parser
 
 

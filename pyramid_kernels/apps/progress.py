@@ -4,13 +4,26 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 
 
 class Progress:
-    """``with Progress(total, label, enabled) as bar: bar.update()``."""
+    """``with Progress(total, label, enabled) as bar: bar.update()``.
 
-    def __init__(self, total: int, label: str, enabled: bool = True) -> None:
+    Shows done/total, elapsed seconds, the rate (``unit``/s) and the time left at that rate;
+    ``note`` (called at every redraw) appends text, e.g. the progress of other processes.
+    """
+
+    def __init__(
+        self,
+        total: int,
+        label: str,
+        enabled: bool = True,
+        unit: str = "",
+        note: Callable[[], str] | None = None,
+    ) -> None:
         self.total, self.label, self.enabled = max(total, 1), label, enabled
+        self.unit, self.note = unit, note
         self.done, self.start = 0, time.perf_counter()
 
     def __enter__(self) -> Progress:
@@ -27,10 +40,14 @@ class Progress:
         width = 30
         filled = int(width * self.done / self.total)
         elapsed = time.perf_counter() - self.start
-        sys.stderr.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{self.done}/{self.total} {elapsed:.1f}s"
-        )
+        text = f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
+        text += f" {elapsed:.1f}s"
+        if self.unit and self.done and elapsed > 0:
+            rate = self.done / elapsed
+            text += f" {rate:.1f} {self.unit}/s ETA {(self.total - self.done) / rate:.0f}s"
+        if self.note is not None:
+            text += f" {self.note()}"
+        sys.stderr.write(text)
         sys.stderr.flush()
 
     def __exit__(self, *exc) -> None:

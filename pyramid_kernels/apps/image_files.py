@@ -1,0 +1,140 @@
+"""Finding image files (a folder, a glob, a list) and decoding them to float tensors, with one
+documented rule for every mode and bit depth."""
+
+from __future__ import annotations
+
+import glob
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+IMAGE_SUFFIXES = (
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".webp",
+    ".pgm",
+    ".ppm",
+    ".pnm",
+)
+LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" conversion
+
+
+class ImageFileError(ValueError):
+    """An image file that cannot be read or converted; the message says why."""
+
+
+def list_images(images: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tuple[str, Path]]:
+    """(id, path) pairs sorted by id.
+
+    A folder: every file below it (recursively) with a suffix in IMAGE_SUFFIXES, id = its
+    POSIX path relative to the folder. A glob pattern (``*``, ``?``, ``[``): the matching
+    files, id = the path as matched. A file: that file. A list of files: ids = the paths as
+    given. Raises ValueError when nothing is found or a listed file does not exist.
+    """
+    if isinstance(images, (str, os.PathLike)):
+        text = os.fspath(images)
+        root = Path(text)
+        if root.is_dir():
+            found = [
+                (p.relative_to(root).as_posix(), p)
+                for p in root.rglob("*")
+                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+            ]
+            if not found:
+                raise ValueError(
+                    f"images {text!r}: the folder holds no image files "
+                    f"(looked for {', '.join(IMAGE_SUFFIXES)} below it)"
+                )
+            return sorted(found)
+        if glob.has_magic(text):
+            found = [(p, Path(p)) for p in glob.glob(text, recursive=True) if Path(p).is_file()]
+            if not found:
+                raise ValueError(f"images {text!r}: the pattern matches no files")
+            return sorted(found)
+        if root.is_file():
+            return [(root.name, root)]
+        raise ValueError(f"images {text!r}: no such file or folder (nor a glob pattern)")
+    paths = [os.fspath(p) for p in images]
+    if not paths:
+        raise ValueError("images: the list of files is empty")
+    missing = [p for p in paths if not Path(p).is_file()]
+    if missing:
+        raise ValueError(f"images: {len(missing)} listed files do not exist, e.g. {missing[:3]}")
+    if len(set(paths)) != len(paths):
+        raise ValueError("images: the list names a file twice")
+    return sorted((p, Path(p)) for p in paths)
+
+
+def _decoded(picture: Image.Image) -> np.ndarray:
+    """(H, W, 1 or 3) float64 in [0, 1]. Alpha is composited over black (a transparent pixel
+    is 0); 16-bit images are scaled by 1/65535; 8-bit modes by 1/255."""
+    mode = picture.mode
+    if mode.startswith("I;16") or mode == "I":
+        array = np.asarray(picture).astype(np.float64)
+        if array.size and (array.min() < 0 or array.max() > 65535):
+            raise ImageFileError(f"32-bit integer image with values outside [0, 65535] ({mode})")
+        return array[..., None] / 65535.0
+    if mode == "F":
+        array = np.asarray(picture).astype(np.float64)
+        if array.size and not (np.isfinite(array).all() and 0 <= array.min() <= array.max() <= 1):
+            raise ImageFileError("32-bit float image with values outside [0, 1]")
+        return array[..., None]
+    alpha = "A" in picture.getbands() or "transparency" in picture.info
+    if alpha:
+        array = np.asarray(picture.convert("RGBA")).astype(np.float64) / 255.0
+        return array[..., :3] * array[..., 3:]
+    if mode in ("1", "L"):
+        return np.asarray(picture.convert("L")).astype(np.float64)[..., None] / 255.0
+    return np.asarray(picture.convert("RGB")).astype(np.float64) / 255.0
+
+
+def read_image(
+    path: str | os.PathLike, channels: int, size: tuple[int, int] | None = None
+) -> torch.Tensor:
+    """An image file -> (channels, H, W) float32 in [0, 1].
+
+    Modes: grayscale, RGB, palette, CMYK and the other 8-bit modes, 16-bit grayscale, and
+    alpha (composited over black). channels=1 takes the ITU-R 601 luminance of colour images;
+    channels=3 repeats a grayscale image. ``size`` (H, W) resizes bilinearly with antialiasing
+    (in float, after the conversion). Raises ImageFileError for a file that is not a readable
+    image, is truncated, or has a mode without a well-defined conversion.
+    """
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels!r}")
+    try:
+        with Image.open(path) as picture:
+            picture.load()
+            array = _decoded(picture)
+    except ImageFileError:
+        raise
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as error:
+        raise ImageFileError(f"cannot read it as an image ({error})") from error
+    image = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)
+    if channels == 1 and image.shape[0] == 3:
+        image = (torch.tensor(LUMA, dtype=image.dtype)[:, None, None] * image).sum(0, keepdim=True)
+    elif channels == 3 and image.shape[0] == 1:
+        image = image.expand(3, -1, -1)
+    if size is not None and tuple(image.shape[-2:]) != tuple(size):
+        image = F.interpolate(
+            image[None], size=tuple(size), mode="bilinear", antialias=True, align_corners=False
+        )[0]
+    return image.float().clamp(0, 1).contiguous()
+
+
+def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
+    """(H, W) from the file's header, or None when it cannot be read."""
+    try:
+        with Image.open(path) as picture:
+            return picture.height, picture.width
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None

@@ -1,0 +1,7 @@
+"""Morphs for a whole dataset: :func:`generate` (resumable, sharded over torchrun ranks) and
+readers of what it writes."""
+
+from .run import GenerateSummary, generate
+from .store import load_frames, read_manifest
+
+__all__ = ["GenerateSummary", "generate", "load_frames", "read_manifest"]

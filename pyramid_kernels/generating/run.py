@@ -1,0 +1,306 @@
+"""``generate``: morph every image of a folder, glob or tensor toward a target class and write
+frames, pictures and a manifest, resumably, on one process or on every rank torchrun starts."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..apps.image_io import save_morph
+from ..apps.progress import Progress
+from ..morphing import MorphOptions, morph
+from .distributed import Ranks, deal, setup_ranks
+from .model_input import Normalized, count_classes, parse_normalize, weights_sha256
+from .sources import ImageSource, batch_loader
+from .store import (
+    BASE_COLUMNS,
+    FRAME_DTYPES,
+    RunStore,
+    batch_key,
+    frame_columns,
+    picture_path,
+)
+from .targets import Targets
+
+PICTURES = ("png", "gif")
+MORPH_OPTIONS = tuple(f.name for f in dataclasses.fields(MorphOptions))
+
+
+@dataclass
+class GenerateSummary:
+    """What one process did: ``morphed`` and ``errors`` count its images of this run,
+    ``skipped`` the run's images finished by an earlier run, ``seconds`` its batch loop."""
+
+    out_dir: Path
+    images: int
+    morphed: int
+    errors: int
+    skipped: int
+    seconds: float
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def images_per_second(self) -> float:
+        return (self.morphed + self.errors) / self.seconds if self.seconds > 0 else 0.0
+
+
+def generate(
+    model: Callable[[Tensor], Tensor],
+    images,
+    out_dir: str | os.PathLike,
+    *,
+    targets="runner-up",
+    size: tuple[int, int] | None = None,
+    gray: bool = False,
+    normalize=None,
+    batch_size: int = 64,
+    pictures: Sequence[str] = ("png",),
+    frames_dtype: str = "uint8",
+    seed: int = 0,
+    workers: int = 0,
+    device: str | torch.device | None = None,
+    allow_mixed: bool = False,
+    progress: bool = False,
+    model_name: str | None = None,
+    ids: Sequence[str] | None = None,
+    **morph_options,
+) -> GenerateSummary:
+    """Morph every image toward its target class and write the results under ``out_dir``.
+
+    images: a folder (recursively), a glob pattern, a list of files, or a (N, C, H, W) tensor
+    in [0, 1] (named by ``ids``, default "00000"...). Files are decoded in ``workers``
+    DataLoader processes, converted to 1 channel (``gray``) or 3, and resized to ``size``
+    (H, W) when given (else every file must have the first one's size).
+    targets: "runner-up" (the model's second most likely class for each image), a class
+    index, a CSV file with columns image,target, a mapping id -> class, or one per image.
+    normalize: "imagenet", "MEAN,STD" or (mean, std): the model sees (x - mean) / std while
+    the morph stays in [0, 1]. morph_options: any option of :func:`pyramid_kernels.morph`.
+    Writes frames ("uint8", "float16" or "float32"), ``pictures`` ("png" strips, "gif"), a
+    manifest and run.json (see ``store.py``); a rerun skips finished images and refuses other
+    settings unless ``allow_mixed``. Under torchrun (or an initialised process group) every
+    rank takes its share of the batches and rank 0 merges the manifest. Bad arguments raise
+    before any work; unreadable or mismatched files get an error row and are skipped.
+    """
+    _check_arguments(batch_size, pictures, frames_dtype, seed, workers, morph_options)
+    options = MorphOptions(**morph_options)
+    if isinstance(model, nn.Module) and model.training:
+        raise ValueError("model is in training mode; call model.eval() first")
+    if not callable(model):
+        raise TypeError(f"model must be callable, got {type(model)}")
+    ranks = setup_ranks(device)
+    source = ImageSource(images, 3 if not gray else 1, size, ids)
+    _check_range(source, options)
+    norm = parse_normalize(normalize) if normalize is not None else None
+    if norm is not None:
+        model = Normalized(model, *norm)
+    if isinstance(model, nn.Module):
+        model = model.to(ranks.device)
+    classes = count_classes(model, source.channels, source.size, ranks.device)
+    plan = Targets(targets, source.ids)
+    plan.check(classes)
+    settings = {
+        "model": {"class": type(_unwrapped(model)).__qualname__, "sha256": weights_sha256(model)},
+        "targets": plan.record,
+        "channels": source.channels,
+        "size": list(source.size),
+        "resize": source.resize,
+        "normalize": [list(norm[0]), list(norm[1])] if norm else None,
+        "frames_dtype": frames_dtype,
+        "pictures": sorted(set(pictures)),
+        "seed": seed,
+        "morph": _morph_record(options),
+    }
+    store = RunStore(out_dir)
+    store.check_settings(settings, allow_mixed)
+    finished = store.finished_images()
+    ranks.barrier()  # every rank has read the folder before rank 0 touches it
+    if ranks.is_main:
+        store.begin(_record(settings, model_name, len(source), ranks, batch_size, workers))
+    ranks.barrier()  # temporary files are cleaned before any rank writes
+    todo = [n for n, image in enumerate(source.ids) if image not in finished]
+    mine = [[todo[k] for k in r] for r in deal(len(todo), batch_size, ranks.rank, ranks.world)]
+    run = _Batch(model, source, store, plan, options, frames_dtype, pictures, seed)
+    loader = batch_loader(source, mine, workers, pin=ranks.device.type == "cuda")
+    total = len(source)
+    note = None
+    if ranks.world > 1 and ranks.is_main:
+        note = lambda: f"(all ranks {sum(store.finished().values())}/{total})"  # noqa: E731
+    label = f"generate rank {ranks.rank}/{ranks.world}" if ranks.world > 1 else "generate"
+    count = sum(len(b) for b in mine)
+    morphed = errors = 0
+    start = time.perf_counter()
+    with Progress(count, label, enabled=progress, unit="images", note=note) as bar:
+        for item in loader:
+            done, failed = run(item, ranks.device)
+            morphed, errors = morphed + done, errors + failed
+            bar.update(done + failed)
+    seconds = time.perf_counter() - start
+    ranks.barrier()
+    if ranks.is_main:
+        store.merge_manifest(source.ids)
+        record = store.read_run()
+        record["sessions"][-1]["finished"] = _now()
+        record["sessions"][-1]["images_done"] = sum(store.finished().values())
+        store.write_run(record)
+    ranks.barrier()  # the manifest is whole when generate returns on any rank
+    skipped = total - len(todo)
+    return GenerateSummary(
+        Path(out_dir), total, morphed, errors, skipped, seconds, ranks.rank, ranks.world
+    )
+
+
+class _Batch:
+    """Morphs one loaded batch and writes its files: frames, pictures, then the manifest part."""
+
+    def __init__(self, model, source, store, plan, options, frames_dtype, pictures, seed):
+        self.model, self.source, self.store, self.plan = model, source, store, plan
+        self.options, self.dtype = options, FRAME_DTYPES[frames_dtype]
+        self.pictures, self.seed = set(pictures), seed
+        self.columns = list(BASE_COLUMNS) + frame_columns(options.steps + 1)
+
+    def __call__(self, item: dict, device: torch.device) -> tuple[int, int]:
+        ids = [self.source.ids[n] for n in item["index"]]
+        key = batch_key(ids)
+        errors = {self.source.ids[n]: message for n, message in item["errors"].items()}
+        good = [i for i in ids if i not in errors]
+        rows = {i: {"image": i, "status": "error", "error": errors[i]} for i in errors}
+        if good:
+            rows.update(self._morph(key, good, item["images"].to(device, non_blocking=True)))
+        self.store.write_part(key, [rows[i] for i in ids], self.columns)
+        return len(good), len(errors)
+
+    def _morph(self, key: str, ids: list[str], x: Tensor) -> dict[str, dict]:
+        torch.manual_seed(self.seed)
+        logits = None
+        if self.plan.fixed is None and self.plan.per_image is None:
+            with torch.no_grad():
+                logits = self.model(x)
+        target = self.plan.for_batch(ids, logits if logits is not None else x.new_empty(0, 0))
+        result = morph(self.model, x, target.to(x.device), **_morph_kwargs(self.options))
+        frames = result.frames.detach().cpu()  # (T, B, C, H, W)
+        finite = torch.isfinite(frames).flatten(2).all(2).all(0)
+        shard = self.store.write_frames(key, ids, _stored(frames.transpose(0, 1), self.dtype))
+        for b, image in enumerate(ids):
+            if not finite[b]:
+                continue
+            if "png" in self.pictures:
+                save_morph(
+                    picture_path(self.store.root / "strips", image, ".png"), frames[:, b : b + 1]
+                )
+            if "gif" in self.pictures:
+                save_morph(
+                    picture_path(self.store.root / "gifs", image, ".gif"), frames[:, b : b + 1]
+                )
+        prob, dist = result.target_prob.cpu(), result.distance.cpu()
+        step, attained = result.step.cpu(), result.attained.cpu()
+        rows = {}
+        for b, image in enumerate(ids):
+            row = {
+                "image": image,
+                "status": "ok" if finite[b] else "nonfinite",
+                "error": "",
+                "source": int(result.source[b]),
+                "target": int(result.target[b]),
+                "attained": int(attained[b]),
+                "step": f"{float(step[b]):.9g}",
+                "shard": shard,
+                "row": b,
+            }
+            row.update({f"target_prob_{k}": f"{float(v):.9g}" for k, v in enumerate(prob[:, b])})
+            row.update({f"l2_{k}": f"{float(v):.9g}" for k, v in enumerate(dist[:, b])})
+            rows[image] = row
+        return rows
+
+
+def _stored(frames: Tensor, dtype: torch.dtype) -> Tensor:
+    """Frames as written: uint8 rounds [0, 1] x 255 like the pictures (NaN -> 0)."""
+    if dtype == torch.uint8:
+        return frames.double().nan_to_num(0.0).clamp(0, 1).mul(255).round().to(torch.uint8)
+    return frames.to(dtype)
+
+
+def _morph_kwargs(options: MorphOptions) -> dict:
+    return {name: getattr(options, name) for name in MORPH_OPTIONS}
+
+
+def _morph_record(options: MorphOptions) -> dict:
+    record = options.settings()
+    record["clamp"] = list(record["clamp"]) if record["clamp"] is not None else None
+    if options.pyramid is not None:
+        record["pyramid"] = repr(options.pyramid.spec)
+    return record
+
+
+def _unwrapped(model):
+    return model.model if isinstance(model, Normalized) else model
+
+
+def _check_arguments(batch_size, pictures, frames_dtype, seed, workers, morph_options) -> None:
+    for name, value, low in [("batch_size", batch_size, 1), ("workers", workers, 0)]:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"seed must be an int, got {seed!r}")
+    if isinstance(pictures, str) or not set(pictures) <= set(PICTURES):
+        raise ValueError(f"pictures must be a list of {PICTURES} (or empty), got {pictures!r}")
+    if frames_dtype not in FRAME_DTYPES:
+        raise ValueError(f"frames_dtype must be one of {tuple(FRAME_DTYPES)}, got {frames_dtype!r}")
+    unknown = sorted(set(morph_options) - set(MORPH_OPTIONS))
+    if unknown:
+        raise TypeError(
+            f"unknown options {unknown}: generate takes its own arguments and those of "
+            f"pyramid_kernels.morph ({', '.join(MORPH_OPTIONS)})"
+        )
+
+
+def _check_range(source: ImageSource, options: MorphOptions) -> None:
+    """Images are in [0, 1]; the clamp range must hold them."""
+    if options.clamp is None:
+        return
+    low, high = (0.0, 1.0)
+    if source.tensor is not None and source.tensor.numel():
+        low, high = source.tensor.min().item(), source.tensor.max().item()
+    if low < options.clamp[0] or high > options.clamp[1]:
+        raise ValueError(
+            f"the images have values in [{low:.4g}, {high:.4g}], outside clamp={options.clamp}; "
+            "pass a clamp range that holds them, or clamp=None"
+        )
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _record(settings, model_name, images, ranks: Ranks, batch_size, workers) -> dict:
+    from .. import __version__
+
+    return {
+        "format": 1,
+        "settings": settings,
+        "model_name": model_name,
+        "images": images,
+        "versions": {
+            "pyramid_kernels": __version__,
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+        },
+        "sessions": [
+            {
+                "started": _now(),
+                "world_size": ranks.world,
+                "device": str(ranks.device),
+                "batch_size": batch_size,
+                "workers": workers,
+            }
+        ],
+    }

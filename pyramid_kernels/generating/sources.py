@@ -1,0 +1,120 @@
+"""The images of a ``generate`` run: files (decoded in DataLoader workers) or a tensor, with
+the run's channel count and size, read one batch per loader item."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from ..apps.image_files import ImageFileError, image_size, list_images, read_image
+
+
+class ImageSource:
+    """ids (sorted, unique) and a way to read image n as (C, H, W) float32 in [0, 1].
+
+    images: a folder, a glob pattern, a list of files, or a (N, C, H, W) tensor in [0, 1]
+    (ids "00000", "00001", ... unless ``ids`` are given). ``size`` (H, W): every file is
+    resized to it; without it the run's size is the first readable file's and files of
+    another size are reported as errors. ``channels`` is 1 or 3 (files are converted).
+    """
+
+    def __init__(
+        self,
+        images,
+        channels: int,
+        size: tuple[int, int] | None = None,
+        ids: Sequence[str] | None = None,
+    ) -> None:
+        self.channels = channels
+        self.resize = size is not None
+        if size is not None and (len(size) != 2 or min(size) < 4):
+            raise ValueError(f"size must be (H, W) with both sides >= 4, got {size!r}")
+        if isinstance(images, Tensor):
+            if images.dim() != 4 or not images.is_floating_point():
+                raise ValueError(
+                    f"images as a tensor must be floating (N, C, H, W), got {images.dtype} "
+                    f"{tuple(images.shape)}"
+                )
+            self.tensor = images.detach().cpu().float().contiguous()
+            count = images.shape[0]
+            self.ids = list(ids) if ids is not None else [f"{n:05d}" for n in range(count)]
+            if len(self.ids) != count or len(set(self.ids)) != count:
+                raise ValueError(f"ids must be {count} distinct names, one per image")
+            self.paths = None
+            self.channels = images.shape[1]
+            if size is not None and tuple(size) != tuple(images.shape[-2:]):
+                self.tensor = torch.nn.functional.interpolate(
+                    self.tensor, size=tuple(size), mode="bilinear", antialias=True
+                ).clamp(0, 1)
+            self.size = tuple(self.tensor.shape[-2:])
+            return
+        if ids is not None:
+            raise ValueError("ids name the images of a tensor; files are named by their paths")
+        listed = list_images(images)
+        self.tensor = None
+        self.ids = [i for i, _ in listed]
+        self.paths = [os.fspath(p) for _, p in listed]
+        if size is None:
+            size = next((s for s in map(image_size, self.paths) if s is not None), None)
+            if size is None:
+                raise ValueError(f"images {images!r}: none of the {len(self.paths)} files opens")
+        self.size = tuple(size)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def read(self, n: int) -> Tensor:
+        """Image n as (C, H, W) float32; raises ImageFileError for a bad file."""
+        if self.tensor is not None:
+            return self.tensor[n]
+        image = read_image(self.paths[n], self.channels, self.size if self.resize else None)
+        if tuple(image.shape[-2:]) != self.size:
+            height, width = image.shape[-2:]
+            raise ImageFileError(
+                f"size {height}x{width} differs from the run's {self.size[0]}x{self.size[1]}; "
+                "pass --size H W (size=) to resize every image"
+            )
+        return image
+
+
+class _Batches(Dataset):
+    """Item j: the images of batch j, read: {"index": [n, ...], "images": (b, C, H, W) of the
+    readable ones, "ok": [bool, ...], "errors": {n: message}}."""
+
+    def __init__(self, source: ImageSource, batches: Sequence[Sequence[int]]) -> None:
+        self.source, self.batches = source, batches
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def __getitem__(self, j: int) -> dict:
+        images, errors = [], {}
+        for n in self.batches[j]:
+            try:
+                images.append(self.source.read(n))
+            except ImageFileError as error:
+                errors[n] = str(error)
+        shape = (0, self.source.channels, *self.source.size)
+        return {
+            "index": list(self.batches[j]),
+            "images": torch.stack(images) if images else torch.empty(shape),
+            "errors": errors,
+        }
+
+
+def batch_loader(
+    source: ImageSource, batches: Sequence[Sequence[int]], workers: int, pin: bool
+) -> DataLoader:
+    """Batches in order, decoded by ``workers`` processes (0: in this process) ahead of use."""
+    return DataLoader(
+        _Batches(source, batches),
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=pin,
+        prefetch_factor=2 if workers else None,
+        persistent_workers=False,
+    )

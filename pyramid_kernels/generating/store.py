@@ -1,0 +1,187 @@
+"""The output folder of a ``generate`` run, written so that a kill at any moment leaves it
+consistent: every file appears whole (temporary name, then rename), and a batch's manifest
+part is written after its frames and pictures, so the parts say which images are finished.
+
+    OUT/run.json                      settings, model fingerprint, versions, seed, sessions
+    OUT/manifest.csv                  one row per image (merged from parts/ at the end)
+    OUT/parts/<key>.n<count>.csv      the rows of one finished batch
+    OUT/frames/<key>.safetensors      "frames" (B, T, C, H, W) uint8/float16/float32 of a batch;
+                                      metadata "images": JSON list of the B image ids
+    OUT/strips/<id>.png, OUT/gifs/<id>.gif   per image, when asked for
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from ..apps.image_io import write_atomic
+
+FRAME_DTYPES = {"uint8": torch.uint8, "float16": torch.float16, "float32": torch.float32}
+BASE_COLUMNS = ("image", "status", "error", "source", "target", "attained", "step", "shard", "row")
+PART = re.compile(r"^(?P<key>[0-9a-f]{16})\.n(?P<count>\d+)\.csv$")
+OWN_FOLDERS = ("parts", "frames", "strips", "gifs")
+
+
+def frame_columns(frames: int) -> list[str]:
+    """The per-frame manifest columns: target_prob_0.., then l2_0.."""
+    return [f"target_prob_{k}" for k in range(frames)] + [f"l2_{k}" for k in range(frames)]
+
+
+def batch_key(ids: Sequence[str]) -> str:
+    """A name for a batch's files from its image ids (stable across runs and world sizes)."""
+    return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
+
+
+def picture_path(root: Path, image_id: str, suffix: str) -> Path:
+    """root / the image id made safe as a relative path (no '..', no leading '/') + suffix."""
+    parts = [
+        p.replace("..", "__") for p in image_id.replace("\\", "/").split("/") if p not in ("", ".")
+    ]
+    return root.joinpath(*parts).with_name(parts[-1] + suffix)
+
+
+class RunStore:
+    """Reads and writes the files of one output folder (see the module docstring)."""
+
+    def __init__(self, out_dir: str | os.PathLike) -> None:
+        self.root = Path(out_dir)
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"out_dir {os.fspath(out_dir)!r} exists and is not a folder")
+        self.run_file = self.root / "run.json"
+
+    def read_run(self) -> dict | None:
+        """run.json, or None for a new folder."""
+        if not self.run_file.exists():
+            return None
+        try:
+            return json.loads(self.run_file.read_text())
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{self.run_file} is not readable JSON ({error})") from error
+
+    def check_settings(self, settings: dict, allow_mixed: bool) -> None:
+        """Raise ValueError when the folder holds a run with other settings (unless
+        ``allow_mixed``), or finished images without a run.json."""
+        run = self.read_run()
+        if run is None:
+            if any((self.root / "parts").glob("*.csv")):
+                raise ValueError(
+                    f"{self.root} holds manifest parts but no run.json; use another out_dir"
+                )
+            return
+        before = run.get("settings", {})
+        now = json.loads(json.dumps(settings))
+        changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+        if changed and not allow_mixed:
+            diff = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed)
+            raise ValueError(
+                f"{self.root} holds a run with other settings ({diff}); use another out_dir, "
+                "or allow_mixed=True (--allow-mixed) to add to it (run.json keeps both)"
+            )
+
+    def begin(self, record: dict) -> None:
+        """Delete temporary files a killed run left, and write run.json: ``record`` with the
+        sessions of earlier runs in this folder kept (call on one rank only)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        stale = [
+            self.root / n
+            for n in os.listdir(self.root)
+            if n.startswith((".run.json.", ".manifest.csv."))
+        ]
+        for folder in OWN_FOLDERS:
+            if (self.root / folder).is_dir():
+                stale += [p for p in (self.root / folder).rglob(".*") if p.is_file()]
+        for path in stale:
+            path.unlink(missing_ok=True)
+        earlier = self.read_run() or {}
+        record = dict(record)
+        record["sessions"] = earlier.get("sessions", []) + record.get("sessions", [])
+        if earlier.get("settings") not in (None, record["settings"]):
+            record["earlier_settings"] = earlier.get("earlier_settings", []) + [earlier["settings"]]
+        self.write_run(record)
+
+    def write_run(self, record: dict) -> None:
+        text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+        write_atomic(self.run_file, lambda tmp: Path(tmp).write_text(text))
+
+    def finished(self) -> dict[str, int]:
+        """{part key: image count} of the batches whose manifest part is written."""
+        folder = self.root / "parts"
+        if not folder.is_dir():
+            return {}
+        matches = (PART.match(n) for n in os.listdir(folder))
+        return {m["key"]: int(m["count"]) for m in matches if m}
+
+    def finished_images(self) -> set[str]:
+        """Ids of every image with a row in a manifest part."""
+        return {row["image"] for row in self._part_rows()}
+
+    def _part_rows(self) -> list[dict]:
+        rows = []
+        for key, count in self.finished().items():
+            path = self.root / "parts" / f"{key}.n{count}.csv"
+            rows += list(csv.DictReader(io.StringIO(path.read_text())))
+        return rows
+
+    def write_frames(self, key: str, ids: Sequence[str], frames: Tensor) -> str:
+        """Write frames (B, T, C, H, W) of images ``ids``; returns the shard's relative path."""
+        from safetensors.torch import save_file
+
+        relative = f"frames/{key}.safetensors"
+        tensors = {"frames": frames.detach().cpu().contiguous()}
+        metadata = {"images": json.dumps(list(ids))}
+        write_atomic(self.root / relative, lambda tmp: save_file(tensors, tmp, metadata))
+        return relative
+
+    def write_part(self, key: str, rows: list[dict], columns: Sequence[str]) -> None:
+        """Write a batch's manifest rows: the last file of a batch, marking it finished."""
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+        path = self.root / "parts" / f"{key}.n{len(rows)}.csv"
+        write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+
+    def merge_manifest(self, order: Sequence[str] = ()) -> Path:
+        """manifest.csv from every part: images in ``order`` first (in that order), then any
+        others by id; columns of the widest part. Written atomically (call on one rank)."""
+        rows = self._part_rows()
+        position = {image: n for n, image in enumerate(order)}
+        rows.sort(key=lambda r: (position.get(r["image"], len(position)), r["image"]))
+        columns = list(BASE_COLUMNS)
+        for row in rows:
+            columns += [c for c in row if c not in columns]
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+        return write_atomic(self.root / "manifest.csv", lambda tmp: Path(tmp).write_text(text))
+
+
+def read_manifest(out_dir: str | os.PathLike) -> list[dict[str, str]]:
+    """The rows of OUT/manifest.csv as dicts of strings."""
+    text = (Path(out_dir) / "manifest.csv").read_text()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def load_frames(out_dir: str | os.PathLike, image: str) -> Tensor:
+    """The frames (T, C, H, W) of ``image`` as stored (uint8, float16 or float32)."""
+    from safetensors import safe_open
+
+    rows = [r for r in read_manifest(out_dir) if r["image"] == image]
+    if not rows or not rows[0]["shard"]:
+        status = rows[0]["status"] if rows else "not in the manifest"
+        raise KeyError(f"image {image!r} has no frames ({status})")
+    with safe_open(Path(out_dir) / rows[0]["shard"], framework="pt") as shard:
+        return shard.get_slice("frames")[int(rows[0]["row"])]

@@ -1,0 +1,19 @@
+"""Models for the generate tests' subprocesses (``--model generate_helpers:NAME``)."""
+
+import time
+
+from torch import nn
+
+from pyramid_kernels import models
+
+
+class SlowDriver(nn.Module):
+    """The digits driver, 30 ms slower per forward: a run long enough to be killed mid-way."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = models.load("digits-driver")
+
+    def forward(self, x):
+        time.sleep(0.03)
+        return self.model(x)

@@ -1,0 +1,373 @@
+"""pk.generate and `pyramid-kernels generate`: outputs against pk.morph, resuming, torchrun
+sharding, killing mid-run, and bad inputs."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from safetensors import safe_open
+
+import pyramid_kernels as pk
+from pyramid_kernels.apps.cli import main
+from pyramid_kernels.apps.image_files import ImageFileError, read_image
+from pyramid_kernels.generating import load_frames, read_manifest
+from pyramid_kernels.generating.distributed import deal
+from pyramid_kernels.generating.model_input import Normalized, parse_normalize, weights_sha256
+
+HERE = Path(__file__).parent
+DRIVER = "digits-driver"
+COUNT = 22
+
+
+def write_digits(folder: Path, count: int = COUNT) -> torch.Tensor:
+    """The first ``count`` test digits as 8-bit PNGs, half of them in a subfolder; returns
+    them as decoded (N, 1, 32, 32), in the id order (sorted relative paths)."""
+    x = pk.data.digits("test")[0][:count]
+    pixels = (x[:, 0] * 255).round().to(torch.uint8).numpy()
+    names = []
+    for n in range(count):
+        name = f"d{n:03d}.png" if n % 2 else f"sub/d{n:03d}.png"
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels[n]).save(folder / name)
+        names.append(name)
+    order = sorted(range(count), key=lambda n: names[n])
+    return torch.from_numpy(pixels[order]).float()[:, None] / 255
+
+
+@pytest.fixture(scope="module")
+def digits_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("digits")
+    return folder, write_digits(folder)
+
+
+@pytest.fixture(scope="module")
+def driver():
+    return pk.models.load(DRIVER)
+
+
+def frames_of(out: Path) -> dict[str, torch.Tensor]:
+    rows = read_manifest(out)
+    return {r["image"]: load_frames(out, r["image"]) for r in rows if r["status"] == "ok"}
+
+
+def test_outputs_match_morph(digits_dir, driver, tmp_path):
+    folder, x = digits_dir
+    out = tmp_path / "out"
+    summary = pk.generate(
+        driver,
+        folder,
+        out,
+        gray=True,
+        batch_size=5,
+        frames_dtype="float32",
+        pictures=["png", "gif"],
+        steps=6,
+    )
+    assert (summary.images, summary.morphed, summary.errors, summary.skipped) == (
+        COUNT,
+        COUNT,
+        0,
+        0,
+    )
+    with torch.no_grad():
+        target = driver(x).topk(2, 1).indices[:, 1]  # runner-up
+    expected = pk.morph(driver, x, target, steps=6)
+    rows = read_manifest(out)
+    assert [r["image"] for r in rows] == sorted(r["image"] for r in rows)
+    assert len(rows) == COUNT and any(r["image"].startswith("sub/") for r in rows)
+    for b, row in enumerate(rows):
+        assert row["status"] == "ok" and row["error"] == ""
+        assert int(row["target"]) == target[b] and int(row["source"]) == expected.source[b]
+        assert bool(int(row["attained"])) == bool(expected.attained[b])
+        assert float(row["step"]) == pytest.approx(expected.step[b].item(), rel=1e-6)
+        probs = [float(row[f"target_prob_{k}"]) for k in range(7)]
+        l2 = [float(row[f"l2_{k}"]) for k in range(7)]
+        torch.testing.assert_close(
+            torch.tensor(probs), expected.target_prob[:, b], rtol=1e-5, atol=1e-7
+        )
+        torch.testing.assert_close(torch.tensor(l2), expected.distance[:, b], rtol=1e-6, atol=1e-6)
+        frames = load_frames(out, row["image"])
+        assert frames.dtype == torch.float32 and frames.shape == (7, 1, 32, 32)
+        assert (frames - expected.frames[:, b]).abs().max() <= 1e-6
+        strip = np.asarray(Image.open(out / "strips" / f"{row['image']}.png"))
+        assert strip.shape == (128, 7 * 128)  # 32-pixel frames upscaled 4x, side by side
+        assert Image.open(out / "gifs" / f"{row['image']}.gif").n_frames == 7
+    # the shard files hold whole batches, named in their metadata
+    shards = sorted((out / "frames").glob("*.safetensors"))
+    assert len(shards) == 5
+    with safe_open(shards[0], framework="pt") as shard:
+        ids = json.loads(shard.metadata()["images"])
+        assert shard.get_tensor("frames").shape == (len(ids), 7, 1, 32, 32)
+    # default: uint8 frames, the float frames rounded; decoding in DataLoader workers
+    out8 = tmp_path / "out8"
+    pk.generate(driver, folder, out8, gray=True, batch_size=5, pictures=[], steps=6, workers=2)
+    assert not (out8 / "strips").exists()
+    for image, frames in frames_of(out).items():
+        stored = load_frames(out8, image)
+        assert stored.dtype == torch.uint8
+        assert torch.equal(stored, frames.double().mul(255).round().to(torch.uint8))
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["model"]["sha256"] == weights_sha256(driver)
+    assert run["settings"]["morph"]["steps"] == 6 and run["settings"]["seed"] == 0
+    assert run["versions"]["torch"] == torch.__version__
+    assert run["sessions"][0]["images_done"] == COUNT
+
+
+def test_rerun_skips_finished_images_and_refuses_other_settings(digits_dir, driver, tmp_path):
+    folder, _ = digits_dir
+    out = tmp_path / "out"
+    pk.generate(driver, folder, out, gray=True, batch_size=8, pictures=[], steps=2)
+    before = (out / "manifest.csv").read_bytes()
+    again = pk.generate(driver, folder, out, gray=True, batch_size=3, pictures=[], steps=2)
+    assert (again.morphed, again.skipped) == (0, COUNT)
+    assert (out / "manifest.csv").read_bytes() == before
+    with pytest.raises(ValueError, match=r"other settings \(morph: .*steps.* use another out_dir"):
+        pk.generate(driver, folder, out, gray=True, pictures=[], steps=3)
+    # a new image is added to the folder: only it is morphed
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder / "zzz_new.png")
+    try:
+        more = pk.generate(driver, folder, out, gray=True, batch_size=8, pictures=[], steps=2)
+    finally:
+        (folder / "zzz_new.png").unlink()
+    assert (more.morphed, more.skipped) == (1, COUNT)
+    rows = read_manifest(out)
+    assert len(rows) == COUNT + 1 and rows[-1]["image"] == "zzz_new.png"
+    mixed = pk.generate(driver, folder, out, gray=True, pictures=[], steps=3, allow_mixed=True)
+    assert mixed.morphed == 0  # every image is finished; the run record keeps both settings
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["morph"]["steps"] == 3
+    assert run["earlier_settings"][0]["morph"]["steps"] == 2
+    assert len(run["sessions"]) == 4
+
+
+def test_targets_fixed_csv_and_normalize(digits_dir, driver, tmp_path):
+    folder, x = digits_dir
+    ids = [r for r in sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*.png"))]
+    table = tmp_path / "targets.csv"
+    table.write_text("image,target\n" + "".join(f"{i},{n % 10}\n" for n, i in enumerate(ids)))
+    out = tmp_path / "csv"
+    pk.generate(driver, folder, out, targets=table, gray=True, pictures=[], steps=2)
+    assert [int(r["target"]) for r in read_manifest(out)] == [n % 10 for n in range(COUNT)]
+    fixed = tmp_path / "fixed"
+    pk.generate(driver, folder, fixed, targets=7, gray=True, pictures=[], steps=2)
+    assert {r["target"] for r in read_manifest(fixed)} == {"7"}
+    # normalize: the wrapped model sees (x - mean) / std; the same as a model doing it itself
+    plain = tmp_path / "plain"
+    pk.generate(
+        Normalized(driver, 0.25, 0.5), folder, plain, targets=7, gray=True, pictures=[], steps=2
+    )
+    wrapped = tmp_path / "wrapped"
+    pk.generate(
+        driver, folder, wrapped, targets=7, gray=True, pictures=[], steps=2, normalize="0.25,0.5"
+    )
+    for image, frames in frames_of(plain).items():
+        assert torch.equal(load_frames(wrapped, image), frames)
+    with pytest.raises(ValueError, match="no target class for 1 images"):
+        table.write_text("image,target\n" + "".join(f"{i},1\n" for i in ids[1:]))
+        pk.generate(driver, folder, tmp_path / "x", targets=table, gray=True)
+    with pytest.raises(ValueError, match=r"classes \[12\] are not in \[0, 10\)"):
+        pk.generate(driver, folder, tmp_path / "x", targets=12, gray=True)
+    assert not (tmp_path / "x").exists()  # nothing written before the checks pass
+
+
+def test_parse_normalize():
+    assert parse_normalize("imagenet")[0] == (0.485, 0.456, 0.406)
+    assert parse_normalize("0.1:0.2:0.3,1:2:3") == ((0.1, 0.2, 0.3), (1.0, 2.0, 3.0))
+    for bad in ["0.5", "a,b", "0.5,0", "0.1:0.2,1"]:
+        with pytest.raises(ValueError, match="normalize"):
+            parse_normalize(bad)
+
+
+@pytest.mark.parametrize("world", [1, 2, 3, 5])
+def test_deal_is_disjoint_covering_and_independent_of_world(world):
+    batches = [b for r in range(world) for b in deal(23, 4, r, world)]
+    assert sorted(i for b in batches for i in b) == list(range(23))
+    assert sorted(batches, key=lambda b: b.start) == deal(23, 4, 0, 1)
+
+
+def _run(args, env=None, **kwargs):
+    environment = {**os.environ, "PYTHONPATH": str(HERE), **(env or {})}
+    return subprocess.run(args, env=environment, capture_output=True, text=True, **kwargs)
+
+
+def _same_outputs(a: Path, b: Path) -> None:
+    """Byte-identical manifests and frame shards."""
+    assert (a / "manifest.csv").read_bytes() == (b / "manifest.csv").read_bytes()
+    names = sorted(p.name for p in (a / "frames").iterdir())
+    assert names == sorted(p.name for p in (b / "frames").iterdir()) and names
+    for name in names:
+        assert (a / "frames" / name).read_bytes() == (b / "frames" / name).read_bytes()
+
+
+def test_torchrun_two_ranks_write_what_one_process_writes(digits_dir, tmp_path):
+    folder, _ = digits_dir
+    common = ["--images", str(folder), "--model", DRIVER, "--batch-size", "4", "--steps", "3"]
+    common += ["--workers", "0", "--quiet"]
+    one = _run(
+        [sys.executable, "-m", "pyramid_kernels.generate", *common, "--out", str(tmp_path / "one")],
+        env={"OMP_NUM_THREADS": "1"},  # what torchrun gives each rank
+        timeout=180,
+    )
+    assert one.returncode == 0, one.stderr
+    two = _run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
+        + ["-m", "pyramid_kernels.generate", *common, "--out", str(tmp_path / "two")],
+        timeout=180,
+    )
+    assert two.returncode == 0, two.stderr
+    assert "rank 0 of 2" in two.stdout
+    _same_outputs(tmp_path / "one", tmp_path / "two")
+    run = json.loads((tmp_path / "two" / "run.json").read_text())
+    assert run["sessions"][0]["world_size"] == 2
+
+
+def _no_partial_files(out: Path) -> None:
+    for shard in (out / "frames").glob("*.safetensors"):
+        with safe_open(shard, framework="pt") as f:
+            f.get_tensor("frames")
+    for strip in (out / "strips").rglob("*.png"):
+        Image.open(strip).load()
+    for part in (out / "parts").glob("*.csv"):
+        rows = list(csv.DictReader(part.open()))
+        assert rows and all(r["status"] == "ok" for r in rows)
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(digits_dir, tmp_path):
+    folder, _ = digits_dir
+    command = [sys.executable, "-m", "pyramid_kernels.generate", "--images", str(folder)]
+    command += ["--model", "generate_helpers:SlowDriver", "--gray", "--batch-size", "2"]
+    command += ["--steps", "3", "--workers", "0", "--quiet", "--out"]
+    whole = _run(command + [str(tmp_path / "whole")], timeout=180)
+    assert whole.returncode == 0, whole.stderr
+    out = tmp_path / "killed"
+    environment = {**os.environ, "PYTHONPATH": str(HERE)}
+    process = subprocess.Popen(command + [str(out)], env=environment, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while len(list((out / "parts").glob("*.csv"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    finished = len(list((out / "parts").glob("*.csv")))
+    assert 3 <= finished < COUNT // 2, "the run was not killed mid-way"
+    assert not (out / "manifest.csv").exists()
+    _no_partial_files(out)
+    resumed = _run(command + [str(out)], timeout=180)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{COUNT - 2 * finished} images morphed" in resumed.stdout
+    _same_outputs(tmp_path / "whole", out)
+    assert not [p for p in out.rglob(".*") if p.is_file()]  # temporary files cleaned
+
+
+def test_cli_generate_embedded(tmp_path, capsys):
+    out = tmp_path / "out"
+    status = main(
+        ["generate", "--embedded", "digits-test", "--model", DRIVER, "--out", str(out)]
+        + ["--steps", "1", "--pictures", "none", "--batch-size", "300", "--quiet", "--workers", "0"]
+    )
+    assert status == 0
+    rows = read_manifest(out)
+    assert len(rows) == 597 and rows[0]["image"] == "00000"
+    assert "597 images morphed" in capsys.readouterr().out
+    run = json.loads((out / "run.json").read_text())
+    assert run["model_name"] == DRIVER and run["settings"]["size"] == [32, 32]
+
+
+def _save(path: Path, array: np.ndarray, mode: str | None = None) -> None:
+    picture = Image.fromarray(array) if mode is None else Image.fromarray(array).convert(mode)
+    picture.save(path)
+
+
+def test_bad_and_unusual_files(tmp_path, driver):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    _save(folder / "a_rgb.png", rgb)
+    _save(folder / "b_gray.png", rgb[..., 0])
+    rgba = np.concatenate([rgb, np.full((32, 32, 1), 128, np.uint8)], axis=2)
+    _save(folder / "c_rgba.png", rgba)
+    _save(folder / "d_palette.png", rgb, mode="P")
+    _save(folder / "e_gray16.png", (rng.integers(0, 65536, (32, 32))).astype(np.uint16))
+    _save(folder / "f_big.png", rng.integers(0, 256, (48, 40, 3), dtype=np.uint8))
+    (folder / "g_corrupt.png").write_bytes(b"\x89PNG not really a png")
+    whole = (folder / "a_rgb.png").read_bytes()
+    (folder / "h_truncated.png").write_bytes(whole[: len(whole) // 2])
+    (folder / "notes.txt").write_text("not an image, not listed")
+    out = tmp_path / "out"
+    summary = pk.generate(driver, folder, out, gray=True, targets=3, pictures=["png"], steps=2)
+    assert (summary.morphed, summary.errors) == (5, 3)
+    rows = {r["image"]: r for r in read_manifest(out)}
+    assert sorted(rows) == sorted(p.name for p in folder.glob("*.png"))
+    for name in ["a_rgb.png", "b_gray.png", "c_rgba.png", "d_palette.png", "e_gray16.png"]:
+        assert rows[name]["status"] == "ok", rows[name]
+    assert "differs from the run's 32x32; pass --size H W" in rows["f_big.png"]["error"]
+    assert "cannot read it as an image" in rows["g_corrupt.png"]["error"]
+    assert "cannot read it as an image" in rows["h_truncated.png"]["error"]
+    for name in ["f_big.png", "g_corrupt.png", "h_truncated.png"]:
+        assert rows[name]["status"] == "error" and rows[name]["shard"] == ""
+        assert not (out / "strips" / f"{name}.png").exists()
+    # with a size every readable file is resized
+    resized = tmp_path / "resized"
+    summary = pk.generate(driver, folder, resized, gray=True, size=(32, 32), targets=3, steps=2)
+    assert (summary.morphed, summary.errors) == (6, 2)
+
+
+def test_conversions_of_read_image(tmp_path):
+    values = np.array([[0, 65535], [32768, 1000]], dtype=np.uint16)
+    _save(tmp_path / "g16.png", values)
+    image = read_image(tmp_path / "g16.png", 1)
+    assert torch.allclose(image[0].double(), torch.from_numpy(values / 65535.0), atol=1e-7)
+    rgba = np.array([[[200, 100, 50, 255], [200, 100, 50, 0]]], dtype=np.uint8)
+    _save(tmp_path / "rgba.png", rgba)
+    image = read_image(tmp_path / "rgba.png", 3)
+    assert torch.allclose(image[:, 0, 0], torch.tensor([200, 100, 50]) / 255.0)
+    assert torch.equal(image[:, 0, 1], torch.zeros(3))  # transparent: over black
+    gray = read_image(tmp_path / "rgba.png", 1)
+    assert gray[0, 0, 0].item() == pytest.approx((0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255)
+    assert read_image(tmp_path / "g16.png", 3).shape == (3, 2, 2)
+    assert read_image(tmp_path / "g16.png", 1, size=(8, 6)).shape == (1, 8, 6)
+    (tmp_path / "bad.png").write_bytes(b"nope")
+    with pytest.raises(ImageFileError, match="cannot read it as an image"):
+        read_image(tmp_path / "bad.png", 1)
+
+
+def test_errors_before_any_work(tmp_path, capsys, digits_dir):
+    folder, _ = digits_dir
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    cases = [
+        (["--images", str(empty), "--model", DRIVER], "the folder holds no image files"),
+        (["--images", str(tmp_path / "none*.png"), "--model", DRIVER], "matches no files"),
+        (["--images", str(folder), "--model", "no-such-model"], "not an embedded model"),
+        (["--images", str(folder), "--model", DRIVER, "--target", "10"], "not in [0, 10)"),
+        (["--images", str(folder), "--model", DRIVER, "--target", "x.csv"], "--target 'x.csv'"),
+        (["--images", str(folder), "--model", DRIVER, "--normalize", "1,0"], "std > 0"),
+        (["--images", str(folder), "--model", DRIVER, "--size", "40", "40"], "failed on a"),
+        (["--images", str(folder), "--model", DRIVER, "--batch-size", "0"], "batch_size must"),
+        (["--model", DRIVER], "pass --images"),
+    ]
+    for args, message in cases:
+        status = main(["generate", *args, "--out", str(out), "--quiet"])
+        assert status == 2, args
+        assert message in capsys.readouterr().err, args
+        assert not out.exists(), args
+    with pytest.raises(TypeError, match="unknown options \\['stpes'\\]"):
+        pk.generate(pk.models.load(DRIVER), folder, out, stpes=3)
+    with pytest.raises(ValueError, match="training mode"):
+        pk.generate(pk.models.load(DRIVER).train(), folder, out)
+
+
+def test_importing_the_entry_module_keeps_pk_generate_callable():
+    import pyramid_kernels.generate as entry
+
+    assert callable(pk.generate) and callable(entry)
