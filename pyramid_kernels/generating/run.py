@@ -7,7 +7,9 @@ import dataclasses
 import os
 import platform
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,10 +30,12 @@ from .store import (
     batch_key,
     frame_columns,
     picture_path,
+    shard_path,
 )
 from .targets import Targets
 
 PICTURES = ("png", "gif")
+WRITER_THREADS = 2  # batches whose files are written while the next one morphs
 MORPH_OPTIONS = tuple(f.name for f in dataclasses.fields(MorphOptions))
 
 
@@ -139,11 +143,20 @@ def generate(
     count = sum(len(b) for b in mine)
     morphed = errors = 0
     start = time.perf_counter()
-    with Progress(count, label, enabled=progress, unit="images", note=note) as bar:
+    with (
+        Progress(count, label, enabled=progress, unit="images", note=note) as bar,
+        ThreadPoolExecutor(WRITER_THREADS) as writers,
+    ):
+        pending: deque[Future] = deque()
         for item in loader:
-            done, failed = run(item, ranks.device)
-            morphed, errors = morphed + done, errors + failed
-            bar.update(done + failed)
+            batch = run.morph(item, ranks.device)
+            pending.append(writers.submit(run.write, batch))
+            while len(pending) > WRITER_THREADS:  # bounded: at most this many batches held
+                pending.popleft().result()  # raises a failed write here
+            morphed, errors = morphed + batch.morphed, errors + len(batch.errors)
+            bar.update(batch.morphed + len(batch.errors))
+        for job in pending:
+            job.result()
     seconds = time.perf_counter() - start
     ranks.barrier()
     if ranks.is_main:
@@ -159,8 +172,25 @@ def generate(
     )
 
 
+@dataclass
+class _Morphed:
+    """One batch, morphed and on the host: everything its files need."""
+
+    key: str
+    ids: list[str]
+    errors: dict[str, str]
+    good: list[str]
+    frames: Tensor | None = None  # (T, B_good, C, H, W) float, on the CPU
+    rows: dict[str, dict] = dataclasses.field(default_factory=dict)
+
+    @property
+    def morphed(self) -> int:
+        return len(self.good)
+
+
 class _Batch:
-    """Morphs one loaded batch and writes its files: frames, pictures, then the manifest part."""
+    """Morphs one loaded batch (``morph``, on the device) and writes its files (``write``, on
+    a writer thread while the next batch morphs): frames, pictures, then the manifest part."""
 
     def __init__(self, model, source, store, plan, options, frames_dtype, pictures, seed):
         self.model, self.source, self.store, self.plan = model, source, store, plan
@@ -168,42 +198,44 @@ class _Batch:
         self.pictures, self.seed = set(pictures), seed
         self.columns = list(BASE_COLUMNS) + frame_columns(options.steps + 1)
 
-    def __call__(self, item: dict, device: torch.device) -> tuple[int, int]:
+    def morph(self, item: dict, device: torch.device) -> _Morphed:
         ids = [self.source.ids[n] for n in item["index"]]
-        key = batch_key(ids)
         errors = {self.source.ids[n]: message for n, message in item["errors"].items()}
-        good = [i for i in ids if i not in errors]
-        rows = {i: {"image": i, "status": "error", "error": errors[i]} for i in errors}
-        if good:
-            rows.update(self._morph(key, good, item["images"].to(device, non_blocking=True)))
-        self.store.write_part(key, [rows[i] for i in ids], self.columns)
-        return len(good), len(errors)
+        batch = _Morphed(batch_key(ids), ids, errors, [i for i in ids if i not in errors])
+        batch.rows = {i: {"image": i, "status": "error", "error": errors[i]} for i in errors}
+        if batch.good:
+            self._morph(batch, item["images"].to(device, non_blocking=True))
+        return batch
 
-    def _morph(self, key: str, ids: list[str], x: Tensor) -> dict[str, dict]:
+    def write(self, batch: _Morphed) -> None:
+        if batch.frames is not None:
+            frames = batch.frames
+            self.store.write_frames(
+                batch.key, batch.good, _stored(frames.transpose(0, 1), self.dtype)
+            )
+            root = self.store.root
+            for b, image in enumerate(batch.good):
+                if batch.rows[image]["status"] != "ok":
+                    continue  # not finite: no picture of NaN as black
+                if "png" in self.pictures:
+                    save_morph(picture_path(root / "strips", image, ".png"), frames[:, b : b + 1])
+                if "gif" in self.pictures:
+                    save_morph(picture_path(root / "gifs", image, ".gif"), frames[:, b : b + 1])
+        self.store.write_part(batch.key, [batch.rows[i] for i in batch.ids], self.columns)
+
+    def _morph(self, batch: _Morphed, x: Tensor) -> None:
         torch.manual_seed(self.seed)
         logits = None
         if self.plan.fixed is None and self.plan.per_image is None:
             with torch.no_grad():
                 logits = self.model(x)
+        ids = batch.good
         target = self.plan.for_batch(ids, logits if logits is not None else x.new_empty(0, 0))
         result = morph(self.model, x, target.to(x.device), **_morph_kwargs(self.options))
-        frames = result.frames.detach().cpu()  # (T, B, C, H, W)
+        batch.frames = frames = result.frames.detach().cpu()  # (T, B, C, H, W)
         finite = torch.isfinite(frames).flatten(2).all(2).all(0)
-        shard = self.store.write_frames(key, ids, _stored(frames.transpose(0, 1), self.dtype))
-        for b, image in enumerate(ids):
-            if not finite[b]:
-                continue
-            if "png" in self.pictures:
-                save_morph(
-                    picture_path(self.store.root / "strips", image, ".png"), frames[:, b : b + 1]
-                )
-            if "gif" in self.pictures:
-                save_morph(
-                    picture_path(self.store.root / "gifs", image, ".gif"), frames[:, b : b + 1]
-                )
         prob, dist = result.target_prob.cpu(), result.distance.cpu()
         step, attained = result.step.cpu(), result.attained.cpu()
-        rows = {}
         for b, image in enumerate(ids):
             row = {
                 "image": image,
@@ -213,13 +245,12 @@ class _Batch:
                 "target": int(result.target[b]),
                 "attained": int(attained[b]),
                 "step": f"{float(step[b]):.9g}",
-                "shard": shard,
+                "shard": shard_path(batch.key),
                 "row": b,
             }
             row.update({f"target_prob_{k}": f"{float(v):.9g}" for k, v in enumerate(prob[:, b])})
             row.update({f"l2_{k}": f"{float(v):.9g}" for k, v in enumerate(dist[:, b])})
-            rows[image] = row
-        return rows
+            batch.rows[image] = row
 
 
 def _stored(frames: Tensor, dtype: torch.dtype) -> Tensor:

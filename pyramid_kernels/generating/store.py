@@ -42,6 +42,11 @@ def batch_key(ids: Sequence[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode()).hexdigest()[:16]
 
 
+def shard_path(key: str) -> str:
+    """The frames file of batch ``key``, relative to the output folder."""
+    return f"frames/{key}.safetensors"
+
+
 def picture_path(root: Path, image_id: str, suffix: str) -> Path:
     """root / the image id made safe as a relative path (no '..', no leading '/') + suffix."""
     parts = [
@@ -136,7 +141,7 @@ class RunStore:
         """Write frames (B, T, C, H, W) of images ``ids``; returns the shard's relative path."""
         from safetensors.torch import save_file
 
-        relative = f"frames/{key}.safetensors"
+        relative = shard_path(key)
         tensors = {"frames": frames.detach().cpu().contiguous()}
         metadata = {"images": json.dumps(list(ids))}
         write_atomic(self.root / relative, lambda tmp: save_file(tensors, tmp, metadata))
