@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The one-call GPU check: the CUDA tests, the pyramid benchmarks (bench/run.py), a
 # torch.profiler summary with cold-start and host times (bench/cuda_profile.py) and the morph
-# throughput and plenoptic-modes benchmarks, all written under bench/results/ and, when $OUT is set (the device
-# tool), copied there after each step. Each step has a time limit, so one that hangs leaves
-# the others their time. Needs a CUDA GPU with torch and triton, and plenoptic for the
+# throughput, plenoptic-modes and generate benchmarks, all written under bench/results/ and,
+# when $OUT is set (the device tool), copied there after each step. Each step has a time
+# limit, so one that hangs leaves the others their time. Needs a CUDA GPU with torch and triton, and plenoptic for the
 # comparisons; on a machine without a package index, bring its wheels (plenoptic 2.1.1,
 # pyrtools 1.1.1, pooch, platformdirs, importlib-resources), install them with
 # `pip install --no-index --no-deps --target DIR *.whl` and put DIR on PYTHONPATH.
@@ -40,5 +40,6 @@ step "pyramid bench" 160 python bench/run.py
 step "profile" 80 python bench/cuda_profile.py
 step "morph bench" 90 python bench/morph_throughput.py
 step "plenoptic modes bench" 60 python bench/plenoptic_modes.py
+step "generate bench" 60 python bench/generate_throughput.py
 echo "== done ($(date +%T))"
 exit $status
