@@ -4,6 +4,8 @@ process. Work is dealt to ranks in whole batches, round-robin."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -17,6 +19,7 @@ class Ranks:
     rank: int
     world: int
     device: torch.device
+    owns_group: bool = False  # whether setup_ranks started the process group
 
     @property
     def is_main(self) -> bool:
@@ -26,6 +29,11 @@ class Ranks:
         """Wait for every rank (nothing in a single process)."""
         if self.world > 1:
             dist.barrier()
+
+    def close(self) -> None:
+        """End the process group if :func:`setup_ranks` started it."""
+        if self.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def deal(count: int, batch_size: int, rank: int, world: int) -> list[range]:
@@ -47,8 +55,19 @@ def setup_ranks(device: str | torch.device | None = None) -> Ranks:
     device = torch.device(device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
-    if world_env > 1 and not dist.is_initialized():
+    owns = world_env > 1 and not dist.is_initialized()
+    if owns:
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     if dist.is_initialized():
-        return Ranks(dist.get_rank(), dist.get_world_size(), device)
+        return Ranks(dist.get_rank(), dist.get_world_size(), device, owns)
     return Ranks(0, 1, device)
+
+
+@contextmanager
+def joined(device: str | torch.device | None = None) -> Iterator[Ranks]:
+    """:func:`setup_ranks` for a block; the process group it started ends with the block."""
+    ranks = setup_ranks(device)
+    try:
+        yield ranks
+    finally:
+        ranks.close()

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..apps.image_io import save_morph
 from ..apps.progress import Progress
 from ..morphing import MorphOptions, morph
-from .distributed import Ranks, deal, setup_ranks
+from .distributed import Ranks, deal, joined
 from .model_input import Normalized, count_classes, parse_normalize, weights_sha256
 from .sources import ImageSource, batch_loader
 from .store import (
@@ -101,75 +101,78 @@ def generate(
         raise ValueError("model is in training mode; call model.eval() first")
     if not callable(model):
         raise TypeError(f"model must be callable, got {type(model)}")
-    ranks = setup_ranks(device)
-    source = ImageSource(images, 3 if not gray else 1, size, ids)
-    _check_range(source, options)
-    norm = parse_normalize(normalize) if normalize is not None else None
-    if norm is not None:
-        model = Normalized(model, *norm)
-    if isinstance(model, nn.Module):
-        model = model.to(ranks.device)
-    classes = count_classes(model, source.channels, source.size, ranks.device)
-    plan = Targets(targets, source.ids)
-    plan.check(classes)
-    settings = {
-        "model": {"class": type(_unwrapped(model)).__qualname__, "sha256": weights_sha256(model)},
-        "targets": plan.record,
-        "channels": source.channels,
-        "size": list(source.size),
-        "resize": source.resize,
-        "normalize": [list(norm[0]), list(norm[1])] if norm else None,
-        "frames_dtype": frames_dtype,
-        "pictures": sorted(set(pictures)),
-        "seed": seed,
-        "morph": _morph_record(options),
-    }
-    store = RunStore(out_dir)
-    store.check_settings(settings, allow_mixed)
-    finished = store.finished_images()
-    ranks.barrier()  # every rank has read the folder before rank 0 touches it
-    if ranks.is_main:
-        store.begin(_record(settings, model_name, len(source), ranks, batch_size, workers))
-    ranks.barrier()  # temporary files are cleaned before any rank writes
-    todo = [n for n, image in enumerate(source.ids) if image not in finished]
-    mine = [[todo[k] for k in r] for r in deal(len(todo), batch_size, ranks.rank, ranks.world)]
-    run = _Batch(model, source, store, plan, options, frames_dtype, pictures, seed)
-    loader = batch_loader(source, mine, workers, pin=ranks.device.type == "cuda")
-    total = len(source)
-    note = None
-    if ranks.world > 1 and ranks.is_main:
-        note = lambda: f"(all ranks {sum(store.finished().values())}/{total})"  # noqa: E731
-    label = f"generate rank {ranks.rank}/{ranks.world}" if ranks.world > 1 else "generate"
-    count = sum(len(b) for b in mine)
-    morphed = errors = 0
-    start = time.perf_counter()
-    with (
-        Progress(count, label, enabled=progress, unit="images", note=note) as bar,
-        ThreadPoolExecutor(WRITER_THREADS) as writers,
-    ):
-        pending: deque[Future] = deque()
-        for item in loader:
-            batch = run.morph(item, ranks.device)
-            pending.append(writers.submit(run.write, batch))
-            while len(pending) > WRITER_THREADS:  # bounded: at most this many batches held
-                pending.popleft().result()  # raises a failed write here
-            morphed, errors = morphed + batch.morphed, errors + len(batch.errors)
-            bar.update(batch.morphed + len(batch.errors))
-        for job in pending:
-            job.result()
-    seconds = time.perf_counter() - start
-    ranks.barrier()
-    if ranks.is_main:
-        store.merge_manifest(source.ids)
-        record = store.read_run()
-        record["sessions"][-1]["finished"] = _now()
-        record["sessions"][-1]["images_done"] = sum(store.finished().values())
-        store.write_run(record)
-    ranks.barrier()  # the manifest is whole when generate returns on any rank
-    skipped = total - len(todo)
-    return GenerateSummary(
-        Path(out_dir), total, morphed, errors, skipped, seconds, ranks.rank, ranks.world
-    )
+    with joined(device) as ranks:
+        source = ImageSource(images, 3 if not gray else 1, size, ids)
+        _check_range(source, options)
+        norm = parse_normalize(normalize) if normalize is not None else None
+        if norm is not None:
+            model = Normalized(model, *norm)
+        if isinstance(model, nn.Module):
+            model = model.to(ranks.device)
+        classes = count_classes(model, source.channels, source.size, ranks.device)
+        plan = Targets(targets, source.ids)
+        plan.check(classes)
+        settings = {
+            "model": {
+                "class": type(_unwrapped(model)).__qualname__,
+                "sha256": weights_sha256(model),
+            },
+            "targets": plan.record,
+            "channels": source.channels,
+            "size": list(source.size),
+            "resize": source.resize,
+            "normalize": [list(norm[0]), list(norm[1])] if norm else None,
+            "frames_dtype": frames_dtype,
+            "pictures": sorted(set(pictures)),
+            "seed": seed,
+            "morph": _morph_record(options),
+        }
+        store = RunStore(out_dir)
+        store.check_settings(settings, allow_mixed)
+        finished = store.finished_images()
+        ranks.barrier()  # every rank has read the folder before rank 0 touches it
+        if ranks.is_main:
+            store.begin(_record(settings, model_name, len(source), ranks, batch_size, workers))
+        ranks.barrier()  # temporary files are cleaned before any rank writes
+        todo = [n for n, image in enumerate(source.ids) if image not in finished]
+        mine = [[todo[k] for k in r] for r in deal(len(todo), batch_size, ranks.rank, ranks.world)]
+        run = _Batch(model, source, store, plan, options, frames_dtype, pictures, seed)
+        loader = batch_loader(source, mine, workers, pin=ranks.device.type == "cuda")
+        total = len(source)
+        note = None
+        if ranks.world > 1 and ranks.is_main:
+            note = lambda: f"(all ranks {sum(store.finished().values())}/{total})"  # noqa: E731
+        label = f"generate rank {ranks.rank}/{ranks.world}" if ranks.world > 1 else "generate"
+        count = sum(len(b) for b in mine)
+        morphed = errors = 0
+        start = time.perf_counter()
+        with (
+            Progress(count, label, enabled=progress, unit="images", note=note) as bar,
+            ThreadPoolExecutor(WRITER_THREADS) as writers,
+        ):
+            pending: deque[Future] = deque()
+            for item in loader:
+                batch = run.morph(item, ranks.device)
+                pending.append(writers.submit(run.write, batch))
+                while len(pending) > WRITER_THREADS:  # bounded: at most this many batches held
+                    pending.popleft().result()  # raises a failed write here
+                morphed, errors = morphed + batch.morphed, errors + len(batch.errors)
+                bar.update(batch.morphed + len(batch.errors))
+            for job in pending:
+                job.result()
+        seconds = time.perf_counter() - start
+        ranks.barrier()
+        if ranks.is_main:
+            store.merge_manifest(source.ids)
+            record = store.read_run()
+            record["sessions"][-1]["finished"] = _now()
+            record["sessions"][-1]["images_done"] = sum(store.finished().values())
+            store.write_run(record)
+        ranks.barrier()  # the manifest is whole when generate returns on any rank
+        skipped = total - len(todo)
+        return GenerateSummary(
+            Path(out_dir), total, morphed, errors, skipped, seconds, ranks.rank, ranks.world
+        )
 
 
 @dataclass
