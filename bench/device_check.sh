@@ -40,6 +40,6 @@ step "pyramid bench" 160 python bench/run.py
 step "profile" 80 python bench/cuda_profile.py
 step "morph bench" 90 python bench/morph_throughput.py
 step "plenoptic modes bench" 60 python bench/plenoptic_modes.py
-step "generate bench" 60 python bench/generate_throughput.py
+step "generate bench" 90 python bench/generate_throughput.py
 echo "== done ($(date +%T))"
 exit $status
