@@ -321,6 +321,26 @@ def test_bad_and_unusual_files(tmp_path, driver):
     assert (summary.morphed, summary.errors) == (6, 2)
 
 
+def test_retry_errors_after_fixing_a_file(tmp_path, driver):
+    folder = tmp_path / "images"
+    write_digits(folder, count=4)
+    (folder / "broken.png").write_bytes(b"not a png")
+    out = tmp_path / "out"
+    first = pk.generate(driver, folder, out, gray=True, targets=3, pictures=[], steps=2)
+    assert (first.morphed, first.errors) == (4, 1)
+    _save(folder / "broken.png", np.full((32, 32), 200, np.uint8))  # fixed
+    again = pk.generate(driver, folder, out, gray=True, targets=3, pictures=[], steps=2)
+    assert (again.morphed, again.errors, again.skipped) == (0, 0, 5)  # errors stay by default
+    assert read_manifest(out)[0]["status"] == "error"
+    retried = pk.generate(
+        driver, folder, out, gray=True, targets=3, pictures=[], steps=2, retry_errors=True
+    )
+    assert (retried.morphed, retried.skipped) == (1, 4)
+    rows = read_manifest(out)
+    assert len(rows) == 5 and rows[0]["image"] == "broken.png" and rows[0]["status"] == "ok"
+    assert load_frames(out, "broken.png").shape == (3, 1, 32, 32)
+
+
 def test_conversions_of_read_image(tmp_path):
     values = np.array([[0, 65535], [32768, 1000]], dtype=np.uint16)
     _save(tmp_path / "g16.png", values)

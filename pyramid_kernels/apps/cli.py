@@ -149,6 +149,7 @@ def _generate(args: argparse.Namespace) -> int:
         workers=args.workers,
         device=args.device,
         allow_mixed=args.allow_mixed,
+        retry_errors=args.retry_errors,
         progress=not args.quiet,
         model_name=args.model,
         **_morph_options(args),
@@ -323,6 +324,11 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-mixed",
         action="store_true",
         help="add to an output folder whose run had other settings",
+    )
+    ge.add_argument(
+        "--retry-errors",
+        action="store_true",
+        help="morph again the images a previous run could not read (they are skipped by default)",
     )
     ge.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_morph_options(ge)

@@ -74,6 +74,7 @@ def generate(
     workers: int = 0,
     device: str | torch.device | None = None,
     allow_mixed: bool = False,
+    retry_errors: bool = False,
     progress: bool = False,
     model_name: str | None = None,
     ids: Sequence[str] | None = None,
@@ -90,10 +91,12 @@ def generate(
     normalize: "imagenet", "MEAN,STD" or (mean, std): the model sees (x - mean) / std while
     the morph stays in [0, 1]. morph_options: any option of :func:`pyramid_kernels.morph`.
     Writes frames ("uint8", "float16" or "float32"), ``pictures`` ("png" strips, "gif"), a
-    manifest and run.json (see ``store.py``); a rerun skips finished images and refuses other
-    settings unless ``allow_mixed``. Under torchrun (or an initialised process group) every
-    rank takes its share of the batches and rank 0 merges the manifest. Bad arguments raise
-    before any work; unreadable or mismatched files get an error row and are skipped.
+    manifest and run.json (see ``store.py``); a rerun skips finished images (those with an
+    error row too, unless ``retry_errors``) and refuses other settings unless
+    ``allow_mixed``. Under torchrun (or an initialised process group) every rank takes its
+    share of the batches and rank 0 merges the manifest. The model is moved to the device.
+    Bad arguments raise before any work; unreadable or mismatched files get an error row and
+    are skipped.
     """
     _check_arguments(batch_size, pictures, frames_dtype, seed, workers, morph_options)
     options = MorphOptions(**morph_options)
@@ -129,7 +132,7 @@ def generate(
         }
         store = RunStore(out_dir)
         store.check_settings(settings, allow_mixed)
-        finished = store.finished_images()
+        finished = store.finished_images(retry_errors)
         ranks.barrier()  # every rank has read the folder before rank 0 touches it
         if ranks.is_main:
             store.begin(_record(settings, model_name, len(source), ranks, batch_size, workers))

@@ -126,16 +126,27 @@ class RunStore:
         matches = (PART.match(n) for n in os.listdir(folder))
         return {m["key"]: int(m["count"]) for m in matches if m}
 
-    def finished_images(self) -> set[str]:
-        """Ids of every image with a row in a manifest part."""
-        return {row["image"] for row in self._part_rows()}
+    def finished_images(self, retry_errors: bool = False) -> set[str]:
+        """Ids of every image with a row in a manifest part; with ``retry_errors``, only those
+        with a row that is not an error."""
+        return {r["image"] for r in self._part_rows() if not retry_errors or r["status"] != "error"}
 
     def _part_rows(self) -> list[dict]:
+        """Every part's rows, oldest part first."""
+        paths = [self.root / "parts" / f"{k}.n{n}.csv" for k, n in self.finished().items()]
         rows = []
-        for key, count in self.finished().items():
-            path = self.root / "parts" / f"{key}.n{count}.csv"
+        for path in sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name)):
             rows += list(csv.DictReader(io.StringIO(path.read_text())))
         return rows
+
+    def _latest_rows(self) -> list[dict]:
+        """One row per image: its newest row that is not an error, else its newest error."""
+        best: dict[str, dict] = {}
+        for row in self._part_rows():
+            old = best.get(row["image"])
+            if old is None or row["status"] != "error" or old["status"] == "error":
+                best[row["image"]] = row
+        return list(best.values())
 
     def write_frames(self, key: str, ids: Sequence[str], frames: Tensor) -> str:
         """Write frames (B, T, C, H, W) of images ``ids``; returns the shard's relative path."""
@@ -158,9 +169,10 @@ class RunStore:
         write_atomic(path, lambda tmp: Path(tmp).write_text(text))
 
     def merge_manifest(self, order: Sequence[str] = ()) -> Path:
-        """manifest.csv from every part: images in ``order`` first (in that order), then any
-        others by id; columns of the widest part. Written atomically (call on one rank)."""
-        rows = self._part_rows()
+        """manifest.csv from every part, one row per image (see _latest_rows): images in
+        ``order`` first (in that order), then any others by id; columns of the widest part.
+        Written atomically (call on one rank)."""
+        rows = self._latest_rows()
         position = {image: n for n, image in enumerate(order)}
         rows.sort(key=lambda r: (position.get(r["image"], len(position)), r["image"]))
         columns = list(BASE_COLUMNS)
