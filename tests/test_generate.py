@@ -341,6 +341,25 @@ def test_retry_errors_after_fixing_a_file(tmp_path, driver):
     assert load_frames(out, "broken.png").shape == (3, 1, 32, 32)
 
 
+def test_output_folder_inside_the_images_and_hidden_files_are_not_images(tmp_path, driver):
+    folder = tmp_path / "images"
+    write_digits(folder, count=3)
+    (folder / ".hidden.png").write_bytes(b"AppleDouble junk")
+    (folder / ".cache").mkdir()
+    _save(folder / ".cache" / "thumb.png", np.zeros((32, 32), np.uint8))
+    out = folder / "morphs"
+    first = pk.generate(driver, folder, out, gray=True, targets=3, steps=2)
+    assert (first.images, first.morphed) == (3, 3)
+    assert any((out / "strips").rglob("*.png"))
+    again = pk.generate(driver, folder, out, gray=True, targets=3, steps=2)
+    assert (again.images, again.morphed, again.skipped) == (3, 0, 3)  # not its own strips
+    pattern = str(folder / "**" / "*.png")
+    globbed = pk.generate(driver, pattern, tmp_path / "g", gray=True, targets=3, steps=1)
+    assert globbed.images == 3 + len(list((out / "strips").rglob("*.png")))
+    inside = pk.generate(driver, pattern, folder / "g2", gray=True, targets=3, steps=1)
+    assert inside.images == globbed.images  # the glob's own output folder is left out
+
+
 def test_conversions_of_read_image(tmp_path):
     values = np.array([[0, 65535], [32768, 1000]], dtype=np.uint16)
     _save(tmp_path / "g16.png", values)

@@ -33,14 +33,24 @@ class ImageFileError(ValueError):
     """An image file that cannot be read or converted; the message says why."""
 
 
-def list_images(images: str | os.PathLike | Sequence[str | os.PathLike]) -> list[tuple[str, Path]]:
+def list_images(
+    images: str | os.PathLike | Sequence[str | os.PathLike],
+    exclude: str | os.PathLike | None = None,
+) -> list[tuple[str, Path]]:
     """(id, path) pairs sorted by id.
 
     A folder: every file below it (recursively) with a suffix in IMAGE_SUFFIXES, id = its
-    POSIX path relative to the folder. A glob pattern (``*``, ``?``, ``[``): the matching
-    files, id = the path as matched. A file: that file. A list of files: ids = the paths as
-    given. Raises ValueError when nothing is found or a listed file does not exist.
+    POSIX path relative to the folder; hidden files and folders (names starting with '.')
+    are left out. A glob pattern (``*``, ``?``, ``[``): the matching files, id = the path as
+    matched. A file: that file. A list of files: ids = the paths as given. Files below
+    ``exclude`` (an output folder inside the input folder) are left out of folders and globs.
+    Raises ValueError when nothing is found or a listed file does not exist.
     """
+    skip = Path(exclude).resolve() if exclude is not None else None
+
+    def kept(path: Path) -> bool:
+        return skip is None or not path.resolve().is_relative_to(skip)
+
     if isinstance(images, (str, os.PathLike)):
         text = os.fspath(images)
         root = Path(text)
@@ -48,7 +58,10 @@ def list_images(images: str | os.PathLike | Sequence[str | os.PathLike]) -> list
             found = [
                 (p.relative_to(root).as_posix(), p)
                 for p in root.rglob("*")
-                if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+                if p.suffix.lower() in IMAGE_SUFFIXES
+                and not any(part.startswith(".") for part in p.relative_to(root).parts)
+                and p.is_file()
+                and kept(p)
             ]
             if not found:
                 raise ValueError(
@@ -57,7 +70,11 @@ def list_images(images: str | os.PathLike | Sequence[str | os.PathLike]) -> list
                 )
             return sorted(found)
         if glob.has_magic(text):
-            found = [(p, Path(p)) for p in glob.glob(text, recursive=True) if Path(p).is_file()]
+            found = [
+                (p, Path(p))
+                for p in glob.glob(text, recursive=True)
+                if Path(p).is_file() and kept(Path(p))
+            ]
             if not found:
                 raise ValueError(f"images {text!r}: the pattern matches no files")
             return sorted(found)

@@ -105,7 +105,7 @@ def generate(
     if not callable(model):
         raise TypeError(f"model must be callable, got {type(model)}")
     with joined(device) as ranks:
-        source = ImageSource(images, 3 if not gray else 1, size, ids)
+        source = ImageSource(images, 3 if not gray else 1, size, ids, exclude=out_dir)
         _check_range(source, options)
         norm = parse_normalize(normalize) if normalize is not None else None
         if norm is not None:

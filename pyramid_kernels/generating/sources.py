@@ -20,6 +20,7 @@ class ImageSource:
     (ids "00000", "00001", ... unless ``ids`` are given). ``size`` (H, W): every file is
     resized to it; without it the run's size is the first readable file's and files of
     another size are reported as errors. ``channels`` is 1 or 3 (files are converted).
+    Files below ``exclude`` (the output folder) are not images of the run.
     """
 
     def __init__(
@@ -28,6 +29,7 @@ class ImageSource:
         channels: int,
         size: tuple[int, int] | None = None,
         ids: Sequence[str] | None = None,
+        exclude: str | os.PathLike | None = None,
     ) -> None:
         self.channels = channels
         self.resize = size is not None
@@ -54,7 +56,7 @@ class ImageSource:
             return
         if ids is not None:
             raise ValueError("ids name the images of a tensor; files are named by their paths")
-        listed = list_images(images)
+        listed = list_images(images, exclude)
         self.tensor = None
         self.ids = [i for i, _ in listed]
         self.paths = [os.fspath(p) for _, p in listed]
