@@ -18,7 +18,7 @@ from safetensors import safe_open
 
 import pyramid_kernels as pk
 from pyramid_kernels.apps.cli import main
-from pyramid_kernels.apps.image_files import ImageFileError, read_image
+from pyramid_kernels.apps.image_files import ImageFileError, image_size, read_image
 from pyramid_kernels.generating import load_frames, read_manifest
 from pyramid_kernels.generating.distributed import deal
 from pyramid_kernels.generating.model_input import Normalized, parse_normalize, weights_sha256
@@ -374,6 +374,17 @@ def test_conversions_of_read_image(tmp_path):
     assert gray[0, 0, 0].item() == pytest.approx((0.299 * 200 + 0.587 * 100 + 0.114 * 50) / 255)
     assert read_image(tmp_path / "g16.png", 3).shape == (3, 2, 2)
     assert read_image(tmp_path / "g16.png", 1, size=(8, 6)).shape == (1, 8, 6)
+    # EXIF orientation 6 (the camera was turned): read upright, the header size too
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:5, :10] = 255  # a bright block top left, as stored
+    picture = Image.fromarray(wide)
+    exif = picture.getexif()
+    exif[0x0112] = 6
+    picture.save(tmp_path / "turned.jpg", exif=exif.tobytes(), quality=95)
+    assert image_size(tmp_path / "turned.jpg") == (40, 20)
+    upright = read_image(tmp_path / "turned.jpg", 1)[0]
+    assert upright.shape == (40, 20)
+    assert upright[:10, -5:].mean() > 0.95 and upright[:10, :5].mean() < 0.05  # top right
     (tmp_path / "bad.png").write_bytes(b"nope")
     with pytest.raises(ImageFileError, match="cannot read it as an image"):
         read_image(tmp_path / "bad.png", 1)

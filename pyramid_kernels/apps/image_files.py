@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 
 IMAGE_SUFFIXES = (
     ".png",
@@ -27,6 +27,7 @@ IMAGE_SUFFIXES = (
     ".pnm",
 )
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" conversion
+ORIENTATION = 0x0112  # EXIF tag: values 5-8 turn the stored image by 90 degrees
 
 
 class ImageFileError(ValueError):
@@ -120,8 +121,9 @@ def read_image(
 ) -> torch.Tensor:
     """An image file -> (channels, H, W) float32 in [0, 1].
 
-    Modes: grayscale, RGB, palette, CMYK and the other 8-bit modes, 16-bit grayscale, and
-    alpha (composited over black). channels=1 takes the ITU-R 601 luminance of colour images;
+    The EXIF orientation is applied (the image as viewers show it). Modes: grayscale, RGB,
+    palette, CMYK and the other 8-bit modes, 16-bit grayscale, and alpha (composited over
+    black). channels=1 takes the ITU-R 601 luminance of colour images;
     channels=3 repeats a grayscale image. ``size`` (H, W) resizes bilinearly with antialiasing
     (in float, after the conversion). Raises ImageFileError for a file that is not a readable
     image, is truncated, or has a mode without a well-defined conversion.
@@ -129,8 +131,8 @@ def read_image(
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     try:
-        with Image.open(path) as picture:
-            picture.load()
+        with Image.open(path) as opened:
+            picture = ImageOps.exif_transpose(opened)  # upright, as viewers show it
             array = _decoded(picture)
     except ImageFileError:
         raise
@@ -149,9 +151,11 @@ def read_image(
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
-    """(H, W) from the file's header, or None when it cannot be read."""
+    """(H, W) from the file's header, upright (EXIF orientation), or None when it cannot be
+    read."""
     try:
         with Image.open(path) as picture:
-            return picture.height, picture.width
+            turned = picture.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)
+            return (picture.width, picture.height) if turned else (picture.height, picture.width)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return None
