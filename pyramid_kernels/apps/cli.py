@@ -124,12 +124,10 @@ def _generate(args: argparse.Namespace) -> int:
         raise CLIError("pass --images DIR|GLOB or --embedded digits-test")
     if args.embedded is not None:
         images, _ = data_split(args.embedded)
-        gray, size = None, None
+        gray, size = False, args.size  # a tensor keeps its channels; --size resizes it
     else:
         images = args.images
         gray, size = _model_input(args, "the images")
-        if size is not None and min(size) < 4:
-            raise CLIError(f"--size {size[0]} {size[1]}: both sides must be >= 4")
     model = load_model(args.model)
     target = args.target
     if target != "runner-up" and not target.lstrip("-").isdigit() and not Path(target).is_file():
@@ -167,8 +165,6 @@ def data_split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """--embedded NAME: "digits-test" or "digits-train" -> (images, labels)."""
     from .. import data
 
-    if name not in EMBEDDED:
-        raise CLIError(f"--embedded {name!r}: use one of {EMBEDDED}")
     return data.digits(name.split("-", 1)[1])
 
 
@@ -283,7 +279,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     where = ge.add_mutually_exclusive_group()
     where.add_argument("--images", help="folder (searched recursively) or glob pattern")
-    where.add_argument("--embedded", help=f"bundled images instead: one of {EMBEDDED}")
+    where.add_argument("--embedded", choices=EMBEDDED, help="bundled images instead")
     ge.add_argument(
         "--model", required=True, help="embedded model name, TorchScript file, or module:callable"
     )
