@@ -56,8 +56,10 @@ def setup_ranks(device: str | torch.device | None = None) -> Ranks:
     if device.type == "cuda":
         torch.cuda.set_device(device)
     owns = world_env > 1 and not dist.is_initialized()
-    if owns:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    if owns and device.type == "cuda":
+        dist.init_process_group("nccl", device_id=device)  # barriers know their device
+    elif owns:
+        dist.init_process_group("gloo")
     if dist.is_initialized():
         return Ranks(dist.get_rank(), dist.get_world_size(), device, owns)
     return Ranks(0, 1, device)
