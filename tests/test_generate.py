@@ -405,6 +405,8 @@ def test_errors_before_any_work(tmp_path, capsys, digits_dir):
         (["--images", str(folder), "--model", DRIVER, "--size", "40", "40"], "failed on a"),
         (["--images", str(folder), "--model", DRIVER, "--batch-size", "0"], "batch_size must"),
         (["--model", DRIVER], "pass --images"),
+        (["--images", str(folder), "--model", DRIVER, "--color", "luminance"], "needs RGB"),
+        (["--images", str(folder), "--model", DRIVER, "--clamp", "0.2", "1"], "outside clamp"),
     ]
     for args, message in cases:
         status = main(["generate", *args, "--out", str(out), "--quiet"])

@@ -106,7 +106,7 @@ def generate(
         raise TypeError(f"model must be callable, got {type(model)}")
     with joined(device) as ranks:
         source = ImageSource(images, 3 if not gray else 1, size, ids, exclude=out_dir)
-        _check_range(source, options)
+        _check_images(source, options)
         norm = parse_normalize(normalize) if normalize is not None else None
         if norm is not None:
             model = Normalized(model, *norm)
@@ -300,8 +300,13 @@ def _check_arguments(batch_size, pictures, frames_dtype, seed, workers, morph_op
         )
 
 
-def _check_range(source: ImageSource, options: MorphOptions) -> None:
-    """Images are in [0, 1]; the clamp range must hold them."""
+def _check_images(source: ImageSource, options: MorphOptions) -> None:
+    """What pk.morph would reject in every batch, before any work: luminance edits of
+    grayscale images, and images outside the clamp range (files are in [0, 1])."""
+    if options.color == "luminance" and source.channels != 3:
+        raise ValueError(
+            "color='luminance' needs RGB images; drop --gray (gray=True) or use color='rgb'"
+        )
     if options.clamp is None:
         return
     low, high = (0.0, 1.0)
