@@ -17,3 +17,16 @@ class SlowDriver(nn.Module):
     def forward(self, x):
         time.sleep(0.03)
         return self.model(x)
+
+
+class BatchOfThreeFails(nn.Module):
+    """The digits driver, raising RuntimeError on a batch of 3 images (a failure mid-run)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = models.load("digits-driver")
+
+    def forward(self, x):
+        if x.shape[0] == 3:
+            raise RuntimeError("CUDA out of memory (simulated)")
+        return self.model(x)

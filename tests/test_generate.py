@@ -419,6 +419,19 @@ def test_errors_before_any_work(tmp_path, capsys, digits_dir):
         pk.generate(pk.models.load(DRIVER).train(), folder, out)
 
 
+def test_a_failure_mid_run_keeps_the_finished_batches(tmp_path, capsys):
+    folder = tmp_path / "images"
+    write_digits(folder, count=7)
+    out = tmp_path / "out"
+    args = ["generate", "--images", str(folder), "--model", "generate_helpers:BatchOfThreeFails"]
+    status = main(args + ["--gray", "--batch-size", "4", "--out", str(out), "--quiet"])
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "stopped by RuntimeError: CUDA out of memory (simulated)" in error
+    assert "rerun the same command to resume" in error
+    assert sum(int(p.name.split(".n")[1][:-4]) for p in (out / "parts").glob("*.csv")) == 4
+
+
 def test_importing_the_entry_module_keeps_pk_generate_callable():
     import pyramid_kernels.generate as entry
 

@@ -130,28 +130,36 @@ def _generate(args: argparse.Namespace) -> int:
         gray, size = _model_input(args, "the images")
     model = load_model(args.model)
     target = args.target
-    if target != "runner-up" and not target.lstrip("-").isdigit() and not Path(target).is_file():
+    if target.lstrip("-").isdigit():
+        target = int(target)
+    elif target != "runner-up" and not Path(target).is_file():
         raise CLIError(f"--target {target!r}: use runner-up, a class index or a CSV file")
-    summary = generate(
-        model,
-        images,
-        args.out,
-        targets=int(target) if target.lstrip("-").isdigit() else target,
-        size=size,
-        gray=bool(gray),
-        normalize=args.normalize,
-        batch_size=args.batch_size,
-        pictures=[] if "none" in args.pictures else args.pictures,
-        frames_dtype=args.frames_dtype,
-        seed=args.seed,
-        workers=args.workers,
-        device=args.device,
-        allow_mixed=args.allow_mixed,
-        retry_errors=args.retry_errors,
-        progress=not args.quiet,
-        model_name=args.model,
-        **_morph_options(args),
-    )
+    try:
+        summary = generate(
+            model,
+            images,
+            args.out,
+            targets=target,
+            size=size,
+            gray=gray,
+            normalize=args.normalize,
+            batch_size=args.batch_size,
+            pictures=[] if "none" in args.pictures else args.pictures,
+            frames_dtype=args.frames_dtype,
+            seed=args.seed,
+            workers=args.workers,
+            device=args.device,
+            allow_mixed=args.allow_mixed,
+            retry_errors=args.retry_errors,
+            progress=not args.quiet,
+            model_name=args.model,
+            **_morph_options(args),
+        )
+    except RuntimeError as error:  # the model or the device failed mid-run (e.g. out of memory)
+        raise CLIError(
+            f"stopped by {type(error).__name__}: {error}; the finished batches are kept: fix "
+            "the cause and rerun the same command to resume"
+        ) from error
     if summary.rank == 0:
         print(
             f"{summary.morphed} images morphed, {summary.errors} skipped with errors, "
