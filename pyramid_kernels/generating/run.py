@@ -115,21 +115,7 @@ def generate(
         classes = count_classes(model, source.channels, source.size, ranks.device)
         plan = Targets(targets, source.ids)
         plan.check(classes)
-        settings = {
-            "model": {
-                "class": type(_unwrapped(model)).__qualname__,
-                "sha256": weights_sha256(model),
-            },
-            "targets": plan.record,
-            "channels": source.channels,
-            "size": list(source.size),
-            "resize": source.resize,
-            "normalize": [list(norm[0]), list(norm[1])] if norm else None,
-            "frames_dtype": frames_dtype,
-            "pictures": sorted(set(pictures)),
-            "seed": seed,
-            "morph": _morph_record(options),
-        }
+        settings = _settings(model, plan, source, norm, frames_dtype, pictures, seed, options)
         store = RunStore(out_dir)
         store.check_settings(settings, allow_mixed)
         finished = store.finished_images(retry_errors)
@@ -142,28 +128,7 @@ def generate(
         run = _Batch(model, source, store, plan, options, frames_dtype, pictures, seed)
         loader = batch_loader(source, mine, workers, pin=ranks.device.type == "cuda")
         total = len(source)
-        note = None
-        if ranks.world > 1 and ranks.is_main:
-            note = lambda: f"(all ranks {sum(store.finished().values())}/{total})"  # noqa: E731
-        label = f"generate rank {ranks.rank}/{ranks.world}" if ranks.world > 1 else "generate"
-        count = sum(len(b) for b in mine)
-        morphed = errors = 0
-        start = time.perf_counter()
-        with (
-            Progress(count, label, enabled=progress, unit="images", note=note) as bar,
-            ThreadPoolExecutor(WRITER_THREADS) as writers,
-        ):
-            pending: deque[Future] = deque()
-            for item in loader:
-                batch = run.morph(item, ranks.device)
-                pending.append(writers.submit(run.write, batch))
-                while len(pending) > WRITER_THREADS:  # bounded: at most this many batches held
-                    pending.popleft().result()  # raises a failed write here
-                morphed, errors = morphed + batch.morphed, errors + len(batch.errors)
-                bar.update(batch.morphed + len(batch.errors))
-            for job in pending:
-                job.result()
-        seconds = time.perf_counter() - start
+        morphed, errors, seconds = _morph_batches(run, loader, ranks, store, mine, total, progress)
         ranks.barrier()
         if ranks.is_main:
             store.merge_manifest(source.ids)
@@ -176,6 +141,51 @@ def generate(
         return GenerateSummary(
             Path(out_dir), total, morphed, errors, skipped, seconds, ranks.rank, ranks.world
         )
+
+
+def _settings(model, plan, source, norm, frames_dtype, pictures, seed, options) -> dict:
+    """Everything that decides a run's outputs (compared when a run is resumed)."""
+    return {
+        "model": {"class": type(_unwrapped(model)).__qualname__, "sha256": weights_sha256(model)},
+        "targets": plan.record,
+        "channels": source.channels,
+        "size": list(source.size),
+        "resize": source.resize,
+        "normalize": [list(norm[0]), list(norm[1])] if norm else None,
+        "frames_dtype": frames_dtype,
+        "pictures": sorted(set(pictures)),
+        "seed": seed,
+        "morph": _morph_record(options),
+    }
+
+
+def _morph_batches(
+    run, loader, ranks: Ranks, store, mine, total, progress
+) -> tuple[int, int, float]:
+    """Morph this rank's batches; each batch's files are written on a writer thread while the
+    next one morphs. Returns (images morphed, error rows, seconds)."""
+    note = None
+    if ranks.world > 1 and ranks.is_main:
+        note = lambda: f"(all ranks {sum(store.finished().values())}/{total})"  # noqa: E731
+    label = f"generate rank {ranks.rank}/{ranks.world}" if ranks.world > 1 else "generate"
+    count = sum(len(b) for b in mine)
+    morphed = errors = 0
+    start = time.perf_counter()
+    with (
+        Progress(count, label, enabled=progress, unit="images", note=note) as bar,
+        ThreadPoolExecutor(WRITER_THREADS) as writers,
+    ):
+        pending: deque[Future] = deque()
+        for item in loader:
+            batch = run.morph(item, ranks.device)
+            pending.append(writers.submit(run.write, batch))
+            while len(pending) > WRITER_THREADS:  # bounded: at most this many batches held
+                pending.popleft().result()  # raises a failed write here
+            morphed, errors = morphed + batch.morphed, errors + len(batch.errors)
+            bar.update(batch.morphed + len(batch.errors))
+        for job in pending:
+            job.result()
+    return morphed, errors, time.perf_counter() - start
 
 
 @dataclass
