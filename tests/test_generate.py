@@ -321,6 +321,17 @@ def test_bad_and_unusual_files(tmp_path, driver):
     assert (summary.morphed, summary.errors) == (6, 2)
 
 
+def test_non_ascii_file_names_survive_the_manifest(tmp_path, driver):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    _save(folder / "chiffre_é_漢.png", np.zeros((32, 32), np.uint8))
+    out = tmp_path / "out"
+    pk.generate(driver, folder, out, gray=True, targets=3, pictures=["png"], steps=1)
+    assert read_manifest(out)[0]["image"] == "chiffre_é_漢.png"
+    assert (out / "strips" / "chiffre_é_漢.png.png").exists()
+    assert "漢" in (out / "manifest.csv").read_bytes().decode("utf-8")
+
+
 def test_retry_errors_after_fixing_a_file(tmp_path, driver):
     folder = tmp_path / "images"
     write_digits(folder, count=4)

@@ -69,7 +69,7 @@ class RunStore:
         if not self.run_file.exists():
             return None
         try:
-            return json.loads(self.run_file.read_text())
+            return json.loads(self.run_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
             raise ValueError(f"{self.run_file} is not readable JSON ({error})") from error
 
@@ -116,7 +116,7 @@ class RunStore:
 
     def write_run(self, record: dict) -> None:
         text = json.dumps(record, indent=2, sort_keys=True) + "\n"
-        write_atomic(self.run_file, lambda tmp: Path(tmp).write_text(text))
+        write_atomic(self.run_file, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
     def finished(self) -> dict[str, int]:
         """{part key: image count} of the batches whose manifest part is written."""
@@ -136,7 +136,7 @@ class RunStore:
         paths = [self.root / "parts" / f"{k}.n{n}.csv" for k, n in self.finished().items()]
         rows = []
         for path in sorted(paths, key=lambda p: (p.stat().st_mtime_ns, p.name)):
-            rows += list(csv.DictReader(io.StringIO(path.read_text())))
+            rows += list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
         return rows
 
     def _latest_rows(self) -> list[dict]:
@@ -166,7 +166,7 @@ class RunStore:
         writer.writerows(rows)
         text = buffer.getvalue()
         path = self.root / "parts" / f"{key}.n{len(rows)}.csv"
-        write_atomic(path, lambda tmp: Path(tmp).write_text(text))
+        write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
     def merge_manifest(self, order: Sequence[str] = ()) -> Path:
         """manifest.csv from every part, one row per image (see _latest_rows): images in
@@ -183,12 +183,14 @@ class RunStore:
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
-        return write_atomic(self.root / "manifest.csv", lambda tmp: Path(tmp).write_text(text))
+        return write_atomic(
+            self.root / "manifest.csv", lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+        )
 
 
 def read_manifest(out_dir: str | os.PathLike) -> list[dict[str, str]]:
     """The rows of OUT/manifest.csv as dicts of strings."""
-    text = (Path(out_dir) / "manifest.csv").read_text()
+    text = (Path(out_dir) / "manifest.csv").read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))
 
 
