@@ -99,35 +99,46 @@ class PyramidSpec:
         return level_sizes(size, self.height, self.downsample)
 
     def resolve(self, size: tuple[int, int]) -> PyramidSpec:
-        """This spec with ``height`` checked against (H, W) and "auto" replaced by the maximum."""
-        top = max_height(size)
-        if top < 0:
-            raise ValueError(
-                f"image size {tuple(size)} is too small for a steerable pyramid: "
-                "both H and W must be >= 4"
-            )
-        if self.height == "auto":
-            height = top
-        elif self.height > top:
-            raise ValueError(
-                f"height={self.height} is too large for an image of size {tuple(size)}: the "
-                f"maximum is floor(log2(min(H, W))) - 2 = {top}; pass height<={top} or 'auto'"
-            )
-        else:
-            height = self.height
-        return replace(self, height=height)
+        """This spec with ``height`` checked against (H, W) and "auto" replaced by the maximum
+        (cached per spec and size: it runs on every call of build)."""
+        return _resolve(self, tuple(size))
 
     def op_args(self) -> str:
         """The spec as the one string argument the custom ops take ("height=4;..."): every
         field, so a new field crosses the op boundary without touching the ops."""
-        if not isinstance(self.height, int):
-            raise ValueError("op_args() needs a resolved spec (integer height); call resolve()")
-        return ";".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self))
+        return _op_args(self)
 
     @staticmethod
     def from_op_args(text: str) -> PyramidSpec:
         """Inverse of :meth:`op_args` (validated; cached per string)."""
         return _parse_op_args(text)
+
+
+@lru_cache(maxsize=256)
+def _resolve(spec: PyramidSpec, size: tuple[int, int]) -> PyramidSpec:
+    top = max_height(size)
+    if top < 0:
+        raise ValueError(
+            f"image size {tuple(size)} is too small for a steerable pyramid: "
+            "both H and W must be >= 4"
+        )
+    if spec.height == "auto":
+        height = top
+    elif spec.height > top:
+        raise ValueError(
+            f"height={spec.height} is too large for an image of size {tuple(size)}: the "
+            f"maximum is floor(log2(min(H, W))) - 2 = {top}; pass height<={top} or 'auto'"
+        )
+    else:
+        height = spec.height
+    return replace(spec, height=height)
+
+
+@lru_cache(maxsize=256)
+def _op_args(spec: PyramidSpec) -> str:
+    if not isinstance(spec.height, int):
+        raise ValueError("op_args() needs a resolved spec (integer height); call resolve()")
+    return ";".join(f"{f.name}={getattr(spec, f.name)!r}" for f in fields(spec))
 
 
 @lru_cache(maxsize=256)
