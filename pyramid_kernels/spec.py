@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields, replace
 from functools import lru_cache
 
 import numpy
+import torch
 
 SYNTHESIS_MODES = ("adjoint", "real")
 
@@ -101,12 +102,16 @@ class PyramidSpec:
     def resolve(self, size: tuple[int, int]) -> PyramidSpec:
         """This spec with ``height`` checked against (H, W) and "auto" replaced by the maximum
         (cached per spec and size: it runs on every call of build)."""
-        return _resolve(self, tuple(size))
+        if torch.compiler.is_compiling():  # dynamo traces the function, not a cache wrapper
+            return _resolve(self, tuple(size))
+        return _resolve_cached(self, tuple(size))
 
     def op_args(self) -> str:
         """The spec as the one string argument the custom ops take ("height=4;..."): every
         field, so a new field crosses the op boundary without touching the ops."""
-        return _op_args(self)
+        if torch.compiler.is_compiling():
+            return _op_args(self)
+        return _op_args_cached(self)
 
     @staticmethod
     def from_op_args(text: str) -> PyramidSpec:
@@ -114,7 +119,6 @@ class PyramidSpec:
         return _parse_op_args(text)
 
 
-@lru_cache(maxsize=256)
 def _resolve(spec: PyramidSpec, size: tuple[int, int]) -> PyramidSpec:
     top = max_height(size)
     if top < 0:
@@ -134,11 +138,14 @@ def _resolve(spec: PyramidSpec, size: tuple[int, int]) -> PyramidSpec:
     return replace(spec, height=height)
 
 
-@lru_cache(maxsize=256)
 def _op_args(spec: PyramidSpec) -> str:
     if not isinstance(spec.height, int):
         raise ValueError("op_args() needs a resolved spec (integer height); call resolve()")
     return ";".join(f"{f.name}={getattr(spec, f.name)!r}" for f in fields(spec))
+
+
+_resolve_cached = lru_cache(maxsize=256)(_resolve)
+_op_args_cached = lru_cache(maxsize=256)(_op_args)
 
 
 @lru_cache(maxsize=256)
