@@ -179,6 +179,22 @@ def test_targets_fixed_csv_and_normalize(digits_dir, driver, tmp_path):
     assert not (tmp_path / "x").exists()  # nothing written before the checks pass
 
 
+def test_weights_fingerprint_covers_every_state_entry(digits_dir, tmp_path):
+    """Batch-norm models (0-dim num_batches_tracked, float buffers) hash, and the hash sees
+    every parameter and buffer."""
+    resnet = pk.models.load("digits-judge-resnet")
+    digest = weights_sha256(resnet)
+    assert digest == weights_sha256(pk.models.load("digits-judge-resnet"))
+    resnet.net[1].running_mean[0] += 1e-3  # a buffer
+    assert weights_sha256(resnet) != digest
+    assert weights_sha256(lambda x: x) is None
+    folder, _ = digits_dir
+    summary = pk.generate(
+        pk.models.load("digits-judge-resnet"), folder, tmp_path / "out", gray=True, steps=1
+    )
+    assert summary.morphed == COUNT
+
+
 def test_parse_normalize():
     assert parse_normalize("imagenet")[0] == (0.485, 0.456, 0.406)
     assert parse_normalize("0.1:0.2:0.3,1:2:3") == ((0.1, 0.2, 0.3), (1.0, 2.0, 3.0))

@@ -69,8 +69,8 @@ def weights_sha256(model) -> str | None:
     digest = hashlib.sha256()
     for name, value in sorted(state().items()):
         digest.update(f"{name}|{value.dtype}|{tuple(value.shape)}\n".encode())
-        data = value.detach().cpu().contiguous()
-        digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+        data = value.detach().cpu().contiguous().reshape(-1)  # 0-dim buffers too
+        digest.update(data.view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 
