@@ -147,6 +147,10 @@ def test_rerun_skips_finished_images_and_refuses_other_settings(digits_dir, driv
     assert run["settings"]["morph"]["steps"] == 3
     assert run["earlier_settings"][0]["morph"]["steps"] == 2
     assert len(run["sessions"]) == 4
+    pk.generate(driver, folder, out, gray=True, pictures=[], steps=3)  # same settings again
+    run = json.loads((out / "run.json").read_text())
+    assert [s["morph"]["steps"] for s in run["earlier_settings"]] == [2]  # still recorded
+    assert len(run["sessions"]) == 5
 
 
 def test_targets_fixed_csv_and_normalize(digits_dir, driver, tmp_path):

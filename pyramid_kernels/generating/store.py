@@ -108,10 +108,13 @@ class RunStore:
         for path in stale:
             path.unlink(missing_ok=True)
         earlier = self.read_run() or {}
-        record = dict(record)
+        record = json.loads(json.dumps(record))  # as it will read back
         record["sessions"] = earlier.get("sessions", []) + record.get("sessions", [])
+        kept = earlier.get("earlier_settings", [])
         if earlier.get("settings") not in (None, record["settings"]):
-            record["earlier_settings"] = earlier.get("earlier_settings", []) + [earlier["settings"]]
+            kept = kept + [earlier["settings"]]
+        if kept:
+            record["earlier_settings"] = kept
         self.write_run(record)
 
     def write_run(self, record: dict) -> None:
