@@ -250,15 +250,16 @@ class _Batch:
         result = morph(self.model, x, target.to(x.device), **_morph_kwargs(self.options))
         batch.frames = frames = result.frames.detach().cpu()  # (T, B, C, H, W)
         finite = torch.isfinite(frames).flatten(2).all(2).all(0)
-        prob, dist = result.target_prob.cpu(), result.distance.cpu()
-        step, attained = result.step.cpu(), result.attained.cpu()
+        prob, dist = result.target_prob.cpu(), result.distance.cpu()  # one copy each, not
+        step, attained = result.step.cpu(), result.attained.cpu()  # a sync per image
+        source, target = result.source.cpu(), result.target.cpu()
         for b, image in enumerate(ids):
             row = {
                 "image": image,
                 "status": "ok" if finite[b] else "nonfinite",
                 "error": "",
-                "source": int(result.source[b]),
-                "target": int(result.target[b]),
+                "source": int(source[b]),
+                "target": int(target[b]),
                 "attained": int(attained[b]),
                 "step": f"{float(step[b]):.9g}",
                 "shard": shard_path(batch.key),
