@@ -369,6 +369,8 @@ def test_retry_errors_after_fixing_a_file(tmp_path, driver):
     assert (retried.morphed, retried.skipped) == (1, 4)
     rows = read_manifest(out)
     assert len(rows) == 5 and rows[0]["image"] == "broken.png" and rows[0]["status"] == "ok"
+    run = json.loads((out / "run.json").read_text())
+    assert run["sessions"][-1]["images_done"] == 5  # images, not rows (the error row stays)
     assert load_frames(out, "broken.png").shape == (3, 1, 32, 32)
 
 

@@ -134,7 +134,7 @@ def generate(
             store.merge_manifest(source.ids)
             record = store.read_run()
             record["sessions"][-1]["finished"] = _now()
-            record["sessions"][-1]["images_done"] = sum(store.finished().values())
+            record["sessions"][-1]["images_done"] = len(store.finished_images())
             store.write_run(record)
         ranks.barrier()  # the manifest is whole when generate returns on any rank
         skipped = total - len(todo)
