@@ -144,10 +144,16 @@ def read_image(
     elif channels == 3 and image.shape[0] == 1:
         image = image.expand(3, -1, -1)
     if size is not None and tuple(image.shape[-2:]) != tuple(size):
-        image = F.interpolate(
-            image[None], size=tuple(size), mode="bilinear", antialias=True, align_corners=False
-        )[0]
+        image = resize_images(image[None], size)[0]
     return image.float().clamp(0, 1).contiguous()
+
+
+def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, *size), bilinear with antialiasing: the one resize rule for
+    files and tensors."""
+    return F.interpolate(
+        images, size=tuple(size), mode="bilinear", antialias=True, align_corners=False
+    )
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int] | None:

@@ -131,10 +131,10 @@ def generate(
         morphed, errors, seconds = _morph_batches(run, loader, ranks, store, mine, total, progress)
         ranks.barrier()
         if ranks.is_main:
-            store.merge_manifest(source.ids)
+            images_done = store.merge_manifest(source.ids)
             record = store.read_run()
             record["sessions"][-1]["finished"] = _now()
-            record["sessions"][-1]["images_done"] = len(store.finished_images())
+            record["sessions"][-1]["images_done"] = images_done
             store.write_run(record)
         ranks.barrier()  # the manifest is whole when generate returns on any rank
         skipped = total - len(todo)

@@ -10,7 +10,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from ..apps.image_files import ImageFileError, image_size, list_images, read_image
+from ..apps.image_files import (
+    ImageFileError,
+    image_size,
+    list_images,
+    read_image,
+    resize_images,
+)
 
 
 class ImageSource:
@@ -49,9 +55,7 @@ class ImageSource:
             self.paths = None
             self.channels = images.shape[1]
             if size is not None and tuple(size) != tuple(images.shape[-2:]):
-                self.tensor = torch.nn.functional.interpolate(
-                    self.tensor, size=tuple(size), mode="bilinear", antialias=True
-                ).clamp(0, 1)
+                self.tensor = resize_images(self.tensor, size).clamp(0, 1)
             self.size = tuple(self.tensor.shape[-2:])
             return
         if ids is not None:

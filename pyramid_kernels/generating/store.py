@@ -171,10 +171,10 @@ class RunStore:
         path = self.root / "parts" / f"{key}.n{len(rows)}.csv"
         write_atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
-    def merge_manifest(self, order: Sequence[str] = ()) -> Path:
+    def merge_manifest(self, order: Sequence[str] = ()) -> int:
         """manifest.csv from every part, one row per image (see _latest_rows): images in
         ``order`` first (in that order), then any others by id; columns of the widest part.
-        Written atomically (call on one rank)."""
+        Written atomically (call on one rank). Returns its number of images."""
         rows = self._latest_rows()
         position = {image: n for n, image in enumerate(order)}
         rows.sort(key=lambda r: (position.get(r["image"], len(position)), r["image"]))
@@ -186,9 +186,10 @@ class RunStore:
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
-        return write_atomic(
+        write_atomic(
             self.root / "manifest.csv", lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
         )
+        return len(rows)
 
 
 def read_manifest(out_dir: str | os.PathLike) -> list[dict[str, str]]:
