@@ -38,7 +38,7 @@ step "CUDA tests" 240 bash -c "python -m pytest -v -rfE -p no:cacheprovider -W i
   status=\$?; tail -25 $results/cuda-tests.txt; exit \$status"
 step "pyramid bench" 160 python bench/run.py
 step "profile" 80 python bench/cuda_profile.py
-step "morph bench" 90 python bench/morph_throughput.py
+step "morph bench" 150 python bench/morph_throughput.py
 step "plenoptic modes bench" 60 python bench/plenoptic_modes.py
 step "generate bench" 90 python bench/generate_throughput.py
 echo "== done ($(date +%T))"

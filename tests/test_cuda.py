@@ -2,6 +2,8 @@
 host synchronisation in warm calls, no recompilation for a new image size, CUDA graphs and
 torch.compile (fullgraph, reduce-overhead) give the eager results."""
 
+import warnings
+
 import pytest
 import torch
 from conftest import rel_max_error
@@ -146,3 +148,65 @@ def test_generate_on_cuda_matches_cpu(tmp_path):
     for row in cpu:
         a, b = load_frames(outs["cpu"], row["image"]), load_frames(outs["cuda"], row["image"])
         assert (a - b).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize(
+    "space, edit, color", [("csp", "phase", "rgb"), ("csp", "joint", "luminance")]
+)
+def test_morph_cuda_graph_replays_equal_eager_morphs(space, edit, color):
+    """pk.morph runs a frozen morph eagerly, then captures it, then replays it: every call,
+    on other images each time, gives the eager morph's result."""
+    from pyramid_kernels.morphing import graphs
+
+    pk.morphing.clear_cuda_graphs()
+    torch.manual_seed(0)
+    model = (
+        torch.nn.Sequential(
+            torch.nn.Conv2d(3, 8, 3, padding=1),
+            torch.nn.ReLU(),
+            torch.nn.Flatten(),
+            torch.nn.Linear(8 * 32 * 32, 10),
+        )
+        .cuda()
+        .eval()
+    )
+    kwargs = dict(space=space, edit=edit, color=color, steps=5)
+    for _ in range(4):
+        x = torch.rand(6, 3, 32, 32, device="cuda")
+        got = pk.morph(model, x, 2, **kwargs)
+        want = pk.morph(model, x, 2, cuda_graph=False, **kwargs)
+        for name in ["frames", "target_prob", "distance", "step"]:
+            assert rel_max_error(getattr(got, name), getattr(want, name)) <= 1e-5, name
+        assert torch.equal(got.attained, want.attained)
+    assert len(graphs.FROZEN_GRAPHS) == 1
+    with torch.no_grad():  # parameters changed in place: the replay reads them
+        model[3].weight.mul_(-1.0)
+    got, want = pk.morph(model, x, 2, **kwargs), pk.morph(model, x, 2, cuda_graph=False, **kwargs)
+    assert rel_max_error(got.frames, want.frames) <= 1e-5
+    pk.morphing.clear_cuda_graphs()
+    assert len(graphs.FROZEN_GRAPHS) == 0
+
+
+def test_morph_cuda_graph_falls_back_for_a_model_that_synchronises():
+    class Reads(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = torch.nn.Linear(32 * 32, 10)
+
+        def forward(self, x):
+            scale = 1.0 + 0.0 * float(x.mean())  # a host read: cannot be captured
+            return self.linear(x.flatten(1)) * scale
+
+    pk.morphing.clear_cuda_graphs()
+    model = Reads().cuda().eval()
+    x = torch.rand(4, 1, 32, 32, device="cuda")
+    want = pk.morph(model, x, 2, cuda_graph=False)
+    pk.morph(model, x, 2)
+    with pytest.warns(RuntimeWarning, match="could not be captured"):
+        got = pk.morph(model, x, 2)
+    assert rel_max_error(got.frames, want.frames) <= 1e-5
+    with warnings.catch_warnings():  # remembered: no second attempt, no warning
+        warnings.simplefilter("error")
+        again = pk.morph(model, x, 2)
+    assert rel_max_error(again.frames, want.frames) <= 1e-5
+    pk.morphing.clear_cuda_graphs()

@@ -306,3 +306,9 @@ def test_progress_counts_the_steps_of_a_single_image(regime, capsys):
     err = capsys.readouterr().err
     shown = [k for k in range(5) if f"] {k}/4" in err]
     assert shown == ([0, 4] if regime == "frozen" else [0, 1, 2, 3, 4]), err
+
+
+def test_csp_morph_of_images_too_small_for_a_band_level_says_so():
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
+    with pytest.raises(ValueError, match="space='csp' needs at least one band level"):
+        pk.morph(model, torch.rand(2, 1, 4, 4), 1)

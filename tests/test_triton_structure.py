@@ -196,3 +196,91 @@ def test_compile_fullgraph_with_the_triton_backend():
     (g_eager,) = torch.autograd.grad(eager.square().sum(), x)
     (g_compiled,) = torch.autograd.grad(compiled(x).square().sum(), x)
     assert torch.allclose(g_compiled, g_eager, atol=1e-4)
+
+
+def _syncs_in_morph_run(monkeypatch, call) -> tuple[set, set]:
+    """(every op, the reads from and copies to the host) dispatched inside
+    ``morphing.core._run`` (what a CUDA graph captures of a morph) during ``call()``, outside
+    FFTs and Triton launches. A ``_to_copy`` inside another op (a Python scalar promoted by
+    a comparison: a kernel argument on CUDA) is not a copy."""
+    from pyramid_kernels.morphing import core
+
+    run = core._run
+
+    def marked(*args, **kwargs):
+        with record_function("morph-run"):
+            return run(*args, **kwargs)
+
+    monkeypatch.setattr(core, "_run", marked)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        call()
+    ops, syncs = set(), set()
+    for event in prof.events():
+        parents, parent = [], event.cpu_parent
+        while parent is not None:
+            parents.append(parent.name)
+            parent = parent.cpu_parent
+        if "morph-run" not in parents or KERNEL in parents:
+            continue
+        if any(p.startswith("aten::_fft") for p in parents) or not event.name.startswith("aten"):
+            continue
+        ops.add(event.name)
+        inside_op = any(p.startswith("aten::") and p != "aten::to" for p in parents)
+        if event.name in SYNCS - {"aten::_to_copy"} or (
+            event.name == "aten::_to_copy" and not inside_op
+        ):
+            syncs.add(event.name)
+    return ops, syncs
+
+
+SYNCS = FORBIDDEN | {"aten::is_nonzero"}
+
+
+@pytest.mark.parametrize(
+    "space, edit, color",
+    [
+        ("csp", "phase", "rgb"),
+        ("csp", "joint", "luminance"),
+        ("fourier", "phase", "rgb"),
+        ("pixel", "phase", "rgb"),
+    ],
+)
+def test_frozen_morph_run_never_synchronises_or_copies_from_host(
+    launches, monkeypatch, space, edit, color
+):
+    """What a CUDA graph captures of a frozen morph (source pyramid and gradient, frames,
+    collapse, scoring) reads nothing back to the host and copies nothing from it: capture
+    needs this, and a replay could not repeat a host-side decision made from the data."""
+    device = DEVICE["triton"]
+    x = torch.rand(2, 3, 16, 16, device=device)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(768, 5)).to(device).eval()
+
+    def call():  # the eager route (on CUDA later calls would replay the graph instead)
+        pk.morph(
+            model,
+            x,
+            1,
+            space=space,
+            edit=edit,
+            color=color,
+            steps=3,
+            backend="triton",
+            cuda_graph=False,
+        )
+
+    call()  # warm: per-device constants made
+    ops, syncs = _syncs_in_morph_run(monkeypatch, call)
+    assert "aten::linear" in ops  # the region was profiled
+    assert not syncs, syncs
+
+
+def test_the_synchronisation_check_sees_a_budget_bisection(launches, monkeypatch):
+    """The check above can fail: a budget morph reads its bisection state every round."""
+    x = torch.rand(2, 1, 16, 16, device=DEVICE["triton"])
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 5)).to(x.device).eval()
+
+    def call():
+        pk.morph(model, x, 1, steps=2, budget=0.5, backend="triton")
+
+    _, syncs = _syncs_in_morph_run(monkeypatch, call)
+    assert "aten::is_nonzero" in syncs

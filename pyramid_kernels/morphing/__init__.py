@@ -11,6 +11,7 @@ from .core import (
     MorphResult,
     morph,
 )
+from .graphs import clear_cuda_graphs
 
 __all__ = [
     "BUDGET_CONTRACT",
@@ -19,6 +20,7 @@ __all__ = [
     "LOSSES",
     "REGIMES",
     "SPACES",
+    "clear_cuda_graphs",
     "MorphOptions",
     "MorphResult",
     "morph",

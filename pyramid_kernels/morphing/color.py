@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import torch
 from torch import Tensor
 
@@ -12,14 +14,22 @@ _RGB_TO_YIQ = torch.tensor(
 )
 
 
+@lru_cache(maxsize=8)
+def _matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(RGB -> YIQ, YIQ -> RGB) on a device: copied there once, not on every call (a copy
+    from the host would synchronise, and could not be captured in a CUDA graph)."""
+    inverse = torch.linalg.inv(_RGB_TO_YIQ)
+    return _RGB_TO_YIQ.to(device, dtype), inverse.to(device, dtype)
+
+
 def rgb_to_yiq(x: Tensor) -> Tensor:
     """(..., 3, H, W) RGB -> YIQ."""
-    return torch.einsum("ij,...jhw->...ihw", _RGB_TO_YIQ.to(x), x)
+    return torch.einsum("ij,...jhw->...ihw", _matrices(x.device, x.dtype)[0], x)
 
 
 def yiq_to_rgb(x: Tensor) -> Tensor:
     """(..., 3, H, W) YIQ -> RGB."""
-    return torch.einsum("ij,...jhw->...ihw", torch.linalg.inv(_RGB_TO_YIQ).to(x), x)
+    return torch.einsum("ij,...jhw->...ihw", _matrices(x.device, x.dtype)[1], x)
 
 
 class ColorEdit:

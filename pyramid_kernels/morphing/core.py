@@ -21,6 +21,8 @@ straight through. In luminance mode I and Q stay at the source's values.
 from __future__ import annotations
 
 import dataclasses
+import functools
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -31,6 +33,7 @@ from ..apps.progress import Progress
 from ..backends import resolve_backend
 from ..module import SteerablePyramid
 from .color import ColorEdit
+from .graphs import FROZEN_GRAPHS
 from .options import COLORS, EDITS, LOSSES, REGIMES, SPACES, MorphOptions
 from .sizing import group_budget, images_per_forward, images_per_group
 from .spaces import FourierSpace, PixelSpace, PyramidSpace
@@ -111,6 +114,11 @@ def _validate_inputs(model, x, options: MorphOptions) -> None:
             )
     if options.color == "luminance" and x.shape[1] != 3:
         raise ValueError(f"color='luminance' needs RGB images (C = 3), got C = {x.shape[1]}")
+    if options.cuda_graph and x.device.type != "cuda":
+        raise ValueError(
+            f"cuda_graph=True needs CUDA images, x is on {x.device}; move x and the model "
+            "to a GPU, or pass cuda_graph=None"
+        )
 
 
 def _labels(value, batch: int, name: str, device) -> Tensor:
@@ -336,6 +344,7 @@ def morph(
     chunk_size: int | None = None,
     group_bytes: int | None = None,
     backend: str = "auto",
+    cuda_graph: bool | None = None,
     progress: bool = False,
 ) -> MorphResult:
     """Morph images x (B, C, H, W) in [0, 1] toward class ``target`` of ``model``.
@@ -351,6 +360,11 @@ def morph(
     chunking and grouping (to float rounding); only a model whose outputs depend on the other
     images of its batch can make them differ. x must lie in the clamp range; an empty batch
     gives an empty result; images whose frames are not finite are reported in ``attained``.
+
+    On CUDA a frozen morph without a budget is launch-bound for small batches, so by default
+    (``cuda_graph=None``, for an ``nn.Module`` model) its second call with the same shapes,
+    model and options captures it in a CUDA graph and later calls replay it (see
+    ``morphing/graphs.py``; ``pk.morphing.clear_cuda_graphs()`` frees the graphs' memory).
     """
     options = MorphOptions(
         space=space,
@@ -367,6 +381,7 @@ def morph(
         group_bytes=group_bytes,
         pyramid=pyramid,
         backend=backend,
+        cuda_graph=cuda_graph,
     )
     _validate_inputs(model, x, options)
     concrete = resolve_backend(options.backend, x.device.type)
@@ -379,20 +394,77 @@ def morph(
     group = options.chunk_size or x.shape[0]
     logits, target, source = _resolve_labels(model, x, target, source, group)
     budget = group_budget(x.device, options.group_bytes)
+    image_bytes = x[0].numel() * x.element_size()
+    per_forward = options.chunk_size or images_per_forward(image_bytes, x.shape[0], budget)
+    run = functools.partial(
+        _run, model, options=options, group=group, budget=budget, per_forward=per_forward
+    )
     label = f"morph {space}/{edit}/{regime}"
     # progress counts image steps, so a single image's long iterative morph shows its steps
     with Progress(x.shape[0] * options.steps, label, enabled=progress) as bar:
-        frames, step, attained = _morph_groups(
-            model, x, target, source, options, group, budget, bar
-        )
-    attained = attained & torch.isfinite(frames).flatten(2).all(2).all(0)  # never faked
-    image_bytes = x[0].numel() * x.element_size()
-    per_forward = options.chunk_size or images_per_forward(image_bytes, x.shape[0], budget)
-    target_prob = _target_probability(model, frames, logits, target, per_forward)
-    distance = (frames - x).flatten(2).norm(dim=2)
+        if _graphed(model, x, options):
+            key = _graph_key(model, x, logits, options)
+            outputs = FROZEN_GRAPHS.run(key, run, (x, target, source, logits), owner=model)
+            bar.update(x.shape[0] * options.steps)
+        else:
+            outputs = run(x, target, source, logits, progress=bar)
+    frames, target_prob, distance, attained, step = outputs
     return MorphResult(
         frames, target_prob, distance, attained, step, target, source, options.settings()
     )
+
+
+def _run(
+    model,
+    x: Tensor,
+    target: Tensor,
+    source: Tensor,
+    logits: Tensor,
+    *,
+    options: MorphOptions,
+    group: int,
+    budget: int | None,
+    per_forward: int,
+    progress: Progress | None = None,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    """The morph after its inputs are checked: (frames, target_prob, distance, attained,
+    step). For the frozen regime without a budget it never synchronises with the host nor
+    copies from it (what CUDA-graph capture needs; tests/test_triton_structure.py)."""
+    frames, step, attained = _morph_groups(
+        model, x, target, source, options, group, budget, progress
+    )
+    attained = attained & torch.isfinite(frames).flatten(2).all(2).all(0)  # never faked
+    target_prob = _target_probability(model, frames, logits, target, per_forward)
+    distance = (frames - x).flatten(2).norm(dim=2)
+    return frames, target_prob, distance, attained, step
+
+
+def _graphed(model, x: Tensor, options: MorphOptions) -> bool:
+    """Whether this morph runs through :data:`graphs.FROZEN_GRAPHS` (see MorphOptions)."""
+    if options.cuda_graph is False or x.device.type != "cuda":
+        return False
+    if options.regime != "frozen" or options.budget is not None:
+        return False
+    if torch.cuda.is_current_stream_capturing() or torch._C._are_functorch_transforms_active():
+        return False  # the caller captures or transforms the morph itself
+    return bool(options.cuda_graph) or isinstance(model, nn.Module)
+
+
+def _graph_key(model, x: Tensor, logits: Tensor, options: MorphOptions) -> tuple:
+    """Everything a captured morph depends on besides the values of x, target, source and
+    logits: the model object and where its parameters and buffers live (a replaced tensor
+    means a new capture; values changed in place are read by the replay), the shapes, the
+    options and the autocast state. The free-memory group budget is left out: grouping
+    changes frames only by float rounding."""
+    state = ()
+    if isinstance(model, nn.Module):
+        tensors = itertools.chain(model.parameters(), model.buffers())
+        state = tuple((t.data_ptr(), t.dtype, tuple(t.shape)) for t in tensors)
+    pyramid = options.pyramid
+    settings = tuple(sorted(options.settings().items()))
+    autocast = (torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda"))
+    shapes = (tuple(x.shape), x.dtype, x.device, tuple(logits.shape), logits.dtype)
+    return (id(model), state, shapes, settings, type(pyramid), pyramid.spec, autocast)
 
 
 def _empty_result(x: Tensor, target, source, options: MorphOptions) -> MorphResult:
@@ -433,7 +505,7 @@ def _resolve_labels(model, x: Tensor, target, source, group: int):
 
 
 def _morph_groups(
-    model, x, target, source, options: MorphOptions, group: int, budget, bar: Progress
+    model, x, target, source, options: MorphOptions, group: int, budget, bar: Progress | None
 ):
     """Morph ``group`` images at a time: (frames (T, B, C, H, W), step (B,), attained (B,)).
 

@@ -42,6 +42,7 @@ class MorphOptions:
     group_bytes: int | None = None
     pyramid: SteerablePyramid | None = None
     backend: str = "auto"
+    cuda_graph: bool | None = None
 
     def __post_init__(self) -> None:
         for name, allowed in [
@@ -90,6 +91,14 @@ class MorphOptions:
             isinstance(budget, bool) or not isinstance(budget, int) or budget < 1
         ):
             raise ValueError(f"group_bytes must be None or an int >= 1, got {budget!r}")
+        if self.cuda_graph is not None and not isinstance(self.cuda_graph, bool):
+            raise TypeError(f"cuda_graph must be None, True or False, got {self.cuda_graph!r}")
+        if self.cuda_graph and (self.regime != "frozen" or self.budget is not None):
+            raise ValueError(
+                "cuda_graph=True replays frozen morphs without a budget (the budget bisection "
+                "and the iterative regimes decide their work on the host); pass "
+                "regime='frozen' without budget, or cuda_graph=None"
+            )
         pyramid = self.pyramid
         if pyramid is not None and not isinstance(pyramid, SteerablePyramid):
             raise TypeError(

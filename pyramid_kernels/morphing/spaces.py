@@ -111,6 +111,13 @@ class PyramidSpace(_PhaseSpace):
         self.source: Pyramid = pyramid.build(images)
         if not self.source.spec.is_complex:
             raise ValueError("pyramid must be complex (is_complex=True) for phase edits")
+        if not self.source.bands:
+            raise ValueError(
+                f"space='csp' needs at least one band level, and images of size "
+                f"{tuple(images.shape[-2:])} have none (pyramid height "
+                f"{self.source.spec.height}); morph images of at least 8x8 pixels, pass a "
+                "pyramid with height >= 1, or use space='fourier'"
+            )
         self.coeffs = list(self.source.bands)
 
     def _synthesize(self, coeffs: list[Tensor], images: slice) -> Tensor:
