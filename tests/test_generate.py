@@ -292,6 +292,7 @@ def test_cli_generate_embedded(tmp_path, capsys):
     status = main(
         ["generate", "--embedded", "digits-test", "--model", DRIVER, "--out", str(out)]
         + ["--steps", "1", "--pictures", "none", "--batch-size", "300", "--quiet", "--workers", "0"]
+        + ["--no-cuda-graph"]
     )
     assert status == 0
     rows = read_manifest(out)
@@ -299,6 +300,7 @@ def test_cli_generate_embedded(tmp_path, capsys):
     assert "597 images morphed" in capsys.readouterr().out
     run = json.loads((out / "run.json").read_text())
     assert run["model_name"] == DRIVER and run["settings"]["size"] == [32, 32]
+    assert run["settings"]["morph"]["cuda_graph"] is False
 
 
 def _save(path: Path, array: np.ndarray, mode: str | None = None) -> None:

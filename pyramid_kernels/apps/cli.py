@@ -202,6 +202,11 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int, help="morph this many images at a time")
     parser.add_argument("--group-bytes", type=int, help="memory budget of the frozen frames")
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="pyramid backend")
+    parser.add_argument(
+        "--no-cuda-graph",
+        action="store_true",
+        help="on CUDA, never replay frozen morphs from a CUDA graph",
+    )
 
 
 def _morph_options(args: argparse.Namespace) -> dict:
@@ -220,6 +225,7 @@ def _morph_options(args: argparse.Namespace) -> dict:
         "chunk_size": args.chunk_size,
         "group_bytes": args.group_bytes,
         "backend": args.backend,
+        "cuda_graph": False if args.no_cuda_graph else None,
     }
 
 
