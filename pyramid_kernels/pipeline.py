@@ -117,7 +117,8 @@ def synthesize(
 
 def _synthesize(highpass, bands, lowpass, spec, kernels, factors, selection=None):
     size = tuple(highpass.shape[-2:])
-    real_bands = not (bands and bands[0].is_complex())
+    # with no levels, what the spec's bands would be (no band is read; one kernel variant)
+    real_bands = not bands[0].is_complex() if bands else not spec.is_complex
     if selection is None:
         spectra = [rfft2(b) if real_bands else fft2(b) for b in bands]
         hp, lp = rfft2(highpass), rfft2(lowpass)

@@ -68,7 +68,7 @@ def _compiled_variants() -> int:
     return total
 
 
-def test_a_new_image_size_compiles_nothing():
+def test_a_new_image_size_or_height_compiles_nothing():
     pyr = pk.SteerablePyramid(height=3, orientations=5)
     pyr.collapse(pyr(torch.rand(2, 72, 88, device="cuda")))
     before = _compiled_variants()
@@ -76,6 +76,10 @@ def test_a_new_image_size_compiles_nothing():
         for batch in (1, 3):
             x = torch.rand(batch, *size, device="cuda")
             assert rel_max_error(pyr.collapse(pyr(x)), x) <= 1e-5
+    for height in [0, 1, 4, "auto"]:
+        other = pk.SteerablePyramid(height=height, orientations=5)
+        x = torch.rand(2, 128, 96, device="cuda")
+        assert rel_max_error(other.collapse(other(x)), x) <= 1e-5
     assert _compiled_variants() == before
 
 

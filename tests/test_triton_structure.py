@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 import torch
-from conftest import DEVICE, require
+from conftest import DEVICE, rel_max_error, require
 from torch.profiler import ProfilerActivity, profile, record_function
 
 import pyramid_kernels as pk
@@ -170,6 +170,38 @@ def test_no_size_argument_is_specialised():
                     assert param.name in skip, (name, param.name)
                     checked += 1
     assert checked >= 7
+
+
+def test_one_compiled_variant_serves_every_height_and_size(monkeypatch):
+    """The compile-time (constexpr) arguments of both spectral kernels are the same for every
+    image size and height (up to SLOTS levels): a new height compiles nothing either."""
+    require("triton")
+    from pyramid_kernels.kernels.triton import spectral
+
+    seen = {}
+
+    class Recorded:
+        def __init__(self, name, kernel):
+            self.name, self.kernel = name, kernel
+
+        def __getitem__(self, grid):
+            def run(*args, **kwargs):
+                seen.setdefault(self.name, set()).add(tuple(sorted(kwargs.items())))
+                return self.kernel[grid](*args, **kwargs)
+
+            return run
+
+    for name in ("_analysis_kernel", "_synthesis_kernel"):
+        monkeypatch.setattr(spectral, name, Recorded(name, getattr(spectral, name)))
+    for height, size in [(0, (12, 10)), (1, (16, 20)), (3, (40, 36)), ("auto", (64, 48))]:
+        pyr = pk.SteerablePyramid(height=height, backend="triton")
+        x = torch.rand(2, *size, device=DEVICE["triton"])
+        assert rel_max_error(pyr.collapse(pyr(x)), x) <= 1e-5
+        pyr.collapse(pyr(x), levels=[0] if pyr(x).bands else "all")  # partial: runtime bits
+    assert {name: len(v) for name, v in seen.items()} == {
+        "_analysis_kernel": 1,
+        "_synthesis_kernel": 1,
+    }, {n: [dict(k) for k in v] for n, v in seen.items()}
 
 
 def test_resolve_backend_is_a_compile_time_constant():

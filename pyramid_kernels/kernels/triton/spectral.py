@@ -19,8 +19,9 @@ Hermitian fold of the residual merge) from every level active on its tile:
 An undecimated pyramid (``DOWNSAMPLE`` false) keeps every level on the level-0 grid, so the
 same walk writes each level in place.
 
-Sizes are runtime arguments that are never specialised (``do_not_specialize``): one compiled
-variant per (dtype, height, K, complex, real bands) serves every image size. Float constants
+Sizes and the height are runtime arguments that are never specialised (``do_not_specialize``;
+the levels are a runtime loop, the band pointers a fixed-length tuple): one compiled variant per
+(dtype, K, complex, real bands, decimation) serves every image size and height. Float constants
 arrive in a cached device buffer in the compute dtype (offsets below), so float64 runs stay
 float64 and a warm call copies nothing from the host.
 
@@ -172,7 +173,16 @@ def _level_active(r2_min, r2_max, level, twidth):
     )
 
 
-@triton.jit(do_not_specialize=["h", "w", "tiles_x", "tiles"])
+@triton.jit
+def _level_ptr(ptrs, level, SLOTS: tl.constexpr):
+    """ptrs[level] for a runtime ``level`` (a tuple is indexed statically: a select chain)."""
+    ptr = ptrs[0]
+    for j in tl.static_range(1, SLOTS):
+        ptr = tl.where(level == j, ptrs[j], ptr)
+    return ptr
+
+
+@triton.jit(do_not_specialize=["h", "w", "levels", "tiles_x", "tiles"])
 def _analysis_kernel(
     x_ptr,
     hp_ptr,
@@ -181,9 +191,10 @@ def _analysis_kernel(
     params_ptr,
     h,
     w,
+    levels,
     tiles_x,
     tiles,
-    LEVELS: tl.constexpr,
+    SLOTS: tl.constexpr,
     K: tl.constexpr,
     ORDER: tl.constexpr,
     IS_COMPLEX: tl.constexpr,
@@ -214,7 +225,8 @@ def _analysis_kernel(
     low_i = xi * lo0
     hl = h
     wl = w
-    for level in tl.static_range(LEVELS):
+    for level in range(levels):
+        band_ptr = _level_ptr(band_ptrs, level, SLOTS)
         row, col = _row_col(ky, kx, hl, wl)
         cols = wl if IS_COMPLEX else wl // 2 + 1
         keep = valid & _in_grid(ky, kx, hl, wl) & (col < cols)
@@ -225,13 +237,13 @@ def _analysis_kernel(
             for b in range(K):
                 m = scale * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
                 br, bi = _times_minus_i_power(low_r * m, low_i * m, ORDER)
-                _common.store_complex(band_ptrs[level], base + b * hl * cols, br, bi, keep)
+                _common.store_complex(band_ptr, base + b * hl * cols, br, bi, keep)
             low_r = low_r * lo
             low_i = low_i * lo
         else:
             zero = r2 * 0.0
             for b in range(K):
-                _common.store_complex(band_ptrs[level], base + b * hl * cols, zero, zero, keep)
+                _common.store_complex(band_ptr, base + b * hl * cols, zero, zero, keep)
         if DOWNSAMPLE:
             hl = (hl + 1) // 2
             wl = (wl + 1) // 2
@@ -239,7 +251,7 @@ def _analysis_kernel(
     cols = wl // 2 + 1
     keep = valid & _in_grid(ky, kx, hl, wl) & (col < cols)
     # the low-pass residual is nonzero only for r < 2^-height (else low_r may be stale)
-    a_lp = tl.where(r2_min < tl.exp2(-2.0 * LEVELS) * 1.0001, tl.load(factors + 1 + LEVELS), 0.0)
+    a_lp = tl.where(r2_min < tl.exp2(-2.0 * levels) * 1.0001, tl.load(factors + 1 + levels), 0.0)
     _common.store_complex(
         lp_ptr, image * hl * cols + row * cols + col, low_r * a_lp, low_i * a_lp, keep
     )
@@ -255,7 +267,7 @@ def _load_band(ptr, base, ky, kx, hl, wl, active, REAL_BANDS: tl.constexpr):
         return _common.load_complex(ptr, base + row * wl + col, active)
 
 
-@triton.jit(do_not_specialize=["h", "w", "tiles_x", "tiles"])
+@triton.jit(do_not_specialize=["h", "w", "levels", "present", "tiles_x", "tiles"])
 def _synthesis_kernel(
     out_ptr,
     hp_ptr,
@@ -264,14 +276,15 @@ def _synthesis_kernel(
     params_ptr,
     h,
     w,
+    levels,
+    present,
     tiles_x,
     tiles,
-    LEVELS: tl.constexpr,
+    SLOTS: tl.constexpr,
     K: tl.constexpr,
     ORDER: tl.constexpr,
     IS_COMPLEX: tl.constexpr,
     REAL_BANDS: tl.constexpr,
-    PRESENT: tl.constexpr,
     DOWNSAMPLE: tl.constexpr,
     BY: tl.constexpr,
     BX: tl.constexpr,
@@ -298,10 +311,11 @@ def _synthesis_kernel(
     chain = zero + 1.0  # lo0 is applied at the end; chain = the Lo of the levels above
     hl = h
     wl = w
-    for level in tl.static_range(LEVELS):
+    for level in range(levels):
         if _level_active(r2_min, r2_max, level, twidth):
             hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
-            if (PRESENT >> level) & 1:  # a level left out of a partial collapse is not read
+            if (present >> level) & 1:  # a level left out of a partial collapse is not read
+                band_ptr = _level_ptr(band_ptrs, level, SLOTS)
                 weight = chain * gain * hi * tl.load(factors + 1 + level)
                 nonzero = valid & (weight != 0)
                 inside = nonzero & _in_grid(ky, kx, hl, wl)
@@ -312,10 +326,10 @@ def _synthesis_kernel(
                     m = weight * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
                     mm = weight * _angular(mux, muy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
                     br, bi = _load_band(
-                        band_ptrs[level], base, ky, kx, hl, wl, inside & (m != 0), REAL_BANDS
+                        band_ptr, base, ky, kx, hl, wl, inside & (m != 0), REAL_BANDS
                     )
                     cr, ci = _load_band(
-                        band_ptrs[level], base, my, mx, hl, wl, inside_m & (mm != 0), REAL_BANDS
+                        band_ptr, base, my, mx, hl, wl, inside_m & (mm != 0), REAL_BANDS
                     )
                     br, bi = _times_minus_i_power(br * m, bi * m, 4 - ORDER % 4)  # conj((-i)^n)
                     cr, ci = _times_minus_i_power(cr * mm, ci * mm, 4 - ORDER % 4)
@@ -327,8 +341,8 @@ def _synthesis_kernel(
         if DOWNSAMPLE:
             hl = (hl + 1) // 2
             wl = (wl + 1) // 2
-    if r2_min < tl.exp2(-2.0 * LEVELS) * 1.0001:  # the low-pass residual can be nonzero
-        weight = chain * tl.load(factors + 1 + LEVELS)
+    if r2_min < tl.exp2(-2.0 * levels) * 1.0001:  # the low-pass residual can be nonzero
+        weight = chain * tl.load(factors + 1 + levels)
         nonzero = valid & (weight != 0)
         base = image * hl * (wl // 2 + 1)
         lr_, li_ = _load_half(lp_ptr, base, ky, kx, hl, wl, nonzero & _in_grid(ky, kx, hl, wl))
@@ -351,29 +365,41 @@ def _synthesis_kernel(
     )
 
 
+# band pointers per launch: every height up to it shares one compiled variant per
+# (dtype, K, flags); a taller pyramid (an image over 2^18 pixels a side) gets its own
+SLOTS = 16
 # (BY, BX) tile of a program: 16 x 32 bins on a GPU; few, large tiles in the CPU interpreter,
 # whose cost is per program (tests shrink them to exercise the per-tile level skipping)
 TILE = {"cuda": (16, 32), "cpu": (64, 64)}
 
 
-def _launch(kernel, first, second, bands, lowpass, size, spec: PyramidSpec, factors, cols, **flags):
+def _launch(
+    kernel, first, second, bands, lowpass, size, spec: PyramidSpec, factors, cols, *extra, **flags
+):
     """Launch one of the two kernels over the N images of ``first`` on tiles of their
-    size[0] x ``cols`` grid (the level-0 grid, or its half); complex tensors as real views."""
+    size[0] x ``cols`` grid (the level-0 grid, or its half); complex tensors as real views.
+    The band pointers fill a tuple of SLOTS (unused slots repeat ``second``, never read), so
+    every height shares one compiled variant."""
     by, bx = TILE[first.device.type]
     tiles_x = triton.cdiv(cols, bx)
     tiles = triton.cdiv(size[0], by) * tiles_x
     real = _common.as_real
+    slots = max(SLOTS, spec.height)
+    pointers = [real(b) for b in bands]
+    pointers += [real(second)] * (slots - len(pointers))
     kernel[(first.shape[0] * tiles,)](
         real(first),
         real(second),
-        tuple(real(b) for b in bands),
+        tuple(pointers),
         real(lowpass),
         _params(spec, tuple(size), first.dtype.to_real(), first.device, tuple(factors)),
         size[0],
         size[1],
+        spec.height,
+        *extra,
         tiles_x,
         tiles,
-        LEVELS=spec.height,
+        SLOTS=slots,
         K=spec.orientations,
         ORDER=spec.order,
         IS_COMPLEX=spec.is_complex,
@@ -403,7 +429,7 @@ def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
 
 def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_bands: bool):
     """Adjoint of :func:`analysis`: -> half spectrum (N, H, W//2+1). Levels whose band spectra
-    are None count as zero: the kernel is compiled without their loads (``PRESENT``)."""
+    are None count as zero and are not read (the ``present`` bits)."""
     out = _common.alloc(highpass, highpass.shape)
     present = sum(1 << level for level, b in enumerate(bands) if b is not None)
     bands = [highpass if b is None else b for b in bands]  # never read
@@ -418,7 +444,7 @@ def synthesis(highpass, bands, lowpass, size, spec: PyramidSpec, factors, real_b
             spec,
             factors,
             size[1] // 2 + 1,
+            present,
             REAL_BANDS=bool(real_bands),
-            PRESENT=present,
         )
     return out
