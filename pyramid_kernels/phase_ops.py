@@ -97,9 +97,17 @@ class _Rotate(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
+        """Only the gradients asked for (a morph's coefficients need none: the exponential
+        of grad_c is most of the work)."""
         log_amplitude, phase, out = ctx.saved_tensors
-        product = grad.conj() * out
-        return grad * _exp(log_amplitude, -phase), product.real, -product.imag, None
+        need_c, need_a, need_b = ctx.needs_input_grad[:3]
+        product = grad.conj() * out if need_a or need_b else None
+        return (
+            grad * _exp(log_amplitude, -phase) if need_c else None,
+            product.real if need_a else None,
+            -product.imag if need_b else None,
+            None,
+        )
 
     @staticmethod
     def jvp(ctx, d_coeffs, d_log_amplitude, d_phase, _):
@@ -137,12 +145,12 @@ class _Extrapolate(torch.autograd.Function):
         s = scales.reshape(-1, *([1] * g_eta.dim()))
         product = grad.conj() * frames  # d frame_k = frame_k * (-s_k)(d g_eta + i d g_delta)
         per_frame = tuple(range(1, product.dim()))  # (no flatten: legacy vmap has no rule)
-        grad_scales = -(product.real * g_eta - product.imag * g_delta).sum(per_frame)
+        need = ctx.needs_input_grad
         return (
-            (grad * _exp(-s * g_eta, s * g_delta)).sum(0),  # conj of each frame's factor
-            -(s * product.real).sum(0),
-            (s * product.imag).sum(0),
-            grad_scales,
+            (grad * _exp(-s * g_eta, s * g_delta)).sum(0) if need[0] else None,  # conj factor
+            -(s * product.real).sum(0) if need[1] else None,
+            (s * product.imag).sum(0) if need[2] else None,
+            -(product.real * g_eta - product.imag * g_delta).sum(per_frame) if need[3] else None,
             None,
         )
 

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from conftest import FAST_BACKENDS, TOL, rel_max_error, require
+from torch.profiler import ProfilerActivity, profile
 
 from pyramid_kernels.kernels import reference
 from pyramid_kernels.phase_ops import phase_extrapolate, phase_rotate
@@ -55,3 +56,20 @@ def test_phase_ops_reject_bad_fields():
         phase_rotate(c, a[..., :-1], b, "torch")
     with pytest.raises(ValueError, match="scales must be 1-D"):
         phase_extrapolate(c, a, b, torch.ones(2, 2), "torch")
+
+
+def test_backward_gives_only_the_gradients_asked_for():
+    """A morph differentiates the phases only: the coefficients' gradient (an exponential
+    per element) is skipped, and the others equal the full backward's."""
+    c = torch.randn(2, 3, 5, 4, dtype=torch.complex128)
+    a, b = torch.randn(2, *c.shape, dtype=torch.float64)
+    s = torch.linspace(0.5, 2.0, 3, dtype=torch.float64)
+    for op, extra in [(phase_rotate, ()), (phase_extrapolate, (s,))]:
+        leaves = [t.clone().requires_grad_(True) for t in (c, a, b)]
+        full = torch.autograd.grad(op(*leaves, *extra, "torch").abs().sum(), leaves)
+        phase = b.clone().requires_grad_(True)
+        loss = op(c, a, phase, *extra, "torch").abs().sum()
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            (only,) = torch.autograd.grad(loss, phase)
+        assert torch.allclose(only, full[2], rtol=1e-12, atol=1e-12)
+        assert "aten::polar" not in {e.name for e in prof.events()}

@@ -404,7 +404,8 @@ def morph(
     with Progress(x.shape[0] * options.steps, label, enabled=progress) as bar:
         if _graphed(model, x, options):
             key = _graph_key(model, x, logits, options)
-            outputs = FROZEN_GRAPHS.run(key, run, (x, target, source, logits), owner=model)
+            inputs = (x.detach(), target, source, logits)
+            outputs = FROZEN_GRAPHS.run(key, run, inputs, owner=model)
             bar.update(x.shape[0] * options.steps)
         else:
             outputs = run(x, target, source, logits, progress=bar)
