@@ -20,10 +20,10 @@ An undecimated pyramid (``DOWNSAMPLE`` false) keeps every level on the level-0 g
 same walk writes each level in place.
 
 Sizes and the height are runtime arguments that are never specialised (``do_not_specialize``;
-the levels are a runtime loop, the band pointers a fixed-length tuple): one compiled variant per
-(dtype, K, complex, real bands, decimation) serves every image size and height. Float constants
-arrive in a cached device buffer in the compute dtype (offsets below), so float64 runs stay
-float64 and a warm call copies nothing from the host.
+the levels are a runtime loop, the band pointers a tuple of SLOTS): one compiled variant per
+(dtype, K, complex, real bands, decimation) serves every image size and every height up to 8.
+Float constants arrive in a cached device buffer in the compute dtype (offsets below), so
+float64 runs stay float64 and a warm call copies nothing from the host.
 
 Import this module only after deciding on TRITON_INTERPRET (tests set it to run on CPU).
 """
@@ -365,9 +365,10 @@ def _synthesis_kernel(
     )
 
 
-# band pointers per launch: every height up to it shares one compiled variant per
-# (dtype, K, flags); a taller pyramid (an image over 2^18 pixels a side) gets its own
-SLOTS = 16
+# band pointers per launch come in tuples of a multiple of SLOTS: heights 0-8 share one
+# compiled variant per (dtype, K, flags), 9-16 another (images over 2^10 pixels a side); few
+# padding arguments keep the launch cheap
+SLOTS = 8
 # (BY, BX) tile of a program: 16 x 32 bins on a GPU; few, large tiles in the CPU interpreter,
 # whose cost is per program (tests shrink them to exercise the per-tile level skipping)
 TILE = {"cuda": (16, 32), "cpu": (64, 64)}
@@ -378,13 +379,13 @@ def _launch(
 ):
     """Launch one of the two kernels over the N images of ``first`` on tiles of their
     size[0] x ``cols`` grid (the level-0 grid, or its half); complex tensors as real views.
-    The band pointers fill a tuple of SLOTS (unused slots repeat ``second``, never read), so
-    every height shares one compiled variant."""
+    The band pointers fill a tuple of a multiple of SLOTS (unused slots repeat ``second``,
+    never read), so heights share compiled variants."""
     by, bx = TILE[first.device.type]
     tiles_x = triton.cdiv(cols, bx)
     tiles = triton.cdiv(size[0], by) * tiles_x
     real = _common.as_real
-    slots = max(SLOTS, spec.height)
+    slots = SLOTS * max(1, -(-spec.height // SLOTS))
     pointers = [real(b) for b in bands]
     pointers += [real(second)] * (slots - len(pointers))
     kernel[(first.shape[0] * tiles,)](
