@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one-call GPU check: the CUDA tests, the pyramid benchmarks (bench/run.py), a
 # torch.profiler summary with cold-start and host times (bench/cuda_profile.py) and the morph
-# throughput, plenoptic-modes and generate benchmarks, all written under bench/results/ and,
+# throughput (CUDA-graph replay and eager), plenoptic-modes, generate and kernel-compile
+# benchmarks, all written under bench/results/ and,
 # when $OUT is set (the device tool), copied there after each step. Each step has a time
 # limit, so one that hangs leaves the others their time. Needs a CUDA GPU with torch and triton, and plenoptic for the
 # comparisons; on a machine without a package index, bring its wheels (plenoptic 2.1.1,
@@ -41,5 +42,6 @@ step "profile" 80 python bench/cuda_profile.py
 step "morph bench" 150 python bench/morph_throughput.py
 step "plenoptic modes bench" 60 python bench/plenoptic_modes.py
 step "generate bench" 90 python bench/generate_throughput.py
+step "compile bench" 60 python bench/compile_time.py
 echo "== done ($(date +%T))"
 exit $status
