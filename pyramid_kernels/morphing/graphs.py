@@ -128,7 +128,7 @@ class GraphedRuns:
                     f"this morph could not be captured in a CUDA graph, so it runs eagerly "
                     f"(pass cuda_graph=False to skip the attempt): {error}",
                     RuntimeWarning,
-                    stacklevel=4,
+                    stacklevel=3,  # the caller of pk.morph
                 )
                 return fn(*inputs)
             self._graphs[key] = (_reference(owner), graph)
