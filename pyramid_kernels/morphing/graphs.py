@@ -108,33 +108,37 @@ class GraphedRuns:
             self._failed.clear()
 
     def run(self, key: Hashable, fn: Run, inputs: tuple[Tensor, ...], owner: object):
-        """``fn(*inputs)``, eagerly or from the graph captured for ``key``."""
+        """``fn(*inputs)``, eagerly or from the graph captured for ``key``. Replays and
+        captures hold a lock (a replay's static inputs are shared); eager runs do not."""
         with self._lock:
             self._forget_dead()
             if key in self._graphs:
                 self._graphs.move_to_end(key)
                 return self._graphs[key][1].replay(inputs)
-            if key in self._failed or key not in self._seen:
+            eager = key in self._failed or key not in self._seen
+            if eager and key not in self._failed:
                 self._seen[key] = (_reference(owner), None)
                 while len(self._seen) > 4 * self.capacity:
                     self._seen.popitem(last=False)
-                return fn(*inputs)
-            del self._seen[key]
-            try:
-                graph = self.capture(fn, inputs)
-            except RuntimeError as error:
-                self._failed[key] = (_reference(owner), None)
-                warnings.warn(
-                    f"this morph could not be captured in a CUDA graph, so it runs eagerly "
-                    f"(pass cuda_graph=False to skip the attempt): {error}",
-                    RuntimeWarning,
-                    stacklevel=3,  # the caller of pk.morph
-                )
-                return fn(*inputs)
-            self._graphs[key] = (_reference(owner), graph)
-            while len(self._graphs) > self.capacity:
-                self._graphs.popitem(last=False)
-            return graph.replay(inputs)
+            if not eager:
+                del self._seen[key]
+                try:
+                    graph = self.capture(fn, inputs)
+                except RuntimeError as error:
+                    self._failed[key] = (_reference(owner), None)
+                    warnings.warn(
+                        f"this morph could not be captured in a CUDA graph, so it runs eagerly "
+                        f"(pass cuda_graph=False to skip the attempt): {error}",
+                        RuntimeWarning,
+                        stacklevel=3,  # the caller of pk.morph
+                    )
+                    eager = True
+                else:
+                    self._graphs[key] = (_reference(owner), graph)
+                    while len(self._graphs) > self.capacity:
+                        self._graphs.popitem(last=False)
+                    return graph.replay(inputs)
+        return fn(*inputs)
 
     def _forget_dead(self) -> None:
         for table in (self._graphs, self._seen, self._failed):
