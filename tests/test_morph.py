@@ -312,3 +312,20 @@ def test_csp_morph_of_images_too_small_for_a_band_level_says_so():
     model = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
     with pytest.raises(ValueError, match="space='csp' needs at least one band level"):
         pk.morph(model, torch.rand(2, 1, 4, 4), 1)
+
+
+@pytest.mark.parametrize("source", [None, 0])
+def test_the_source_gradient_forward_gives_the_labels(source):
+    """A frozen morph runs the model once for the source gradient (whose forward also gives
+    the source frame's logits, the default source and the label checks) and once per
+    frame batch: no separate forward for the labels."""
+    model, x = tiny_model(), images(batch=3)
+    calls = []
+    model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    result = pk.morph(model, x, 2, source=source, steps=4, amplification=0.5)
+    assert calls == [3] + [3] * 4  # the source gradient, then one forward per frame
+    with torch.no_grad():
+        logits = model(x)
+    assert torch.allclose(result.target_prob[0], torch.softmax(logits, 1)[:, 2], atol=1e-6)
+    want = logits.argmax(1) if source is None else torch.zeros(3, dtype=torch.long)
+    assert torch.equal(result.source, want)

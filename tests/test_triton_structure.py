@@ -230,11 +230,12 @@ def test_compile_fullgraph_with_the_triton_backend():
     assert torch.allclose(g_compiled, g_eager, atol=1e-4)
 
 
-def _syncs_in_morph_run(monkeypatch, call) -> tuple[set, set]:
+def _syncs_in_morph_run(monkeypatch, call, warm: int = 0) -> tuple[set, set]:
     """(every op, the reads from and copies to the host) dispatched inside
-    ``morphing.core._run`` (what a CUDA graph captures of a morph) during ``call()``, outside
-    FFTs and Triton launches. A ``_to_copy`` inside another op (a Python scalar promoted by
-    a comparison: a kernel argument on CUDA) is not a copy."""
+    ``morphing.core._run`` (what a CUDA graph captures of a morph) during ``call()`` after
+    ``warm`` unprofiled calls, outside FFTs and Triton launches. A ``_to_copy`` inside
+    another op (a Python scalar promoted by a comparison: a kernel argument on CUDA) is not
+    a copy."""
     from pyramid_kernels.morphing import core
 
     run = core._run
@@ -244,6 +245,8 @@ def _syncs_in_morph_run(monkeypatch, call) -> tuple[set, set]:
             return run(*args, **kwargs)
 
     monkeypatch.setattr(core, "_run", marked)
+    for _ in range(warm):
+        call()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         call()
     ops, syncs = set(), set()
@@ -283,25 +286,28 @@ def test_frozen_morph_run_never_synchronises_or_copies_from_host(
     """What a CUDA graph captures of a frozen morph (source pyramid and gradient, frames,
     collapse, scoring) reads nothing back to the host and copies nothing from it: capture
     needs this, and a replay could not repeat a host-side decision made from the data."""
+    from pyramid_kernels.morphing import core
+    from pyramid_kernels.morphing.graphs import GraphedRuns
+
+    class Rerun:  # a stand-in graph: the replay runs the captured function again
+        def __init__(self, fn, inputs):
+            self.fn = fn
+
+        def replay(self, inputs):
+            return self.fn(*inputs)
+
+    # the graph route on any device: labels checked first, then _run as it is captured
+    monkeypatch.setattr(core, "_graphed", lambda model, x, options: True)
+    monkeypatch.setattr(core, "FROZEN_GRAPHS", GraphedRuns(capture=Rerun))
     device = DEVICE["triton"]
     x = torch.rand(2, 3, 16, 16, device=device)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(768, 5)).to(device).eval()
 
-    def call():  # the eager route (on CUDA later calls would replay the graph instead)
-        pk.morph(
-            model,
-            x,
-            1,
-            space=space,
-            edit=edit,
-            color=color,
-            steps=3,
-            backend="triton",
-            cuda_graph=False,
-        )
+    def call():
+        pk.morph(model, x, 1, space=space, edit=edit, color=color, steps=3, backend="triton")
 
-    call()  # warm: per-device constants made
-    ops, syncs = _syncs_in_morph_run(monkeypatch, call)
+    # eager (per-device constants made), captured, then replayed and profiled
+    ops, syncs = _syncs_in_morph_run(monkeypatch, call, warm=2)
     assert "aten::linear" in ops  # the region was profiled
     assert not syncs, syncs
 

@@ -25,6 +25,7 @@ class Progress:
         self.total, self.label, self.enabled = max(total, 1), label, enabled
         self.unit, self.note = unit, note
         self.done, self.start = 0, time.perf_counter()
+        self._drawn = 0  # characters of the last line drawn
 
     def __enter__(self) -> Progress:
         self._draw()
@@ -49,8 +50,12 @@ class Progress:
             text += f" {self.note()}"
         sys.stderr.write(text)
         sys.stderr.flush()
+        self._drawn = len(text) - 1
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, error_type, *exc) -> None:
+        """Ends the bar's line; an error before any progress erases it instead (the error
+        message takes its place)."""
         if self.enabled:
-            sys.stderr.write("\n")
+            erase = error_type is not None and self.done == 0
+            sys.stderr.write("\r" + " " * self._drawn + "\r" if erase else "\n")
             sys.stderr.flush()

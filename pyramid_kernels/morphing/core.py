@@ -162,15 +162,38 @@ def _scale(grads: list[Tensor], u: Tensor) -> list[Tensor]:
 
 class _Group:
     """Images morphed together (everything per image is independent): their edit space and
-    source gradient, made on construction, and their frames for a step scale."""
+    source gradient, made on construction, and their frames for a step scale.
 
-    def __init__(self, model, x, target, source, options: MorphOptions, budget: int | None):
+    The source gradient's forward sees the images themselves, so its logits are the source
+    frame's (``self.logits``): ``source`` None is resolved from them (the model's prediction),
+    and ``check(logits)`` (label checks, or None) runs on them before the loss.
+    """
+
+    def __init__(
+        self,
+        model,
+        x,
+        target,
+        source,
+        options: MorphOptions,
+        budget: int | None,
+        check: Callable | None = None,
+    ):
         self.model, self.x, self.target, self.source, self.o = model, x, target, source, options
         self.color = ColorEdit(options.color, x)
         self.budget = budget
         self.source_space = self.space(self.color.edit)
+        self.logits = None
+
+        def labels(logits: Tensor) -> None:
+            if check is not None:
+                check(logits)
+            self.logits = logits
+            if self.source is None:
+                self.source = logits.argmax(1)
+
         self.source_grads = self.gradient(
-            self.source_space, self.source_space.zeros(), at=self.color.edit
+            self.source_space, self.source_space.zeros(), at=self.color.edit, inspect=labels
         )
         self.last_state = None
 
@@ -195,18 +218,28 @@ class _Group:
             return -torch.log_softmax(logits, dim=1).gather(1, t)[:, 0]
         return logits.gather(1, self.source[:, None])[:, 0] - logits.gather(1, t)[:, 0]
 
-    def gradient(self, space, params: list[Tensor], at: Tensor | None = None) -> list[Tensor]:
+    def gradient(
+        self,
+        space,
+        params: list[Tensor],
+        at: Tensor | None = None,
+        inspect: Callable[[Tensor], None] | None = None,
+    ) -> list[Tensor]:
         """dL/dparams. ``at``: what the params render to in exact arithmetic (the analysed
         image, for zero params); the model then sees it bit for bit, not its re-synthesis,
         whose rounding (which differs with threads and backends) can flip a max-pool tie
-        or a ReLU and move the gradient by percents."""
+        or a ReLU and move the gradient by percents. ``inspect`` gets the forward's logits
+        (detached) before the loss is taken."""
         params = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
             edited = space.render(params)
             if at is not None:
                 edited = at + (edited - edited.detach())
             image = self.to_image(edited, straight_through=True)
-            total = self.loss(_logits(self.model, image)).sum()
+            logits = _logits(self.model, image)
+            if inspect is not None:
+                inspect(logits.detach())
+            total = self.loss(logits).sum()
             return list(torch.autograd.grad(total, params))
 
     def step_size(self, grads: list[Tensor], sigma: Tensor | None) -> Tensor:
@@ -392,7 +425,9 @@ def morph(
     if x.shape[0] == 0:
         return _empty_result(x, target, source, options)
     group = options.chunk_size or x.shape[0]
-    logits, target, source = _resolve_labels(model, x, target, source, group)
+    target = _labels(target, x.shape[0], "target", x.device)
+    if source is not None:
+        source = _labels(source, x.shape[0], "source", x.device)
     budget = group_budget(x.device, options.group_bytes)
     image_bytes = x[0].numel() * x.element_size()
     per_forward = options.chunk_size or images_per_forward(image_bytes, x.shape[0], budget)
@@ -402,14 +437,14 @@ def morph(
     label = f"morph {space}/{edit}/{regime}"
     # progress counts image steps, so a single image's long iterative morph shows its steps
     with Progress(x.shape[0] * options.steps, label, enabled=progress) as bar:
-        if _graphed(model, x, options):
+        if _graphed(model, x, options):  # labels checked before, on their own forward
+            logits, source = _resolve_labels(model, x, target, source, group)
             key = _graph_key(model, x, logits, options)
-            inputs = (x.detach(), target, source, logits)
-            outputs = FROZEN_GRAPHS.run(key, run, inputs, owner=model)
+            outputs = FROZEN_GRAPHS.run(key, run, (x.detach(), target, source), owner=model)
             bar.update(x.shape[0] * options.steps)
-        else:
-            outputs = run(x, target, source, logits, progress=bar)
-    frames, target_prob, distance, attained, step = outputs
+        else:  # labels checked on the source gradient's forward
+            outputs = run(x, target, source, progress=bar, check_labels=True)
+    frames, target_prob, distance, attained, step, source = outputs
     return MorphResult(
         frames, target_prob, distance, attained, step, target, source, options.settings()
     )
@@ -419,25 +454,27 @@ def _run(
     model,
     x: Tensor,
     target: Tensor,
-    source: Tensor,
-    logits: Tensor,
+    source: Tensor | None,
     *,
     options: MorphOptions,
     group: int,
     budget: int | None,
     per_forward: int,
     progress: Progress | None = None,
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+    check_labels: bool = False,
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """The morph after its inputs are checked: (frames, target_prob, distance, attained,
-    step). For the frozen regime without a budget it never synchronises with the host nor
-    copies from it (what CUDA-graph capture needs; tests/test_triton_structure.py)."""
-    frames, step, attained = _morph_groups(
-        model, x, target, source, options, group, budget, progress
+    step, source). ``source`` None is the model's prediction; ``check_labels`` checks the
+    labels and logits on the source gradients' forwards (two reads for the whole batch).
+    Without it, for the frozen regime without a budget, it never synchronises with the host
+    nor copies from it (what CUDA-graph capture needs; tests/test_triton_structure.py)."""
+    frames, step, attained, logits, source = _morph_groups(
+        model, x, target, source, options, group, budget, progress, check_labels
     )
     attained = attained & torch.isfinite(frames).flatten(2).all(2).all(0)  # never faked
     target_prob = _target_probability(model, frames, logits, target, per_forward)
     distance = (frames - x).flatten(2).norm(dim=2)
-    return frames, target_prob, distance, attained, step
+    return frames, target_prob, distance, attained, step, source
 
 
 def _graphed(model, x: Tensor, options: MorphOptions) -> bool:
@@ -480,43 +517,68 @@ def _empty_result(x: Tensor, target, source, options: MorphOptions) -> MorphResu
     )
 
 
-def _resolve_labels(model, x: Tensor, target, source, group: int):
-    """The source frame's logits (B, classes), and target and source as checked (B,) int64
-    (source defaults to the model's prediction)."""
-    batch = x.shape[0]
-    target = _labels(target, batch, "target", x.device)
-    with torch.no_grad():
-        logits = torch.cat([_logits(model, c) for c in x.split(group)])
+def _check_classes(classes: int, target: Tensor, source: Tensor | None) -> None:
+    """Raise ValueError unless target (and source, if given) are classes of the model: before
+    any loss indexes logits by them (out of range, a GPU gather would abort the process)."""
+    labels = target if source is None else torch.cat([target, source])
+    if ((labels < 0) | (labels >= classes)).any():  # one read for both
+        if ((target < 0) | (target >= classes)).any():
+            raise ValueError(
+                f"target must be in [0, {classes}) for a model with {classes} classes, "
+                f"got {target.tolist()}"
+            )
+        raise ValueError(f"source must be in [0, {classes}), got {source.tolist()}")
+
+
+def _check_finite(logits: Tensor) -> None:
     if not torch.isfinite(logits).all():
         raise ValueError(
             "model returned NaN or inf logits for the input images; a morph needs finite "
             "logits (check the model on x, its input range and dtype)"
         )
-    classes = logits.shape[1]
-    if ((target < 0) | (target >= classes)).any():
-        raise ValueError(
-            f"target must be in [0, {classes}) for a model with {classes} classes, "
-            f"got {target.tolist()}"
-        )
-    source = logits.argmax(1) if source is None else source
-    source = _labels(source, batch, "source", x.device)
-    if ((source < 0) | (source >= classes)).any():
-        raise ValueError(f"source must be in [0, {classes}), got {source.tolist()}")
-    return logits, target, source
+
+
+def _resolve_labels(model, x: Tensor, target: Tensor, source: Tensor | None, group: int):
+    """The source frame's logits (B, classes) from a forward of its own, checked, and source
+    ((B,) int64; default: the model's prediction)."""
+    with torch.no_grad():
+        logits = torch.cat([_logits(model, c) for c in x.split(group)])
+    _check_finite(logits)
+    _check_classes(logits.shape[1], target, source)
+    return logits, logits.argmax(1) if source is None else source
 
 
 def _morph_groups(
-    model, x, target, source, options: MorphOptions, group: int, budget, bar: Progress | None
+    model,
+    x,
+    target,
+    source,
+    options: MorphOptions,
+    group: int,
+    budget,
+    bar: Progress | None,
+    check_labels: bool = False,
 ):
-    """Morph ``group`` images at a time: (frames (T, B, C, H, W), step (B,), attained (B,)).
+    """Morph ``group`` images at a time: (frames (T, B, C, H, W), step (B,), attained (B,),
+    the source frame's logits (B, classes), source (B,)).
 
     Each group gets its edit space and source gradient first; the budget bisections then run
     over the whole batch, so they synchronise once per round, not per group.
     """
+
+    def check_classes(logits: Tensor) -> None:  # the whole batch, on the first forward
+        _check_classes(logits.shape[1], target, source)
+
     groups = []
     for start in range(0, x.shape[0], group):
         part = slice(start, start + group)
-        groups.append(_Group(model, x[part], target[part], source[part], options, budget))
+        given = None if source is None else source[part]
+        check = check_classes if check_labels and not groups else None
+        groups.append(_Group(model, x[part], target[part], given, options, budget, check))
+    logits = _cat([g.logits for g in groups])
+    if check_labels:
+        _check_finite(logits)
+    source = _cat([g.source for g in groups])
     o = options
     attained = torch.ones(x.shape[0], dtype=torch.bool, device=x.device)
     sigma = None
@@ -547,7 +609,11 @@ def _morph_groups(
             )
             last = _over_groups(groups, lambda g, v: g.last_frame(v)[None], tau, dim=1)
             frames = torch.cat([frames[:-1], last])
-    return torch.cat([x[None], frames]), step, attained
+    return torch.cat([x[None], frames]), step, attained, logits, source
+
+
+def _cat(parts: list[Tensor], dim: int = 0) -> Tensor:
+    return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
 
 
 def _target_probability(model, frames: Tensor, logits: Tensor, target: Tensor, per_forward: int):
