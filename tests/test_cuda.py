@@ -145,6 +145,9 @@ def test_generate_on_cuda_matches_cpu(tmp_path):
             pictures=[],
             steps=3,
         )
+    from pyramid_kernels.morphing import graphs
+
+    assert len(graphs.FROZEN_GRAPHS) == 0  # generate frees the graphs of its batches
     cpu, gpu = read_manifest(outs["cpu"]), read_manifest(outs["cuda"])
     assert [(r["image"], r["target"], r["status"]) for r in cpu] == [
         (r["image"], r["target"], r["status"]) for r in gpu

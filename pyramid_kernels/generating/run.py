@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from ..apps.image_io import save_morph
 from ..apps.progress import Progress
-from ..morphing import MorphOptions, morph
+from ..morphing import MorphOptions, clear_cuda_graphs, morph
 from .distributed import Ranks, deal, joined
 from .model_input import Normalized, count_classes, parse_normalize, weights_sha256
 from .sources import ImageSource, batch_loader
@@ -171,20 +171,24 @@ def _morph_batches(
     count = sum(len(b) for b in mine)
     morphed = errors = 0
     start = time.perf_counter()
-    with (
-        Progress(count, label, enabled=progress, unit="images", note=note) as bar,
-        ThreadPoolExecutor(WRITER_THREADS) as writers,
-    ):
-        pending: deque[Future] = deque()
-        for item in loader:
-            batch = run.morph(item, ranks.device)
-            pending.append(writers.submit(run.write, batch))
-            while len(pending) > WRITER_THREADS:  # bounded: at most this many batches held
-                pending.popleft().result()  # raises a failed write here
-            morphed, errors = morphed + batch.morphed, errors + len(batch.errors)
-            bar.update(batch.morphed + len(batch.errors))
-        for job in pending:
-            job.result()
+    try:
+        with (
+            Progress(count, label, enabled=progress, unit="images", note=note) as bar,
+            ThreadPoolExecutor(WRITER_THREADS) as writers,
+        ):
+            pending: deque[Future] = deque()
+            for item in loader:
+                batch = run.morph(item, ranks.device)
+                pending.append(writers.submit(run.write, batch))
+                while len(pending) > WRITER_THREADS:  # bounded: at most this many batches held
+                    pending.popleft().result()  # raises a failed write here
+                morphed, errors = morphed + batch.morphed, errors + len(batch.errors)
+                bar.update(batch.morphed + len(batch.errors))
+            for job in pending:
+                job.result()
+    finally:  # the batch shape's CUDA graph (pk.morph's replay) holds the morph's peak memory
+        if ranks.device.type == "cuda":
+            clear_cuda_graphs()
     return morphed, errors, time.perf_counter() - start
 
 
