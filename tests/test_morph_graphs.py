@@ -118,11 +118,14 @@ def graphed_on_cpu(monkeypatch, stand_in):
     return runs
 
 
-@pytest.mark.parametrize("space, edit", [("csp", "phase"), ("csp", "joint"), ("pixel", "phase")])
-def test_replayed_morphs_equal_eager_morphs(graphed_on_cpu, stand_in, space, edit):
+@pytest.mark.parametrize(
+    "space, edit, loss, source",
+    [("csp", "phase", "nll", None), ("csp", "joint", "margin", 2), ("pixel", "phase", "nll", 1)],
+)
+def test_replayed_morphs_equal_eager_morphs(graphed_on_cpu, stand_in, space, edit, loss, source):
     model = pk.models.load("digits-driver")
     digits, _ = pk.data.digits("test")
-    kwargs = dict(space=space, edit=edit, steps=4, backend="torch")
+    kwargs = dict(space=space, edit=edit, loss=loss, source=source, steps=4, backend="torch")
     for i in range(4):  # eager, captured, replayed, replayed: each on other images
         x = digits[3 * i : 3 * i + 3]
         got = pk.morph(model, x, 7, **kwargs)
@@ -135,10 +138,29 @@ def test_replayed_morphs_equal_eager_morphs(graphed_on_cpu, stand_in, space, edi
     assert stand_in.captures == 1 and len(graphed_on_cpu) == 1
 
 
+def test_the_graph_route_checks_labels_and_logits_after_its_run(graphed_on_cpu):
+    """Labels are checked on the run's own logits (no separate forward), so a bad target or
+    source, or NaN logits, raise on every call: eager, captured and replayed alike."""
+    model = nn.Sequential(nn.Flatten(), nn.Linear(256, 3)).eval()
+    x = torch.rand(2, 1, 16, 16)
+    for _ in range(3):
+        with pytest.raises(ValueError, match="target must be in"):
+            pk.morph(model, x, 5, steps=2)
+    for _ in range(3):
+        with pytest.raises(ValueError, match="source must be in"):
+            pk.morph(model, x, 1, source=[0, 4], steps=2)
+    assert torch.isfinite(pk.morph(model, x, 1, steps=2).frames).all()  # a replay again
+    with torch.no_grad():
+        model[1].bias[0] = float("nan")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="NaN or inf logits"):
+            pk.morph(model, x, 1, steps=2)
+
+
 def _key(model, x, **options):
     options = pk.morphing.MorphOptions(**options)
     options = core.dataclasses.replace(options, pyramid=pk.SteerablePyramid(backend="torch"))
-    return core._graph_key(model, x, model(x), options)
+    return core._graph_key(model, x, True, options)
 
 
 def test_graph_keys_follow_what_a_capture_depends_on():
@@ -152,6 +174,9 @@ def test_graph_keys_follow_what_a_capture_depends_on():
     assert _key(model, torch.rand(3, 1, 4, 4)) != key
     assert _key(model, x, steps=5) != key
     assert _key(model, x, phase_step=0.1) != key
+    options = pk.morphing.MorphOptions()
+    options = core.dataclasses.replace(options, pyramid=pk.SteerablePyramid(backend="torch"))
+    assert core._graph_key(model, x, False, options) != key  # a given source: other inputs
     other = nn.Sequential(nn.Flatten(), nn.Linear(16, 3)).eval()
     assert _key(other, x) != key
     model[1].weight = nn.Parameter(model[1].weight.detach().clone())  # replaced: new capture
@@ -178,3 +203,14 @@ def test_cpu_morphs_never_take_the_graph_route(monkeypatch):
     monkeypatch.setattr(graphs.FROZEN_GRAPHS, "run", fail)
     model = nn.Sequential(nn.Flatten(), nn.Linear(256, 3)).eval()
     pk.morph(model, torch.rand(2, 1, 16, 16), 1, steps=2)
+
+
+def test_the_graph_route_runs_no_separate_label_forward(graphed_on_cpu):
+    model = nn.Sequential(nn.Flatten(), nn.Linear(256, 3)).eval()
+    calls = []
+    model.register_forward_hook(lambda module, args, out: calls.append(args[0].shape[0]))
+    x = torch.rand(2, 1, 16, 16)
+    for _ in range(3):  # eager, captured (a warm-up and the capture), replayed
+        calls.clear()
+        pk.morph(model, x, 1, steps=3)
+    assert calls == [2] * 4  # the replay: the source gradient, then a forward per frame

@@ -213,10 +213,11 @@ class _Group:
         return image + (clamped - image).detach() if straight_through else clamped
 
     def loss(self, logits: Tensor) -> Tensor:
-        t = self.target[:, None]
+        t = _in_range(self.target, logits)[:, None]
         if self.o.loss == "nll":
             return -torch.log_softmax(logits, dim=1).gather(1, t)[:, 0]
-        return logits.gather(1, self.source[:, None])[:, 0] - logits.gather(1, t)[:, 0]
+        s = _in_range(self.source, logits)[:, None]
+        return logits.gather(1, s)[:, 0] - logits.gather(1, t)[:, 0]
 
     def gradient(
         self,
@@ -437,14 +438,19 @@ def morph(
     label = f"morph {space}/{edit}/{regime}"
     # progress counts image steps, so a single image's long iterative morph shows its steps
     with Progress(x.shape[0] * options.steps, label, enabled=progress) as bar:
-        if _graphed(model, x, options):  # labels checked before, on their own forward
-            logits, source = _resolve_labels(model, x, target, source, group)
-            key = _graph_key(model, x, logits, options)
-            outputs = FROZEN_GRAPHS.run(key, run, (x.detach(), target, source), owner=model)
+        if _graphed(model, x, options):  # labels checked after the run, on its logits
+            key = _graph_key(model, x, source is None, options)
+            if source is None:
+                inputs, graphed = (x.detach(), target), lambda x, t: run(x, t, None)
+            else:
+                inputs, graphed = (x.detach(), target, source), run
+            outputs = FROZEN_GRAPHS.run(key, graphed, inputs, owner=model)
+            _check_finite(outputs[-1])
+            _check_classes(outputs[-1].shape[1], target, source)
             bar.update(x.shape[0] * options.steps)
-        else:  # labels checked on the source gradient's forward
+        else:  # labels checked on the source gradient's forward, before its loss
             outputs = run(x, target, source, progress=bar, check_labels=True)
-    frames, target_prob, distance, attained, step, source = outputs
+    frames, target_prob, distance, attained, step, source, _ = outputs
     return MorphResult(
         frames, target_prob, distance, attained, step, target, source, options.settings()
     )
@@ -462,19 +468,20 @@ def _run(
     per_forward: int,
     progress: Progress | None = None,
     check_labels: bool = False,
-) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
+) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
     """The morph after its inputs are checked: (frames, target_prob, distance, attained,
-    step, source). ``source`` None is the model's prediction; ``check_labels`` checks the
-    labels and logits on the source gradients' forwards (two reads for the whole batch).
-    Without it, for the frozen regime without a budget, it never synchronises with the host
-    nor copies from it (what CUDA-graph capture needs; tests/test_triton_structure.py)."""
+    step, source, the source frame's logits). ``source`` None is the model's prediction;
+    ``check_labels`` checks the labels and logits on the source gradients' forwards (two
+    reads for the whole batch; else the caller checks the returned logits). Without it, for
+    the frozen regime without a budget, it never synchronises with the host nor copies from
+    it (what CUDA-graph capture needs; tests/test_triton_structure.py)."""
     frames, step, attained, logits, source = _morph_groups(
         model, x, target, source, options, group, budget, progress, check_labels
     )
     attained = attained & torch.isfinite(frames).flatten(2).all(2).all(0)  # never faked
     target_prob = _target_probability(model, frames, logits, target, per_forward)
     distance = (frames - x).flatten(2).norm(dim=2)
-    return frames, target_prob, distance, attained, step, source
+    return frames, target_prob, distance, attained, step, source, logits
 
 
 def _graphed(model, x: Tensor, options: MorphOptions) -> bool:
@@ -488,12 +495,12 @@ def _graphed(model, x: Tensor, options: MorphOptions) -> bool:
     return bool(options.cuda_graph) or isinstance(model, nn.Module)
 
 
-def _graph_key(model, x: Tensor, logits: Tensor, options: MorphOptions) -> tuple:
-    """Everything a captured morph depends on besides the values of x, target, source and
-    logits: the model object and where its parameters and buffers live (a replaced tensor
-    means a new capture; values changed in place are read by the replay), the shapes, the
-    options and the autocast state. The free-memory group budget is left out: grouping
-    changes frames only by float rounding."""
+def _graph_key(model, x: Tensor, default_source: bool, options: MorphOptions) -> tuple:
+    """Everything a captured morph depends on besides the values of x, target and source:
+    the model object and where its parameters and buffers live (a replaced tensor means a
+    new capture; values changed in place are read by the replay), the shapes, whether the
+    source is the model's prediction, the options and the autocast state. The free-memory
+    group budget is left out: grouping changes frames only by float rounding."""
     state = ()
     if isinstance(model, nn.Module):
         tensors = itertools.chain(model.parameters(), model.buffers())
@@ -501,7 +508,7 @@ def _graph_key(model, x: Tensor, logits: Tensor, options: MorphOptions) -> tuple
     pyramid = options.pyramid
     settings = tuple(sorted(options.settings().items()))
     autocast = (torch.is_autocast_enabled("cuda"), torch.get_autocast_dtype("cuda"))
-    shapes = (tuple(x.shape), x.dtype, x.device, tuple(logits.shape), logits.dtype)
+    shapes = (tuple(x.shape), x.dtype, x.device, default_source)
     return (id(model), state, shapes, settings, type(pyramid), pyramid.spec, autocast)
 
 
@@ -536,16 +543,6 @@ def _check_finite(logits: Tensor) -> None:
             "model returned NaN or inf logits for the input images; a morph needs finite "
             "logits (check the model on x, its input range and dtype)"
         )
-
-
-def _resolve_labels(model, x: Tensor, target: Tensor, source: Tensor | None, group: int):
-    """The source frame's logits (B, classes) from a forward of its own, checked, and source
-    ((B,) int64; default: the model's prediction)."""
-    with torch.no_grad():
-        logits = torch.cat([_logits(model, c) for c in x.split(group)])
-    _check_finite(logits)
-    _check_classes(logits.shape[1], target, source)
-    return logits, logits.argmax(1) if source is None else source
 
 
 def _morph_groups(
@@ -625,5 +622,12 @@ def _target_probability(model, frames: Tensor, logits: Tensor, target: Tensor, p
         rest = frames[1:].flatten(0, 1)
         probs = [torch.softmax(_logits(model, c), 1) for c in rest.split(per_forward)]
         probs = torch.cat([torch.softmax(logits, 1), *probs]).reshape(steps + 1, batch, -1)
-    index = target[None, :, None].expand(steps + 1, batch, 1)
+    index = _in_range(target, logits)[None, :, None].expand(steps + 1, batch, 1)
     return probs.gather(2, index)[..., 0]
+
+
+def _in_range(labels: Tensor, logits: Tensor) -> Tensor:
+    """labels clamped to the classes of ``logits``: a no-op for checked labels; a run whose
+    labels are checked after it (the graph route) must not index out of range (on a GPU an
+    out-of-range gather aborts the process)."""
+    return labels.clamp(0, logits.shape[-1] - 1)
