@@ -316,7 +316,7 @@ def _split(groups: list[_Group], values: Tensor | None):
 def _over_groups(groups: list[_Group], fn, values: Tensor, dim: int = 0) -> Tensor:
     """fn(group, its slice of values) for every group, concatenated along ``dim``."""
     out = [fn(g, v) for g, v in _split(groups, values)]
-    return out[0] if len(out) == 1 else torch.cat(out, dim=dim)
+    return _cat(out, dim=dim)
 
 
 def _bisect(
@@ -592,8 +592,7 @@ def _morph_groups(
                 tolerance=0.02 * o.budget if coarse else BUDGET_TOLERANCE,
             )
         runs = [g.frames(v, progress=bar) for g, v in _split(groups, sigma)]
-        frames = torch.cat([r[0] for r in runs], dim=1) if len(runs) > 1 else runs[0][0]
-        step = torch.cat([r[1] for r in runs]) if len(runs) > 1 else runs[0][1]
+        frames, step = _cat([r[0] for r in runs], dim=1), _cat([r[1] for r in runs])
         if o.budget is not None and o.regime != "frozen":
             # the gradient changes along iterative trajectories, so the final distance can
             # jump with sigma: fix the earlier steps and bisect the last step's length
@@ -610,6 +609,7 @@ def _morph_groups(
 
 
 def _cat(parts: list[Tensor], dim: int = 0) -> Tensor:
+    """torch.cat, without a copy for a single part (one group)."""
     return parts[0] if len(parts) == 1 else torch.cat(parts, dim=dim)
 
 
