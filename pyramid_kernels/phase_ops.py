@@ -143,9 +143,10 @@ class _Extrapolate(torch.autograd.Function):
     def backward(ctx, grad):
         g_eta, g_delta, scales, frames = ctx.saved_tensors
         s = scales.reshape(-1, *([1] * g_eta.dim()))
-        product = grad.conj() * frames  # d frame_k = frame_k * (-s_k)(d g_eta + i d g_delta)
-        per_frame = tuple(range(1, product.dim()))  # (no flatten: legacy vmap has no rule)
         need = ctx.needs_input_grad
+        # d frame_k = frame_k * (-s_k)(d g_eta + i d g_delta)
+        product = grad.conj() * frames if any(need[1:4]) else None
+        per_frame = tuple(range(1, frames.dim()))  # (no flatten: legacy vmap has no rule)
         return (
             (grad * _exp(-s * g_eta, s * g_delta)).sum(0) if need[0] else None,  # conj factor
             -(s * product.real).sum(0) if need[1] else None,

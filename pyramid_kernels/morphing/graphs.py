@@ -115,30 +115,35 @@ class GraphedRuns:
             if key in self._graphs:
                 self._graphs.move_to_end(key)
                 return self._graphs[key][1].replay(inputs)
-            eager = key in self._failed or key not in self._seen
-            if eager and key not in self._failed:
+            if key in self._seen:
+                del self._seen[key]
+                graph = self._capture(key, fn, inputs, owner)
+                if graph is not None:
+                    return graph.replay(inputs)
+            elif key not in self._failed:
                 self._seen[key] = (_reference(owner), None)
                 while len(self._seen) > 4 * self.capacity:
                     self._seen.popitem(last=False)
-            if not eager:
-                del self._seen[key]
-                try:
-                    graph = self.capture(fn, inputs)
-                except RuntimeError as error:
-                    self._failed[key] = (_reference(owner), None)
-                    warnings.warn(
-                        f"this morph could not be captured in a CUDA graph, so it runs eagerly "
-                        f"(pass cuda_graph=False to skip the attempt): {error}",
-                        RuntimeWarning,
-                        stacklevel=3,  # the caller of pk.morph
-                    )
-                    eager = True
-                else:
-                    self._graphs[key] = (_reference(owner), graph)
-                    while len(self._graphs) > self.capacity:
-                        self._graphs.popitem(last=False)
-                    return graph.replay(inputs)
         return fn(*inputs)
+
+    def _capture(self, key, fn: Run, inputs, owner) -> Replayable | None:
+        """The graph of ``fn`` for ``key``, kept (evicting the least recently used); or None,
+        the key remembered as uncapturable, with a warning."""
+        try:
+            graph = self.capture(fn, inputs)
+        except RuntimeError as error:
+            self._failed[key] = (_reference(owner), None)
+            warnings.warn(
+                f"this morph could not be captured in a CUDA graph, so it runs eagerly "
+                f"(pass cuda_graph=False to skip the attempt): {error}",
+                RuntimeWarning,
+                stacklevel=4,  # the caller of pk.morph
+            )
+            return None
+        self._graphs[key] = (_reference(owner), graph)
+        while len(self._graphs) > self.capacity:
+            self._graphs.popitem(last=False)
+        return graph
 
     def _forget_dead(self) -> None:
         for table in (self._graphs, self._seen, self._failed):
