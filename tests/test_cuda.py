@@ -59,6 +59,24 @@ def test_warm_calls_never_synchronise():
     torch.cuda.synchronize()
 
 
+def test_phase_extrapolate_past_2_31_output_elements():
+    """frames x numel > 2^31 while numel < 2^31: the frame offsets are int64 (an int32
+    product wrapped around and wrote over earlier frames). About 22 GiB of device memory."""
+    if torch.cuda.mem_get_info()[0] < 26 * 2**30:
+        pytest.skip("needs 26 GiB of free device memory")
+    numel, frames = 2**28, 9
+    c = torch.polar(torch.ones(numel, device="cuda"), torch.rand(numel, device="cuda"))
+    a = torch.rand(numel, device="cuda")
+    s = torch.linspace(0.5, 1.0, frames, device="cuda")
+    out = phase_extrapolate(c, a, a, s, "triton")
+    index = torch.randint(0, numel, (4096,), device="cuda")
+    index[-1] = numel - 1
+    picked = phase_extrapolate(c[index], a[index], a[index], s, "torch")
+    assert rel_max_error(out[:, index], picked) <= 1e-5
+    del out
+    torch.cuda.empty_cache()
+
+
 def _compiled_variants() -> int:
     from pyramid_kernels.kernels.triton import spectral
 

@@ -33,14 +33,16 @@ def _extrapolate_kernel(c_ptr, a_ptr, b_ptr, s_ptr, out_ptr, numel, frames, BLOC
     re, im = _common.load_complex(c_ptr, offs, valid)
     a = tl.load(a_ptr + offs, mask=valid, other=0.0)
     b = tl.load(b_ptr + offs, mask=valid, other=0.0)
+    out_offs = offs  # int64: frames * numel may pass 2^31 when numel does not
     for k in range(frames):
         s = tl.load(s_ptr + k)
         gain = tl.exp(-s * a)
         cos_b = gain * tl.cos(s * b)
         sin_b = -gain * tl.sin(s * b)
         _common.store_complex(
-            out_ptr, k * numel + offs, re * cos_b - im * sin_b, re * sin_b + im * cos_b, valid
+            out_ptr, out_offs, re * cos_b - im * sin_b, re * sin_b + im * cos_b, valid
         )
+        out_offs += numel
 
 
 def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch.Tensor):

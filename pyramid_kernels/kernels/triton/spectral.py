@@ -381,7 +381,7 @@ def _launch(
     size[0] x ``cols`` grid (the level-0 grid, or its half); complex tensors as real views.
     The band pointers fill a tuple of a multiple of SLOTS (unused slots repeat ``second``,
     never read), so heights share compiled variants."""
-    by, bx = TILE[first.device.type]
+    by, bx = TILE["cpu" if first.device.type == "cpu" else "cuda"]
     tiles_x = triton.cdiv(cols, bx)
     tiles = triton.cdiv(size[0], by) * tiles_x
     real = _common.as_real
