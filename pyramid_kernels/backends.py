@@ -66,10 +66,16 @@ def resolve_backend(backend: str, device_type: str) -> str:
     """The concrete backend for a request on a device; raises if it cannot run there.
 
     "auto" is Triton on CUDA, C++ on CPU when built, else the torch reference. A constant
-    per process: torch.compile records its result instead of tracing the availability probes.
+    per process (cached: every op call resolves its backend): torch.compile records its
+    result instead of tracing the availability probes.
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    return _resolve(backend, device_type)
+
+
+@lru_cache(maxsize=64)
+def _resolve(backend: str, device_type: str) -> str:
     reasons = available_backends(device_type)
     if backend == "auto":
         preferred = "triton" if device_type == "cuda" else "cpp"

@@ -194,6 +194,22 @@ def test_one_compiled_variant_serves_every_height_and_size(launches):
     assert variants == {"_analysis_kernel": 1, "_synthesis_kernel": 1}, launches.variants
 
 
+def test_a_warm_build_checks_its_input_not_its_own_outputs(monkeypatch):
+    """The build op's outputs have the spec's shapes by construction: wrapping them in a
+    Pyramid skips the coefficient checks (host time), and gives the checked Pyramid."""
+    from pyramid_kernels import pyramid
+
+    calls = []
+    checked = pyramid.check_coefficients
+    monkeypatch.setattr(pyramid, "check_coefficients", lambda *a: calls.append(1) or checked(*a))
+    pyr = pk.SteerablePyramid(height=2, backend="torch")
+    c = pyr(torch.rand(2, 3, 16, 20))
+    assert calls == []
+    same = pk.Pyramid(c.highpass, c.bands, c.lowpass, c.spec)
+    assert calls == [1] and same.spec == c.spec and isinstance(c.bands, tuple)
+    assert all(a is b for a, b in zip(same.tensors, c.tensors, strict=True))
+
+
 def test_resolve_backend_is_a_compile_time_constant():
     """torch.compile records resolve_backend's result instead of tracing the probes
     (importlib.util.find_spec broke fullgraph compiles on CUDA)."""
