@@ -318,6 +318,52 @@ def test_frozen_morph_run_never_synchronises_or_copies_from_host(
     assert not syncs, syncs
 
 
+def test_a_replayed_morph_call_reads_the_host_twice(launches, monkeypatch):
+    """Around the replay, a whole pk.morph call on the graph route reads device values twice
+    (the input checks before, the logit and label checks after) and copies nothing from the
+    host: on CUDA every read waits for the device, and a launch-bound replay is short."""
+    from pyramid_kernels.morphing import core
+    from pyramid_kernels.morphing.graphs import GraphedRuns
+
+    class Rerun:
+        def __init__(self, fn, inputs):
+            self.fn = fn
+
+        def replay(self, inputs):
+            return self.fn(*inputs)
+
+    monkeypatch.setattr(core, "_graphed", lambda model, x, options: True)
+    monkeypatch.setattr(core, "FROZEN_GRAPHS", GraphedRuns(capture=Rerun))
+    reads = []
+    read = core._host_read
+    monkeypatch.setattr(core, "_host_read", lambda t: reads.append(1) or read(t))
+    device = DEVICE["triton"]
+    x = torch.rand(2, 1, 16, 16, device=device)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 5)).to(device).eval()
+    with pytest.raises(ValueError, match="x contains NaN"):  # the one read still checks
+        pk.morph(model, x.clone().fill_(float("nan")), 1, steps=2, backend="triton")
+    for _ in range(2):  # eager, captured
+        pk.morph(model, x, 1, steps=2, backend="triton")
+    reads.clear()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        pk.morph(model, x, 1, steps=2, backend="triton")
+    assert len(reads) == 2
+    syncs = set()
+    for event in prof.events():
+        parents, parent = [], event.cpu_parent
+        while parent is not None:
+            parents.append(parent.name)
+            parent = parent.cpu_parent
+        inside_op = any(p.startswith("aten::") and p != "aten::to" for p in parents)
+        if event.name in SYNCS - {"aten::_to_copy"} or (
+            event.name == "aten::_to_copy" and not inside_op
+        ):
+            syncs.add(event.name)
+    assert not syncs, syncs
+    with pytest.raises(ValueError, match="target must be in"):  # the one read after the run
+        pk.morph(model, x, 7, steps=2, backend="triton")
+
+
 def test_the_synchronisation_check_sees_a_budget_bisection(launches, monkeypatch):
     """The check above can fail: a budget morph reads its bisection state every round."""
     x = torch.rand(2, 1, 16, 16, device=DEVICE["triton"])

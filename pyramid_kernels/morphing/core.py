@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -102,13 +103,13 @@ def _validate_inputs(model, x, options: MorphOptions) -> None:
         raise ValueError(
             f"x must have shape (B, C, H, W), got {tuple(x.shape)}; add a batch dim with x[None]"
         )
-    if not torch.isfinite(x).all():
-        raise ValueError("x contains NaN or inf; morphs need finite images")
-    if options.clamp is not None and x.numel():
-        low, high = options.clamp
-        if x.min() < low or x.max() > high:
+    if x.numel():
+        lowest, highest = _host_read(torch.stack(torch.aminmax(x.detach())))  # NaN propagates
+        if not (math.isfinite(lowest) and math.isfinite(highest)):
+            raise ValueError("x contains NaN or inf; morphs need finite images")
+        if options.clamp is not None and (lowest < options.clamp[0] or highest > options.clamp[1]):
             raise ValueError(
-                f"x has values in [{x.min().item():.4g}, {x.max().item():.4g}], outside "
+                f"x has values in [{lowest:.4g}, {highest:.4g}], outside "
                 f"clamp={options.clamp}: rescale the images to the clamp range, or pass "
                 "clamp=(low, high) for their range (clamp=None morphs without clamping)"
             )
@@ -121,7 +122,15 @@ def _validate_inputs(model, x, options: MorphOptions) -> None:
         )
 
 
+def _host_read(values: Tensor) -> list:
+    """``values`` on the host: the checks of a morph call read through here, once before its
+    run and once after on the graph route (on CUDA each read waits for the device)."""
+    return values.tolist()
+
+
 def _labels(value, batch: int, name: str, device) -> Tensor:
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+        return torch.full((batch,), value, device=device)  # a fill, not a host copy
     try:
         labels = torch.as_tensor(value, device=device)
     except (TypeError, ValueError, RuntimeError) as error:
@@ -445,8 +454,7 @@ def morph(
             else:
                 inputs, graphed = (x.detach(), target, source), run
             outputs = FROZEN_GRAPHS.run(key, graphed, inputs, owner=model)
-            _check_finite(outputs[-1])
-            _check_classes(outputs[-1].shape[1], target, source)
+            _check_run(outputs[-1], target, source)
             bar.update(x.shape[0] * options.steps)
         else:  # labels checked on the source gradient's forward, before its loss
             outputs = run(x, target, source, progress=bar, check_labels=True)
@@ -535,6 +543,18 @@ def _check_classes(classes: int, target: Tensor, source: Tensor | None) -> None:
                 f"got {target.tolist()}"
             )
         raise ValueError(f"source must be in [0, {classes}), got {source.tolist()}")
+
+
+def _check_run(logits: Tensor, target: Tensor, source: Tensor | None) -> None:
+    """The checks of :func:`_check_finite` and :func:`_check_classes` in one host read, for a
+    run whose labels are checked after it (the graph route); they run again, to name the
+    error, only when one fails."""
+    labels = target if source is None else torch.cat([target, source])
+    classes = logits.shape[1]
+    out_of_range = ((labels < 0) | (labels >= classes)).any()
+    if any(_host_read(torch.stack([torch.isfinite(logits).all().logical_not(), out_of_range]))):
+        _check_finite(logits)
+        _check_classes(classes, target, source)
 
 
 def _check_finite(logits: Tensor) -> None:
