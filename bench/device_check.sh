@@ -14,7 +14,11 @@
 # platformdirs, importlib-resources; pytest-timeout and pytest-xdist, execnet are used when
 # present), install them with `pip install --no-index --no-deps --target DIR *.whl` and put
 # DIR on PYTHONPATH.
-# Usage: bench/device_check.sh (about 4 minutes on an H100, Triton compilation included)
+# Usage: bench/device_check.sh (about 4 minutes on an H100, Triton compilation included).
+# With the device tool, the wheels in the git-ignored .whl/ carried along:
+#   mkdir -p /tmp/w && pip install -q --no-index --no-deps --target /tmp/w .whl/*.whl &&
+#   PYTHONPATH=/tmp/w bench/device_check.sh        (carry [".whl"], timeout_s 590)
+# then unpack device-results.tar.gz over the checkout and commit bench/results/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 results=bench/results
