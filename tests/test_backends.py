@@ -247,3 +247,46 @@ def test_triton_small_tiles_skip_levels_exactly(monkeypatch, size, tile, kwargs)
     edited = ref.replace(bands=[b * 1.5 + torch.randn_like(b) for b in ref.bands])
     y_ref = pk.collapse(edited, backend="torch")
     assert rel_max_error(pk.collapse(edited, backend="triton"), y_ref) <= 1e-12
+
+
+def test_constants_read_by_a_captured_graph_outlive_their_cache(monkeypatch):
+    """A CUDA graph keeps the addresses of the constants its kernels read: one fetched while
+    capturing stays alive after its cache evicts it (else the graph reads freed memory);
+    others are freed with their cache entry."""
+    import gc
+    import weakref
+
+    from pyramid_kernels.kernels import constants
+
+    monkeypatch.setattr(constants, "_PINNED", {})
+
+    @constants.device_constants(maxsize=2)
+    def make(key):
+        return torch.full((3,), float(key)), torch.zeros(2)
+
+    monkeypatch.setattr(constants, "capturing", lambda tensors: True)
+    captured = [weakref.ref(t) for t in make(0)]
+    monkeypatch.setattr(constants, "capturing", lambda tensors: False)
+    plain = [weakref.ref(t) for t in make(1)]
+    for key in range(2, 6):
+        make(key)  # evicts keys 0 and 1
+    gc.collect()
+    assert all(r() is None for r in plain)
+    assert all(r() is not None for r in captured) and constants.pinned_count() == 2
+
+
+@pytest.mark.parametrize("backend", ["torch", "triton"])
+def test_the_backends_pin_what_a_capture_reads(monkeypatch, backend):
+    """The parameter buffer (Triton) and the mask tables (torch reference) come through
+    the pinning cache: a build and collapse during a capture pin them."""
+    device = require(backend)
+    from pyramid_kernels.kernels import constants
+
+    monkeypatch.setattr(constants, "_PINNED", {})
+    pyr = pk.SteerablePyramid(height=2, backend=backend)
+    x = torch.rand(2, 24, 20, device=device)
+    pyr.collapse(pyr(x))
+    assert constants.pinned_count() == 0
+    monkeypatch.setattr(constants, "capturing", lambda tensors: True)
+    pyr.collapse(pyr(x))
+    assert constants.pinned_count() > 0

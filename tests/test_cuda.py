@@ -124,6 +124,29 @@ def test_cuda_graph_capture_matches_eager():
     assert rel_max_error(out, roundtrip(fresh)) <= 1e-6
 
 
+def test_a_graph_replays_right_after_its_constants_leave_the_cache():
+    """Hundreds of other sizes evict the captured size's parameter buffer from its cache;
+    the graph still reads it (pinned), not memory reused meanwhile."""
+    pyr = pk.SteerablePyramid(height=2)
+    static = torch.rand(4, 40, 36, device="cuda")
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        pyr.collapse(pyr(static))
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = pyr.collapse(pyr(static))
+    for size in range(17, 340):  # new (size, factors) keys: the captured one is evicted
+        pyr(torch.rand(1, size, 16, device="cuda"))
+    junk = [torch.full((64,), float("nan"), device="cuda") for _ in range(4096)]
+    fresh = torch.rand_like(static)
+    static.copy_(fresh)
+    graph.replay()
+    del junk
+    assert rel_max_error(out, fresh) <= 1e-5
+
+
 @pytest.mark.parametrize("mode", [None, "reduce-overhead"])
 def test_compile_fullgraph_on_cuda(mode):
     pyr = pk.SteerablePyramid(height=3)

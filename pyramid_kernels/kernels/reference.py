@@ -9,25 +9,25 @@ stage's factors) are cached per (level, shape, spec, factors, dtype, device).
 from __future__ import annotations
 
 import sys
-from functools import lru_cache
 
 import torch
 
 from .. import frequency
 from ..spec import next_size
 from . import levels
+from .constants import device_constants
 
 SYNTHESIS_CHUNK_BYTES = None  # collapse whole batches
 
 
-@lru_cache(maxsize=64)
+@device_constants(maxsize=64)
 def _residual_masks(size, twidth, dtype, device, hp_factor=1.0, low_factor=1.0):
     """(hi0 * hp_factor, lo0 * low_factor), real (H, W)."""
     hi0, lo0 = frequency.residual_masks(size, twidth, device)
     return (hi0 * hp_factor).to(dtype), (lo0 * low_factor).to(dtype)
 
 
-@lru_cache(maxsize=64)
+@device_constants(maxsize=64)
 def _band_masks(level, size, full, spec, dtype, device, band_factor, next_factor):
     """(band masks (K, H_l, W_l) complex, lowpass mask (H_l+1, W_l+1) real, crop rows, cols)."""
     size_next = next_size(size, spec.downsample)

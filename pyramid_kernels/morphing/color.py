@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import torch
 from torch import Tensor
+
+from ..kernels.constants import device_constants
 
 # NTSC RGB -> YIQ; its inverse is computed, so the round trip is exact to float precision
 _RGB_TO_YIQ = torch.tensor(
@@ -14,7 +14,7 @@ _RGB_TO_YIQ = torch.tensor(
 )
 
 
-@lru_cache(maxsize=8)
+@device_constants(maxsize=8)
 def _matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """(RGB -> YIQ, YIQ -> RGB) on a device: copied there once, not on every call (a copy
     from the host would synchronise, and could not be captured in a CUDA graph)."""

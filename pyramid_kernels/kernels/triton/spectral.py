@@ -31,7 +31,6 @@ Import this module only after deciding on TRITON_INTERPRET (tests set it to run 
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import torch
 import triton
@@ -39,6 +38,7 @@ import triton.language as tl
 
 from ... import frequency
 from ...spec import PyramidSpec
+from ..constants import device_constants
 from . import _common
 
 # the parameter buffer, per (spec, size, dtype, device, factors)
@@ -51,7 +51,7 @@ COS = tl.constexpr(5)  # cos(theta_b), b < K; then sin(theta_b) at COS + K
 # then the factors a_hp, a_0 .. a_{L-1}, a_lp at COS + 2 K (pipeline.spectral_factors)
 
 
-@lru_cache(maxsize=256)
+@device_constants(maxsize=256)
 def _params(spec: PyramidSpec, size, dtype: torch.dtype, device: torch.device, factors):
     """The parameter buffer (layout above), made once per key: a warm call copies nothing."""
     k = spec.orientations
