@@ -147,6 +147,22 @@ def test_a_graph_replays_right_after_its_constants_leave_the_cache():
     assert rel_max_error(out, fresh) <= 1e-5
 
 
+@pytest.mark.skipif(torch.cuda.device_count() < 2, reason="needs two GPUs")
+def test_tensors_on_a_gpu_that_is_not_current():
+    x = torch.rand(2, 3, 40, 36)
+    pyr = pk.SteerablePyramid(height=2)
+    expected = pk.SteerablePyramid(height=2, backend="torch")(x)
+    with torch.cuda.device(0):
+        c = pyr(x.to("cuda:1"))
+        image = pyr.collapse(c)
+        frames = phase_extrapolate(
+            c.bands[0], c.bands[0].real, c.bands[0].real, torch.ones(2, device="cuda:1"), "triton"
+        )
+    assert rel_max_error(c.bands[1].cpu(), expected.bands[1]) <= 1e-5
+    assert rel_max_error(image.cpu(), x) <= 1e-5
+    assert frames.device == torch.device("cuda:1")
+
+
 @pytest.mark.parametrize("mode", [None, "reduce-overhead"])
 def test_compile_fullgraph_on_cuda(mode):
     pyr = pk.SteerablePyramid(height=3)

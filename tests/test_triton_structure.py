@@ -210,6 +210,33 @@ def test_a_warm_build_checks_its_input_not_its_own_outputs(monkeypatch):
     assert all(a is b for a, b in zip(same.tensors, c.tensors, strict=True))
 
 
+def test_every_launch_runs_on_its_tensors_gpu(launches, monkeypatch):
+    """Triton launches on the current device: every launcher first makes its tensors' GPU
+    current (tensors on cuda:1 with cuda:0 current would be read from the wrong GPU)."""
+    import types
+
+    from pyramid_kernels.kernels.triton import _common
+
+    entered = []
+    on_device = _common.on_device
+    monkeypatch.setattr(_common, "on_device", lambda t: entered.append(t) or on_device(t))
+    device = DEVICE["triton"]
+    pyr = pk.SteerablePyramid(height=2, backend="triton")
+    c = pyr(torch.rand(2, 24, 20, device=device))
+    pyr.collapse(c)
+    b = c.bands[0]
+    phase_rotate(b, b.real, b.imag, "triton")
+    phase_extrapolate(b, b.real, b.imag, torch.ones(3, device=device), "triton")
+    assert len(entered) == sum(launches.values()) == 4
+
+    switched = []
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "device", lambda d: switched.append(d) or "guard")
+    assert on_device(types.SimpleNamespace(device=torch.device("cuda", 1))) == "guard"
+    assert switched == [torch.device("cuda", 1)]
+    assert on_device(types.SimpleNamespace(device=torch.device("cuda", 0))) != "guard"
+
+
 def test_resolve_backend_is_a_compile_time_constant():
     """torch.compile records resolve_backend's result instead of tracing the probes
     (importlib.util.find_spec broke fullgraph compiles on CUDA)."""

@@ -6,6 +6,8 @@ pair (2 i, 2 i + 1) of its real view.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 import triton
 import triton.language as tl
@@ -26,6 +28,14 @@ def store_complex(ptr, idx, re, im, valid):
     tl.store(
         ptr + 2 * idx[:, None] + tl.arange(0, 2)[None, :], tl.join(re, im), mask=valid[:, None]
     )
+
+
+def on_device(t: torch.Tensor) -> contextlib.AbstractContextManager:
+    """Make ``t``'s GPU current around a launch: Triton launches on the current device (and
+    its current stream), so a tensor on another GPU would be read from the wrong one."""
+    if t.device.type == "cuda" and t.device.index != torch.cuda.current_device():
+        return torch.cuda.device(t.device)
+    return contextlib.nullcontext()
 
 
 def block_size(numel: int, device: torch.device) -> int:

@@ -52,9 +52,10 @@ def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch
     numel = coeffs.numel()
     if numel:
         block = _common.block_size(numel, coeffs.device)
-        _rotate_kernel[(-(-numel // block),)](
-            _common.as_real(coeffs), a, b, _common.as_real(out), numel, BLOCK=block
-        )
+        with _common.on_device(coeffs):
+            _rotate_kernel[(-(-numel // block),)](
+                _common.as_real(coeffs), a, b, _common.as_real(out), numel, BLOCK=block
+            )
     return out
 
 
@@ -66,7 +67,15 @@ def phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales):
     numel = coeffs.numel()
     if numel and s.shape[0]:
         block = _common.block_size(numel, coeffs.device)
-        _extrapolate_kernel[(-(-numel // block),)](
-            _common.as_real(coeffs), a, b, s, _common.as_real(out), numel, s.shape[0], BLOCK=block
-        )
+        with _common.on_device(coeffs):
+            _extrapolate_kernel[(-(-numel // block),)](
+                _common.as_real(coeffs),
+                a,
+                b,
+                s,
+                _common.as_real(out),
+                numel,
+                s.shape[0],
+                BLOCK=block,
+            )
     return out

@@ -388,27 +388,28 @@ def _launch(
     slots = SLOTS * max(1, -(-spec.height // SLOTS))
     pointers = [real(b) for b in bands]
     pointers += [real(second)] * (slots - len(pointers))
-    kernel[(first.shape[0] * tiles,)](
-        real(first),
-        real(second),
-        tuple(pointers),
-        real(lowpass),
-        _params(spec, tuple(size), first.dtype.to_real(), first.device, tuple(factors)),
-        size[0],
-        size[1],
-        spec.height,
-        *extra,
-        tiles_x,
-        tiles,
-        SLOTS=slots,
-        K=spec.orientations,
-        ORDER=spec.order,
-        IS_COMPLEX=spec.is_complex,
-        DOWNSAMPLE=spec.downsample,
-        BY=by,
-        BX=bx,
-        **flags,
-    )
+    with _common.on_device(first):
+        kernel[(first.shape[0] * tiles,)](
+            real(first),
+            real(second),
+            tuple(pointers),
+            real(lowpass),
+            _params(spec, tuple(size), first.dtype.to_real(), first.device, tuple(factors)),
+            size[0],
+            size[1],
+            spec.height,
+            *extra,
+            tiles_x,
+            tiles,
+            SLOTS=slots,
+            K=spec.orientations,
+            ORDER=spec.order,
+            IS_COMPLEX=spec.is_complex,
+            DOWNSAMPLE=spec.downsample,
+            BY=by,
+            BX=bx,
+            **flags,
+        )
 
 
 def analysis(half: torch.Tensor, size, spec: PyramidSpec, factors):
