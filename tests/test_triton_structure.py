@@ -263,12 +263,35 @@ def test_compile_fullgraph_with_the_triton_backend():
     assert torch.allclose(g_compiled, g_eager, atol=1e-4)
 
 
+def _ops_and_syncs(prof, within: str | None = None, skip: str | None = None) -> tuple[set, set]:
+    """(every op, the reads from and copies to the host) of a profile, outside FFTs and
+    Triton launches: only those under the ``within`` region if given, none under ``skip``.
+    A ``_to_copy`` inside another op (a Python scalar promoted by a comparison: a kernel
+    argument on CUDA) is not a copy."""
+    ops, syncs = set(), set()
+    for event in prof.events():
+        parents, parent = [], event.cpu_parent
+        while parent is not None:
+            parents.append(parent.name)
+            parent = parent.cpu_parent
+        if (within is not None and within not in parents) or KERNEL in parents:
+            continue
+        if skip in parents or any(p.startswith("aten::_fft") for p in parents):
+            continue
+        if not event.name.startswith("aten"):
+            continue
+        ops.add(event.name)
+        inside_op = any(p.startswith("aten::") and p != "aten::to" for p in parents)
+        if event.name in SYNCS - {"aten::_to_copy"} or (
+            event.name == "aten::_to_copy" and not inside_op
+        ):
+            syncs.add(event.name)
+    return ops, syncs
+
+
 def _syncs_in_morph_run(monkeypatch, call, warm: int = 0) -> tuple[set, set]:
-    """(every op, the reads from and copies to the host) dispatched inside
-    ``morphing.core._run`` (what a CUDA graph captures of a morph) during ``call()`` after
-    ``warm`` unprofiled calls, outside FFTs and Triton launches. A ``_to_copy`` inside
-    another op (a Python scalar promoted by a comparison: a kernel argument on CUDA) is not
-    a copy."""
+    """:func:`_ops_and_syncs` of ``morphing.core._run`` (what a CUDA graph captures of a
+    morph) during ``call()`` after ``warm`` unprofiled calls."""
     from pyramid_kernels.morphing import core
 
     run = core._run
@@ -282,23 +305,27 @@ def _syncs_in_morph_run(monkeypatch, call, warm: int = 0) -> tuple[set, set]:
         call()
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         call()
-    ops, syncs = set(), set()
-    for event in prof.events():
-        parents, parent = [], event.cpu_parent
-        while parent is not None:
-            parents.append(parent.name)
-            parent = parent.cpu_parent
-        if "morph-run" not in parents or KERNEL in parents:
-            continue
-        if any(p.startswith("aten::_fft") for p in parents) or not event.name.startswith("aten"):
-            continue
-        ops.add(event.name)
-        inside_op = any(p.startswith("aten::") and p != "aten::to" for p in parents)
-        if event.name in SYNCS - {"aten::_to_copy"} or (
-            event.name == "aten::_to_copy" and not inside_op
-        ):
-            syncs.add(event.name)
-    return ops, syncs
+    return _ops_and_syncs(prof, within="morph-run")
+
+
+class Rerun:
+    """A stand-in CUDA graph: the replay runs the captured function again."""
+
+    def __init__(self, fn, inputs):
+        self.fn = fn
+
+    def replay(self, inputs):
+        return self.fn(*inputs)
+
+
+@pytest.fixture
+def graph_route(monkeypatch):
+    """pk.morph takes its CUDA-graph route on any device, with :class:`Rerun` graphs."""
+    from pyramid_kernels.morphing import core
+    from pyramid_kernels.morphing.graphs import GraphedRuns
+
+    monkeypatch.setattr(core, "_graphed", lambda model, x, options: True)
+    monkeypatch.setattr(core, "FROZEN_GRAPHS", GraphedRuns(capture=Rerun))
 
 
 SYNCS = FORBIDDEN | {"aten::is_nonzero"}
@@ -314,24 +341,11 @@ SYNCS = FORBIDDEN | {"aten::is_nonzero"}
     ],
 )
 def test_frozen_morph_run_never_synchronises_or_copies_from_host(
-    launches, monkeypatch, space, edit, color
+    launches, monkeypatch, graph_route, space, edit, color
 ):
     """What a CUDA graph captures of a frozen morph (source pyramid and gradient, frames,
     collapse, scoring) reads nothing back to the host and copies nothing from it: capture
     needs this, and a replay could not repeat a host-side decision made from the data."""
-    from pyramid_kernels.morphing import core
-    from pyramid_kernels.morphing.graphs import GraphedRuns
-
-    class Rerun:  # a stand-in graph: the replay runs the captured function again
-        def __init__(self, fn, inputs):
-            self.fn = fn
-
-        def replay(self, inputs):
-            return self.fn(*inputs)
-
-    # the graph route on any device: labels checked first, then _run as it is captured
-    monkeypatch.setattr(core, "_graphed", lambda model, x, options: True)
-    monkeypatch.setattr(core, "FROZEN_GRAPHS", GraphedRuns(capture=Rerun))
     device = DEVICE["triton"]
     x = torch.rand(2, 3, 16, 16, device=device)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(768, 5)).to(device).eval()
@@ -345,22 +359,12 @@ def test_frozen_morph_run_never_synchronises_or_copies_from_host(
     assert not syncs, syncs
 
 
-def test_a_replayed_morph_call_reads_the_host_twice(launches, monkeypatch):
+def test_a_replayed_morph_call_reads_the_host_twice(launches, monkeypatch, graph_route):
     """Around the replay, a whole pk.morph call on the graph route reads device values twice
     (the input checks before, the logit and label checks after) and copies nothing from the
     host: on CUDA every read waits for the device, and a launch-bound replay is short."""
     from pyramid_kernels.morphing import core
-    from pyramid_kernels.morphing.graphs import GraphedRuns
 
-    class Rerun:
-        def __init__(self, fn, inputs):
-            self.fn = fn
-
-        def replay(self, inputs):
-            return self.fn(*inputs)
-
-    monkeypatch.setattr(core, "_graphed", lambda model, x, options: True)
-    monkeypatch.setattr(core, "FROZEN_GRAPHS", GraphedRuns(capture=Rerun))
     reads = []
     read = core._host_read
 
@@ -381,20 +385,8 @@ def test_a_replayed_morph_call_reads_the_host_twice(launches, monkeypatch):
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         pk.morph(model, x, 1, steps=2, backend="triton")
     assert len(reads) == 2
-    syncs = set()
-    for event in prof.events():
-        parents, parent = [], event.cpu_parent
-        while parent is not None:
-            parents.append(parent.name)
-            parent = parent.cpu_parent
-        if "host-read" in parents:
-            continue
-        inside_op = any(p.startswith("aten::") and p != "aten::to" for p in parents)
-        if event.name in SYNCS - {"aten::_to_copy"} or (
-            event.name == "aten::_to_copy" and not inside_op
-        ):
-            syncs.add(event.name)
-    assert not syncs, syncs
+    ops, syncs = _ops_and_syncs(prof, skip="host-read")
+    assert "aten::linear" in ops and not syncs, syncs
     with pytest.raises(ValueError, match="target must be in"):  # the one read after the run
         pk.morph(model, x, 7, steps=2, backend="triton")
 
