@@ -21,8 +21,12 @@ from triton.compiler import ASTSource
 from . import phase, spectral
 
 KERNEL_MODULES = (spectral, phase)
-_POINTER = {torch.float16: "*fp16", torch.bfloat16: "*bf16", torch.float32: "*fp32"}
-_POINTER[torch.float64] = "*fp64"
+_POINTER = {
+    torch.float16: "*fp16",
+    torch.bfloat16: "*bf16",
+    torch.float32: "*fp32",
+    torch.float64: "*fp64",
+}
 
 
 def _type(value) -> str | tuple:
@@ -82,8 +86,9 @@ def record_launches() -> Iterator[dict[tuple, ASTSource]]:
 
 def library_variants(dtypes=(torch.float32, torch.float64)) -> dict[tuple, ASTSource]:
     """The variants the library launches on CUDA for a representative set of pyramids
-    (complex and real, decimated and undecimated, K = 4 and 6, heights below and above 8,
-    partial collapses) and the phase ops, per dtype: recorded on ``meta`` tensors."""
+    (complex and real, decimated and undecimated, K = 4 and 6, heights up to 8 and above;
+    sizes, heights and partial collapses are runtime arguments) and the phase ops, per
+    dtype: recorded on ``meta`` tensors."""
     from ... import pipeline  # noqa: PLC0415 (pipeline imports the backends' packages)
     from ...spec import PyramidSpec  # noqa: PLC0415
     from .. import triton as kernels  # noqa: PLC0415
