@@ -79,8 +79,8 @@ def main() -> Path:
     for _ in range(args.rounds):
         for name, root in roots.items():
             rounds[name].append(_round(root))
-    keys = list(rounds[_commit(ROOT)][0])
     names = list(roots)
+    keys = list(rounds[names[0]][0])
     lines = [
         "# Host time per warm call, Triton launches stubbed (CPU, 1 thread)",
         "",

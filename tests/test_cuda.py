@@ -101,6 +101,21 @@ def test_a_new_image_size_or_height_compiles_nothing():
     assert _compiled_variants() == before
 
 
+def _captured(fn, static: torch.Tensor) -> tuple[torch.cuda.CUDAGraph, torch.Tensor]:
+    """(graph, its output) of ``fn(static)``, captured after two warm-up runs on a side
+    stream (compiles, per-shape constants, cuFFT plans)."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(2):
+            fn(static)
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = fn(static)
+    return graph, out
+
+
 def test_cuda_graph_capture_matches_eager():
     pyr = pk.SteerablePyramid(height=3)
     static = torch.rand(8, 3, 64, 64, device="cuda")
@@ -109,15 +124,7 @@ def test_cuda_graph_capture_matches_eager():
         c = pyr(x)
         return pyr.collapse(c.replace(bands=[b * torch.exp(0.3j * b.abs()) for b in c.bands]))
 
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        for _ in range(2):
-            roundtrip(static)
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = roundtrip(static)
+    graph, out = _captured(roundtrip, static)
     fresh = torch.rand_like(static)
     static.copy_(fresh)
     graph.replay()
@@ -129,14 +136,7 @@ def test_a_graph_replays_right_after_its_constants_leave_the_cache():
     the graph still reads it (pinned), not memory reused meanwhile."""
     pyr = pk.SteerablePyramid(height=2)
     static = torch.rand(4, 40, 36, device="cuda")
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(stream):
-        pyr.collapse(pyr(static))
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = pyr.collapse(pyr(static))
+    graph, out = _captured(lambda x: pyr.collapse(pyr(x)), static)
     for size in range(17, 340):  # new (size, factors) keys: the captured one is evicted
         pyr(torch.rand(1, size, 16, device="cuda"))
     junk = [torch.full((64,), float("nan"), device="cuda") for _ in range(4096)]

@@ -532,12 +532,18 @@ def _empty_result(x: Tensor, target, source, options: MorphOptions) -> MorphResu
     )
 
 
+def _out_of_range(classes: int, target: Tensor, source: Tensor | None) -> Tensor:
+    """Whether target (or source, if given) holds a label outside [0, classes): a 0-d bool
+    tensor, not read to the host."""
+    labels = target if source is None else torch.cat([target, source])
+    return ((labels < 0) | (labels >= classes)).any()
+
+
 def _check_classes(classes: int, target: Tensor, source: Tensor | None) -> None:
     """Raise ValueError unless target (and source, if given) are classes of the model: before
     any loss indexes logits by them (out of range, a GPU gather would abort the process)."""
-    labels = target if source is None else torch.cat([target, source])
-    if ((labels < 0) | (labels >= classes)).any():  # one read for both
-        if ((target < 0) | (target >= classes)).any():
+    if _out_of_range(classes, target, source):  # one read for both
+        if _out_of_range(classes, target, None):
             raise ValueError(
                 f"target must be in [0, {classes}) for a model with {classes} classes, "
                 f"got {target.tolist()}"
@@ -549,9 +555,8 @@ def _check_run(logits: Tensor, target: Tensor, source: Tensor | None) -> None:
     """The checks of :func:`_check_finite` and :func:`_check_classes` in one host read, for a
     run whose labels are checked after it (the graph route); they run again, to name the
     error, only when one fails."""
-    labels = target if source is None else torch.cat([target, source])
     classes = logits.shape[1]
-    out_of_range = ((labels < 0) | (labels >= classes)).any()
+    out_of_range = _out_of_range(classes, target, source)
     if any(_host_read(torch.stack([torch.isfinite(logits).all().logical_not(), out_of_range]))):
         _check_finite(logits)
         _check_classes(classes, target, source)
