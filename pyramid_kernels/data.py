@@ -1,8 +1,17 @@
-"""Embedded real data: scikit-learn's bundled handwritten digits (1,797 8x8 images, UCI),
-upsampled to 32x32, with a fixed train/test split (the test split is held out from training)."""
+"""Embedded real data that installs offline:
+
+- ``digits``: scikit-learn's bundled handwritten digits (1,797 8x8 images, UCI), upsampled to
+  32x32, with a fixed train/test split (the test split is held out from training);
+- ``photos``: eight natural photographs shipped inside the scikit-image and scikit-learn
+  wheels (``PHOTOS`` says where each comes from and its licence).
+
+A handful of distinct photos: enough for a demo and a small protocol (crops and flips multiply
+inputs, not independent scenes).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import torch
@@ -35,3 +44,102 @@ def digits(split: str = "test") -> tuple[Tensor, Tensor]:
     order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(SPLIT_SEED))
     index = order[:TEST_SIZE] if split == "test" else order[TEST_SIZE:]
     return images[index].clone(), labels[index].clone()
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A bundled photograph: what shows, where it comes from, its licence."""
+
+    subject: str
+    source: str
+    licence: str
+
+
+PHOTOS = {
+    "cat": Photo(
+        "a tabby cat (Chelsea)", "scikit-image data.chelsea()", "CC0 (Stefan van der Walt)"
+    ),
+    "coffee": Photo(
+        "an espresso cup on a saucer", "scikit-image data.coffee()", "CC0 (Rachel Michetti)"
+    ),
+    "rocket": Photo(
+        "a Falcon 9 rocket on its launch pad",
+        "scikit-image data.rocket()",
+        "public domain (SpaceX)",
+    ),
+    "astronaut": Photo(
+        "astronaut Eileen Collins", "scikit-image data.astronaut()", "public domain (NASA)"
+    ),
+    "cameraman": Photo(
+        "a photographer with a camera on a tripod (grayscale)",
+        "scikit-image data.camera()",
+        "CC0 (Lav Varshney)",
+    ),
+    "motorcycle": Photo(
+        "a motorcycle in a studio",
+        "scikit-image data.stereo_motorcycle() (left view; Middlebury 2014 stereo benchmark)",
+        "distributed with scikit-image (BSD-3-Clause); no separate licence stated",
+    ),
+    "temple": Photo(
+        "a Chinese temple (china.jpg)",
+        "scikit-learn datasets.load_sample_images()",
+        "CC BY 2.0 (danielbuechele on Flickr)",
+    ),
+    "flower": Photo(
+        "a daisy-like flower with an insect (flower.jpg)",
+        "scikit-learn datasets.load_sample_images()",
+        "CC BY 2.0 (vultilion on Flickr)",
+    ),
+}
+
+
+@lru_cache(maxsize=1)
+def _raw_photos() -> dict[str, Tensor]:
+    """name -> (3, H, W) float32 in [0, 1] at the file's own size (grayscale repeated)."""
+    import numpy as np
+    import skimage.data
+    from sklearn.datasets import load_sample_images
+
+    samples = load_sample_images()
+    files = zip(samples.filenames, samples.images, strict=True)
+    sample = {f.rsplit("/", 1)[-1]: a for f, a in files}
+    arrays = {
+        "cat": skimage.data.chelsea(),
+        "coffee": skimage.data.coffee(),
+        "rocket": skimage.data.rocket(),
+        "astronaut": skimage.data.astronaut(),
+        "cameraman": skimage.data.camera(),
+        "motorcycle": skimage.data.stereo_motorcycle()[0],
+        "temple": sample["china.jpg"],
+        "flower": sample["flower.jpg"],
+    }
+    out = {}
+    for name, array in arrays.items():
+        array = np.asarray(array)
+        array = np.repeat(array[..., None], 3, -1) if array.ndim == 2 else array[..., :3]
+        out[name] = torch.from_numpy(np.array(array)).permute(2, 0, 1).float() / 255
+    return out
+
+
+def photos(
+    size: int | tuple[int, int] = 224, names=None, fit: str = "crop"
+) -> tuple[Tensor, tuple[str, ...]]:
+    """(images (N, 3, H, W) float32 in [0, 1], names): the bundled photographs (all of
+    ``PHOTOS`` in its order, or those in ``names``), resized to ``size`` (an int: square)
+    keeping the aspect ratio by ``fit`` ("crop" the centre, "pad", or "stretch")."""
+    from .apps.image_files import resize_images
+
+    size = (size, size) if isinstance(size, int) and not isinstance(size, bool) else size
+    if not (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 8 for v in size)
+    ):
+        raise ValueError(f"size must be an int or (H, W) ints >= 8, got {size!r}")
+    chosen = list(PHOTOS) if names is None else list(names)
+    unknown = [n for n in chosen if n not in PHOTOS]
+    if unknown or not chosen:
+        raise ValueError(f"names must be a non-empty list of {list(PHOTOS)}, got {names!r}")
+    raw = _raw_photos()
+    images = [resize_images(raw[n][None], tuple(size), fit)[0] for n in chosen]
+    return torch.stack(images).clamp(0, 1), tuple(chosen)

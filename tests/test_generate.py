@@ -99,7 +99,8 @@ def test_outputs_match_morph(digits_dir, driver, tmp_path):
         assert frames.dtype == torch.float32 and frames.shape == (7, 1, 32, 32)
         assert (frames - expected.frames[:, b]).abs().max() <= 1e-6
         strip = np.asarray(Image.open(out / "strips" / f"{row['image']}.png"))
-        assert strip.shape == (128, 7 * 128)  # 32-pixel frames upscaled 4x, side by side
+        # 32-pixel frames upscaled 4x, side by side, under a heading and over their captions
+        assert strip.shape == (128 + 2 * 12, 7 * 128)
         assert Image.open(out / "gifs" / f"{row['image']}.gif").n_frames == 7
     # the shard files hold whole batches, named in their metadata
     shards = sorted((out / "frames").glob("*.safetensors"))

@@ -167,7 +167,11 @@ def test_save_writes_gif_and_png(tmp_path):
 
     assert Image.open(tmp_path / "m.gif").n_frames == 3
     strip = Image.open(tmp_path / "m.png")
-    assert strip.size == (3 * 16 * 8, 3 * 16 * 8)  # 16 px upscaled x8, 3 frames by 3 images
+    # 16 px upscaled x8, 3 frames by 3 images; each row with a heading and frame captions
+    assert strip.size == (3 * 16 * 8, 3 * (16 * 8 + 2 * 12))
+    r.save(tmp_path / "plain.png", captions=False)
+    assert Image.open(tmp_path / "plain.png").size == (3 * 16 * 8, 3 * 16 * 8)
+    (tmp_path / "plain.png").unlink()
     with pytest.raises(ValueError, match=r"\.gif or \.png"):
         r.save(tmp_path / "m.bmp")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.gif", "m.png"]

@@ -45,15 +45,23 @@ def test_demo_writes_pictures_and_summary(tmp_path, capsys):
     grid = Image.open(tmp_path / "morph_3_to_8.png")
     assert grid.width > 4 * 96 and grid.height >= 4 * 96  # 4 frames per row, 4 method rows
     assert Image.open(tmp_path / "morph_3_to_8_csp_phase.gif").n_frames == 4
-    assert len(list(tmp_path.glob("morph_*.png"))) == 4
+    assert len(list(tmp_path.glob("morph_*.png"))) == 4 and (tmp_path / "photos_morph.png").exists()
     assert len(list(tmp_path.glob("morph_*.gif"))) == 16
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary files left
     out = capsys.readouterr().out
     for method in ("pixel", "fourier phase", "csp phase", "csp joint"):
         assert method in out
+    # the digits summary gives every pair's value, not a median
+    assert "3->8    5->6    1->7    4->9" in out
+    # the photos: a captioned figure (4 photos x 2 methods, frames 0, 1, 2, 3) and GIFs
+    figure = Image.open(tmp_path / "photos_morph.png")
+    assert figure.size == (4 * (224 + 4), 8 * (12 + 224 + 24 + 4))
+    assert Image.open(tmp_path / "photo_cat_csp_phase.gif").n_frames == 4
+    assert len(list(tmp_path.glob("photo_*.gif"))) == 8
+    assert "cat         tiger cat             csp phase" in out
 
 
-def test_morph_command(tmp_path, capsys):
+def test_morph_command(tmp_path, capsys, monkeypatch):
     from pyramid_kernels import data
     from pyramid_kernels.apps.image_io import save_png
 
@@ -78,10 +86,18 @@ def test_morph_command(tmp_path, capsys):
     assert main(args) == 0
     assert Image.open(out).n_frames == 5
     assert "final L2 distance 2.00" in capsys.readouterr().out
-    # a model given as module:callable, and a TorchScript file
+    # a model given as module:callable (a class, instantiated), and a TorchScript file
+    (tmp_path / "digit_models.py").write_text(
+        "import pyramid_kernels as pk\n"
+        "class Trained(pk.models.DigitsCNN):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.load_state_dict(pk.models.load('digits-driver').state_dict())\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
     scripted = torch.jit.script(pk.models.load("digits-driver"))
     scripted.save(str(tmp_path / "driver.pt"))
-    for model in ("pyramid_kernels.models:DigitsCNN", str(tmp_path / "driver.pt")):
+    for model in ("digit_models:Trained", str(tmp_path / "driver.pt")):
         args[4] = model
         assert main(args) == 0
 

@@ -1,24 +1,47 @@
-"""Command line: ``pyramid-kernels demo``, ``eval`` and ``morph``.
+"""Command line: ``pyramid-kernels demo``, ``eval``, ``morph`` and ``generate``.
 
 A bad argument or input ends in one line on stderr and exit status 2; ``--debug`` shows the
 traceback instead.
+
+--model takes an embedded model name (digits-driver, imagenet-lite0, ...: their input size,
+normalisation and class names are built in), a TorchScript file, or module:callable: the
+module is imported (from the current folder or anywhere on PYTHONPATH) and the callable is
+the model: a class is instantiated with no arguments, a function that takes images is used
+as it is (nn.Modules are put in eval mode). A model trained on normalised inputs needs
+--normalize; a class by name needs a model with a ``labels`` attribute.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import warnings
 from pathlib import Path
 
 import torch
 
 from ..backends import BACKENDS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
+from .photo_demo import BUDGET as PHOTO_BUDGET
 from .protocol import DEMO_MNIST_BUDGET, mnist_budget
 
 USAGE_ERROR = 2
 EMBEDDED = ("digits-test", "digits-train")
+MODEL_HELP = (
+    "embedded model name, TorchScript file, or module:callable (a class is instantiated with "
+    "no arguments, a function is the model; the current folder is importable)"
+)
+FITS = ("crop", "pad", "stretch")
+NORMALIZE_HELP = (
+    "imagenet or MEAN,STD (numbers or ':'-joined channel values, for pixels in [0, 1]): the "
+    "model sees (x - mean) / std, the morph stays in [0, 1]"
+)
+FIT_HELP = "how a resize keeps the aspect ratio: crop the centre, pad with black, or stretch"
+# bytes of working memory per image element of a morph: frames (steps + 1), the pyramid's
+# coefficients, gradients and the model's activations (a generous bound, not a measurement)
+MORPH_BYTES_PER_ELEMENT = 4 * 64
 
 
 class CLIError(Exception):
@@ -30,7 +53,7 @@ def load_model(spec: str):
     instantiated with no arguments)."""
     from .. import models
 
-    if spec in models.ARCHITECTURES:
+    if spec in models.NAMES:
         return models.load(spec)
     if Path(spec).is_file():
         try:
@@ -39,10 +62,12 @@ def load_model(spec: str):
             raise CLIError(f"--model {spec!r}: not a TorchScript file ({error})") from error
     if ":" not in spec:
         raise CLIError(
-            f"--model {spec!r}: not an embedded model ({sorted(models.ARCHITECTURES)}),"
+            f"--model {spec!r}: not an embedded model ({', '.join(models.NAMES)}),"
             " not a file, and not module:callable"
         )
     module_name, attr = spec.split(":", 1)
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as `python -m` does: the current folder's modules
     try:
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:
@@ -51,29 +76,77 @@ def load_model(spec: str):
     return model.eval() if isinstance(model, torch.nn.Module) else model
 
 
-def load_image(path: str, gray: bool, size: tuple[int, int] | None) -> torch.Tensor:
+def load_image(
+    path: str, gray: bool, size: tuple[int, int] | None, fit: str = "crop"
+) -> torch.Tensor:
     """An image file -> (1, C, H, W) float32 in [0, 1] (conversions: image_files.read_image)."""
     from .image_files import ImageFileError, read_image
 
-    if size is not None and min(size) < 4:
-        raise CLIError(f"--size {size[0]} {size[1]}: both sides must be >= 4")
+    if size is not None and min(size) < 8:
+        raise CLIError(f"--size {size[0]} {size[1]}: both sides must be >= 8")
     try:
-        return read_image(path, 1 if gray else 3, size)[None]
+        image = read_image(path, 1 if gray else 3, size, fit)[None]
     except ImageFileError as error:
         raise CLIError(f"IMAGE {path!r}: {error}") from error
+    if min(image.shape[-2:]) < 8:
+        raise CLIError(
+            f"IMAGE {path!r} is {image.shape[-2]}x{image.shape[-1]}: too small for a pyramid "
+            "(both sides must be >= 8); pass --size H W to resize it"
+        )
+    return image
+
+
+def check_memory(images: int, channels: int, size: tuple[int, int], steps: int) -> None:
+    """Raise CLIError before any allocation when a morph of ``images`` images of ``size``
+    would need more memory than the machine has available (a generous estimate)."""
+    need = images * channels * size[0] * size[1] * (MORPH_BYTES_PER_ELEMENT + 4 * steps)
+    available = _available_memory()
+    if available is not None and need > available:
+        raise CLIError(
+            f"a morph of {images}x{channels}x{size[0]}x{size[1]} images needs about "
+            f"{need / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB available; "
+            "pass a smaller --size"
+        )
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to new allocations (Linux MemAvailable), or None."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _demo(args: argparse.Namespace) -> int:
     from .demo import run
 
-    run(args.out, budget=args.budget, regime=args.regime, steps=args.steps)
+    run(
+        args.out,
+        budget=args.budget,
+        regime=args.regime,
+        steps=args.steps,
+        photos=not args.no_photos,
+        photo_budget=args.photo_budget,
+    )
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
     from .evaluation import run_eval
 
-    run_eval(count=args.count, steps=args.steps, out=args.out)
+    if args.protocol == "imagenet":
+        from .imagenet_protocol import run_imagenet_eval
+
+        run_imagenet_eval(out=args.out, quick=args.quick, steps=args.steps)
+    else:
+        run_eval(count=args.count, steps=args.steps, out=args.out)
     print(f"wrote {args.out}/eval.md, eval.csv and eval.png")
     return 0
 
@@ -85,35 +158,114 @@ def _model_input(args: argparse.Namespace, what: str) -> tuple[bool, tuple[int, 
 
     gray, size = args.gray, args.size
     spec = models.INPUTS.get(args.model)
+    if args.normalize is not None:
+        from ..generating.model_input import parse_normalize
+
+        with warnings.catch_warnings():  # warned once, where it is used
+            warnings.simplefilter("ignore")
+            parse_normalize(args.normalize)  # a bad value is reported as such first
+    if spec is not None and args.normalize is not None:
+        raise CLIError(f"--normalize: {args.model} normalises its input itself; drop it")
     if spec is not None and not gray and size is None:
         gray, size = spec.channels == 1, spec.size
         mode = "grayscale" if gray else "RGB"
+        how = {"crop": "centre-cropped", "pad": "padded", "stretch": "stretched"}[args.fit]
         print(
             f"{args.model} takes {spec.channels}x{size[0]}x{size[1]} images: read "
-            f"{what} as {mode} resized to {size[0]}x{size[1]}"
+            f"{what} as {mode}, {how} (--fit {args.fit}) and resized to {size[0]}x{size[1]}"
         )
     return gray, size
 
 
 def _image_for(args: argparse.Namespace) -> torch.Tensor:
-    """The image as the model takes it (see _model_input)."""
+    """The image as the model takes it (see _model_input), its size checked against the
+    memory available before it is decoded or resized."""
+    from .image_files import image_size
+
     gray, size = _model_input(args, args.image)
-    return load_image(args.image, gray, size)
+    shape = size or image_size(args.image)
+    if shape is not None:
+        check_memory(1, 1 if gray else 3, shape, args.steps)
+    if not gray and _is_grayscale(args.image):
+        print(f"{args.image} is grayscale: repeated over 3 channels for an RGB model")
+    return load_image(args.image, gray, size, args.fit)
+
+
+def _is_grayscale(path: str) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as picture:
+            return picture.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+    except (OSError, ValueError, SyntaxError):
+        return False  # read_image reports the file
+
+
+def class_arg(text: str) -> int | str:
+    """--target/--source: a class index (digits) or a class name."""
+    return int(text) if text.strip().lstrip("-").isdigit() else text.strip()
+
+
+def _normalized(model, args: argparse.Namespace):
+    """``model`` wrapped in --normalize's statistics when given."""
+    if args.normalize is None:
+        return model
+    from ..generating.model_input import Normalized, parse_normalize
+
+    return Normalized(model, *parse_normalize(args.normalize))
 
 
 def _morph(args: argparse.Namespace) -> int:
+    from ..models.class_names import class_index, model_labels
     from ..morphing import morph
 
-    model = load_model(args.model)
+    model = _normalized(load_model(args.model), args)
+    names = model_labels(model)
+    target = class_arg(args.target)
+    if isinstance(target, str):
+        if names is None:
+            raise CLIError(
+                f"--target {target!r}: this model has no class names (a `labels` attribute); "
+                "pass a class index"
+            )
+        target = class_index(target, *names, argument="--target")
     x = _image_for(args)
     try:
-        result = morph(model, x, args.target, progress=True, **_morph_options(args))
+        with torch.no_grad():
+            logits = model(x)
+    except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
+        raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+        raise CLIError(f"--model {args.model!r} must return logits (B, classes)")
+    if not 0 <= target < logits.shape[1]:
+        classes = logits.shape[1]
+        raise CLIError(
+            f"--target must be in [0, {classes}) for a model with {classes} classes, got {target}"
+        )
+
+    def name(index: int) -> str:
+        return f"{index} ({names[0][index]})" if names else str(index)
+
+    source = int(logits.argmax(1))
+    if source == target:
+        raise CLIError(
+            f"--target {name(target)} is already the model's class for {args.image!r}; "
+            "pick another target"
+        )
+    try:
+        options = {"color": "luminance" if x.shape[1] == 3 else "rgb"} | _morph_options(args)
+        result = morph(model, x, target, progress=True, **options)
     except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
     result.save(args.out)
     probs = " ".join(f"{p:.3f}" for p in result.target_prob[:, 0].tolist())
-    print(f"target {args.target} probability per frame: {probs}")
-    print(f"final L2 distance {result.distance[-1, 0]:.4f}; wrote {args.out}")
+    final = int(result.top1[-1, 0])
+    print(f"source {name(source)} -> target {name(target)}")
+    print(f"target probability per frame: {probs}")
+    print(
+        f"final L2 distance {result.distance[-1, 0]:.4f}; final top-1 {name(final)}; "
+        f"wrote {args.out}"
+    )
     return 0
 
 
@@ -132,8 +284,10 @@ def _generate(args: argparse.Namespace) -> int:
     target = args.target
     if target.lstrip("-").isdigit():
         target = int(target)
-    elif target != "runner-up" and not Path(target).is_file():
-        raise CLIError(f"--target {target!r}: use runner-up, a class index or a CSV file")
+    elif target != "runner-up" and not Path(target).is_file() and target.endswith(".csv"):
+        raise CLIError(f"--target {target!r}: no such CSV file")
+    if size is not None:
+        check_memory(args.batch_size, 1 if gray else 3, size, args.steps)
     try:
         summary = generate(
             model,
@@ -141,6 +295,7 @@ def _generate(args: argparse.Namespace) -> int:
             args.out,
             targets=target,
             size=size,
+            fit=args.fit,
             gray=gray,
             normalize=args.normalize,
             batch_size=args.batch_size,
@@ -182,7 +337,13 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edit", default="phase", choices=EDITS, help="what is edited")
     parser.add_argument("--loss", default="nll", choices=LOSSES, help="class loss")
     parser.add_argument("--regime", default="frozen", choices=REGIMES, help="morph regime")
-    parser.add_argument("--color", default="rgb", choices=COLORS, help="colour handling")
+    parser.add_argument(
+        "--color",
+        default="auto",
+        choices=("auto", *COLORS),
+        help="colour handling: luminance edits Y of YIQ and keeps the chroma (no colour "
+        "fringes), rgb edits each channel; auto is luminance for RGB images, rgb for grayscale",
+    )
     parser.add_argument("--steps", type=int, default=11, help="morph steps (frames - 1)")
     knob = parser.add_mutually_exclusive_group()
     knob.add_argument("--amplification", type=float, help="raw gradient x this per step")
@@ -211,12 +372,12 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
 
 def _morph_options(args: argparse.Namespace) -> dict:
     """The pk.morph keyword arguments of parsed ``_add_morph_options`` options."""
-    return {
+    color = {} if args.color == "auto" else {"color": args.color}
+    return color | {
         "space": args.space,
         "edit": args.edit,
         "loss": args.loss,
         "regime": args.regime,
-        "color": args.color,
         "steps": args.steps,
         "amplification": args.amplification,
         "phase_step": args.phase_step,
@@ -250,6 +411,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--regime", default="frozen", choices=REGIMES, help="morph regime")
     demo.add_argument("--steps", type=int, default=11, help="morph steps (frames - 1)")
+    demo.add_argument(
+        "--photo-budget",
+        type=float,
+        default=PHOTO_BUDGET,
+        help="final pixel L2 of the photo morphs (224x224 RGB)",
+    )
+    demo.add_argument("--no-photos", action="store_true", help="only the digits")
     demo.set_defaults(run=_demo)
 
     ev = sub.add_parser(
@@ -257,7 +425,16 @@ def _parser() -> argparse.ArgumentParser:
         help="driver/judge evaluation of the four methods on digits",
         formatter_class=formatter,
     )
-    ev.add_argument("--count", type=int, default=300, help="held-out images")
+    ev.add_argument(
+        "--protocol",
+        default="digits",
+        choices=["digits", "imagenet"],
+        help="digits (300 held-out digits) or imagenet (the bundled photos, crops and flips)",
+    )
+    ev.add_argument("--count", type=int, default=300, help="held-out images (digits)")
+    ev.add_argument(
+        "--quick", action="store_true", help="imagenet: a reduced case (for CI, minutes)"
+    )
     ev.add_argument("--steps", type=int, default=11, help="morph steps (frames - 1)")
     ev.add_argument("--out", default="eval_output", help="output folder")
     ev.set_defaults(run=_eval)
@@ -268,10 +445,8 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     mo.add_argument("image", help="image file (PNG, JPEG, ...)")
-    mo.add_argument(
-        "--model", required=True, help="embedded model name, TorchScript file, or module:callable"
-    )
-    mo.add_argument("--target", type=int, required=True, help="target class index")
+    mo.add_argument("--model", required=True, help=MODEL_HELP)
+    mo.add_argument("--target", required=True, help="target class: an index or a name (e.g. tiger)")
     mo.add_argument("--out", required=True, help="output .gif or .png")
     mo.add_argument(
         "--gray", action="store_true", help="read the image as grayscale (embedded models: auto)"
@@ -283,6 +458,8 @@ def _parser() -> argparse.ArgumentParser:
         metavar=("H", "W"),
         help="resize the image (embedded models: their input size)",
     )
+    mo.add_argument("--fit", default="crop", choices=FITS, help=FIT_HELP)
+    mo.add_argument("--normalize", help=NORMALIZE_HELP)
     _add_morph_options(mo)
     mo.set_defaults(run=_morph)
 
@@ -294,25 +471,20 @@ def _parser() -> argparse.ArgumentParser:
     where = ge.add_mutually_exclusive_group()
     where.add_argument("--images", help="folder (searched recursively) or glob pattern")
     where.add_argument("--embedded", choices=EMBEDDED, help="bundled images instead")
-    ge.add_argument(
-        "--model", required=True, help="embedded model name, TorchScript file, or module:callable"
-    )
+    ge.add_argument("--model", required=True, help=MODEL_HELP)
     ge.add_argument(
         "--target",
         default="runner-up",
-        help="runner-up (the model's second choice per image), a class index, or a CSV file "
-        "with columns image,target",
+        help="runner-up (the model's second choice per image), a class index or name, or a "
+        "CSV file with columns image,target (indices or names)",
     )
     ge.add_argument("--out", required=True, help="output folder")
     ge.add_argument("--gray", action="store_true", help="grayscale images (embedded: auto)")
     ge.add_argument(
         "--size", type=int, nargs=2, metavar=("H", "W"), help="resize every image to H x W"
     )
-    ge.add_argument(
-        "--normalize",
-        help="imagenet or MEAN,STD (numbers or ':'-joined channel values): the model sees "
-        "(x - mean) / std, the morph stays in [0, 1]",
-    )
+    ge.add_argument("--fit", default="crop", choices=FITS, help=FIT_HELP)
+    ge.add_argument("--normalize", help=NORMALIZE_HELP)
     ge.add_argument("--batch-size", type=int, default=64, help="images per batch")
     ge.add_argument(
         "--pictures",

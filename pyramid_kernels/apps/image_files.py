@@ -26,6 +26,7 @@ IMAGE_SUFFIXES = (
     ".ppm",
     ".pnm",
 )
+FITS = ("crop", "pad", "stretch")  # how a resize keeps the aspect ratio (resize_images)
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" conversion
 ORIENTATION = 0x0112  # EXIF tag: values 5-8 turn the stored image by 90 degrees
 
@@ -117,16 +118,16 @@ def _decoded(picture: Image.Image) -> np.ndarray:
 
 
 def read_image(
-    path: str | os.PathLike, channels: int, size: tuple[int, int] | None = None
+    path: str | os.PathLike, channels: int, size: tuple[int, int] | None = None, fit: str = "crop"
 ) -> torch.Tensor:
     """An image file -> (channels, H, W) float32 in [0, 1].
 
     The EXIF orientation is applied (the image as viewers show it). Modes: grayscale, RGB,
     palette, CMYK and the other 8-bit modes, 16-bit grayscale, and alpha (composited over
     black). channels=1 takes the ITU-R 601 luminance of colour images;
-    channels=3 repeats a grayscale image. ``size`` (H, W) resizes bilinearly with antialiasing
-    (in float, after the conversion). Raises ImageFileError for a file that is not a readable
-    image, is truncated, or has a mode without a well-defined conversion.
+    channels=3 repeats a grayscale image. ``size`` (H, W) resizes by ``fit`` (see
+    resize_images; in float, after the conversion). Raises ImageFileError for a file that is
+    not a readable image, is truncated, or has a mode without a well-defined conversion.
     """
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
@@ -144,16 +145,38 @@ def read_image(
     elif channels == 3 and image.shape[0] == 1:
         image = image.expand(3, -1, -1)
     if size is not None and tuple(image.shape[-2:]) != tuple(size):
-        image = resize_images(image[None], size)[0]
+        image = resize_images(image[None], size, fit)[0]
     return image.float().clamp(0, 1).contiguous()
 
 
-def resize_images(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, *size), bilinear with antialiasing: the one resize rule for
-    files and tensors."""
-    return F.interpolate(
-        images, size=tuple(size), mode="bilinear", antialias=True, align_corners=False
-    )
+def resize_images(images: torch.Tensor, size: tuple[int, int], fit: str = "crop") -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, *size), bilinear with antialiasing: the one resize rule for files
+    and tensors. ``fit``: "crop" keeps the aspect ratio and cuts the centre to the new aspect
+    (nothing squashed), "pad" keeps the aspect ratio and the whole image, padding the borders
+    with black, "stretch" resizes each side on its own (the aspect changes)."""
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    height, width = images.shape[-2:]
+    target_h, target_w = size
+    if fit == "crop" and height * target_w != width * target_h:
+        keep_h = min(height, round(width * target_h / target_w))
+        keep_w = min(width, round(height * target_w / target_h))
+        top, left = (height - keep_h) // 2, (width - keep_w) // 2
+        images = images[..., top : top + keep_h, left : left + keep_w]
+    if fit == "pad" and height * target_w != width * target_h:
+        scale = min(target_h / height, target_w / width)
+        inner = (max(1, round(height * scale)), max(1, round(width * scale)))
+        inner_images = _interpolate(images, inner)
+        top, left = (target_h - inner[0]) // 2, (target_w - inner[1]) // 2
+        pads = (left, target_w - inner[1] - left, top, target_h - inner[0] - top)
+        return F.pad(inner_images, pads, value=0.0)
+    return _interpolate(images, (target_h, target_w))
+
+
+def _interpolate(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(images.shape[-2:]) == tuple(size):
+        return images
+    return F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int] | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 def to_uint8(image: torch.Tensor) -> np.ndarray:
@@ -52,25 +52,38 @@ def _tile(image, scale: int):
     return np.kron(array, np.ones((scale, scale) + (1,) * (array.ndim - 2), dtype=np.uint8))
 
 
-def save_morph(path: str | os.PathLike, frames: torch.Tensor, scale: int | None = None) -> Path:
+CAPTION = 12  # pixels per caption line (PIL's default bitmap font)
+
+
+def save_morph(
+    path: str | os.PathLike,
+    frames: torch.Tensor,
+    scale: int | None = None,
+    captions: tuple[list[str], list[list[str]]] | None = None,
+) -> Path:
     """Frames (T, B, C, H, W) in [0, 1] -> .gif (animation, the batch side by side) or .png
-    (one row per image, one column per frame), written atomically."""
+    (one row per image, one column per frame), written atomically. ``captions`` (a heading per
+    image, a caption per image and frame) are written under the tiles, the heading above each
+    PNG row and in each GIF frame's caption."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".gif", ".png"):
         raise ValueError(f"path must end in .gif or .png, got {path.name!r}")
     height = frames.shape[-2]
     scale = scale or max(1, 128 // height)
-    tiles = [
-        [_tile(frames[t, b], scale) for b in range(frames.shape[1])] for t in range(frames.shape[0])
-    ]
+    count, batch = frames.shape[0], frames.shape[1]
+    tiles = [[_tile(frames[t, b], scale) for b in range(batch)] for t in range(count)]
+    if captions is not None:
+        headings, texts = captions
+        tiles = [[_captioned(tiles[t][b], texts[b][t]) for b in range(batch)] for t in range(count)]
     if suffix == ".png":
-        rows = [
-            np.concatenate([tiles[t][b] for t in range(len(tiles))], axis=1)
-            for b in range(frames.shape[1])
-        ]
+        rows = [np.concatenate([tiles[t][b] for t in range(count)], axis=1) for b in range(batch)]
+        if captions is not None:
+            rows = [_headed(row, heading) for row, heading in zip(rows, headings, strict=True)]
         picture = Image.fromarray(np.concatenate(rows, axis=0))
         return write_atomic(path, lambda tmp: picture.save(tmp, format="PNG"))
+    if captions is not None:
+        tiles = [[_headed(tiles[t][b], headings[b]) for b in range(batch)] for t in range(count)]
     pictures = [Image.fromarray(np.concatenate(row, axis=1)) for row in tiles]
     return write_atomic(
         path,
@@ -78,3 +91,24 @@ def save_morph(path: str | os.PathLike, frames: torch.Tensor, scale: int | None 
             tmp, format="GIF", save_all=True, append_images=pictures[1:], duration=150, loop=0
         ),
     )
+
+
+def _text_band(width: int, text: str, channels: int) -> np.ndarray:
+    """A white band ``CAPTION`` pixels high with ``text`` in black, cut to the width."""
+    band = Image.new("L", (width, CAPTION), 255)
+    draw = ImageDraw.Draw(band)
+    while text and draw.textlength(text) > width - 2:
+        text = text[:-1]
+    draw.text((1, 0), text, fill=0)
+    array = np.asarray(band)
+    return np.repeat(array[..., None], channels, -1) if channels > 1 else array
+
+
+def _captioned(tile: np.ndarray, text: str) -> np.ndarray:
+    channels = tile.shape[2] if tile.ndim == 3 else 1
+    return np.concatenate([tile, _text_band(tile.shape[1], text, channels)], axis=0)
+
+
+def _headed(row: np.ndarray, text: str) -> np.ndarray:
+    channels = row.shape[2] if row.ndim == 3 else 1
+    return np.concatenate([_text_band(row.shape[1], text, channels), row], axis=0)

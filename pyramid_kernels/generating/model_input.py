@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+RANGE_255 = 2.0  # statistics above this are of 0-255 pixels, not of [0, 1] ones
 IMAGENET = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
 
 class Normalized(nn.Module):
     """``model((x - mean) / std)``: lets a model trained on normalised inputs be morphed in
     [0, 1] pixel space. mean and std are per channel (C,) or scalars. It starts in the
-    wrapped model's mode (eval for a function)."""
+    wrapped model's mode (eval for a function) and carries its class names (``labels``)."""
 
     def __init__(self, model: Callable[[Tensor], Tensor], mean, std) -> None:
         super().__init__()
@@ -24,6 +26,9 @@ class Normalized(nn.Module):
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32).reshape(-1, 1, 1))
         self.register_buffer("std", torch.as_tensor(std, dtype=torch.float32).reshape(-1, 1, 1))
         self.train(isinstance(model, nn.Module) and model.training)
+        for name in ("labels", "label_synonyms"):
+            if getattr(model, name, None) is not None:
+                setattr(self, name, getattr(model, name))
 
     def forward(self, x: Tensor) -> Tensor:
         return self.model((x - self.mean.to(x.dtype)) / self.std.to(x.dtype))
@@ -57,6 +62,14 @@ def parse_normalize(text: str | Sequence | None) -> tuple[tuple[float, ...], tup
         raise ValueError(f"normalize: mean must be finite and std > 0, got {mean}, {std}")
     if len(mean) != len(std):
         raise ValueError(f"normalize: mean has {len(mean)} values but std has {len(std)}")
+    if max(abs(v) for v in values) > RANGE_255:
+        warnings.warn(
+            f"normalize: mean {mean} and std {std} look like statistics of 0-255 pixel values, "
+            "but the images here are in [0, 1]: divide them by 255 (e.g. imagenet is "
+            "0.485:0.456:0.406,0.229:0.224:0.225)",
+            UserWarning,
+            stacklevel=2,
+        )
     return mean, std
 
 

@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from ..apps.image_io import save_morph
 from ..apps.progress import Progress
+from ..models.class_names import model_labels
 from ..morphing import MorphOptions, clear_cuda_graphs, morph
 from .distributed import Ranks, deal, joined
 from .model_input import Normalized, count_classes, parse_normalize, weights_sha256
@@ -65,6 +66,7 @@ def generate(
     *,
     targets="runner-up",
     size: tuple[int, int] | None = None,
+    fit: str = "crop",
     gray: bool = False,
     normalize=None,
     batch_size: int = 64,
@@ -85,11 +87,13 @@ def generate(
     images: a folder (recursively), a glob pattern, a list of files, or a (N, C, H, W) tensor
     in [0, 1] (named by ``ids``, default "00000"...). Files are decoded in ``workers``
     DataLoader processes, converted to 1 channel (``gray``) or 3, and resized to ``size``
-    (H, W) when given (else every file must have the first one's size).
+    (H, W) when given (else every file must have the first one's size), keeping the aspect
+    ratio by ``fit`` ("crop" the centre, "pad" with black, or "stretch").
     targets: "runner-up" (the model's second most likely class for each image), a class
     index, a CSV file with columns image,target, a mapping id -> class, or one per image.
     normalize: "imagenet", "MEAN,STD" or (mean, std): the model sees (x - mean) / std while
-    the morph stays in [0, 1]. morph_options: any option of :func:`pyramid_kernels.morph`.
+    the morph stays in [0, 1]. morph_options: any option of :func:`pyramid_kernels.morph`;
+    ``color`` defaults to "luminance" for RGB images (chroma kept) and "rgb" for grayscale.
     Writes frames ("uint8", "float16" or "float32"), ``pictures`` ("png" strips, "gif"), a
     manifest and run.json (see ``store.py``); a rerun skips finished images (those with an
     error row too, unless ``retry_errors``) and refuses other settings unless
@@ -105,7 +109,10 @@ def generate(
     if not callable(model):
         raise TypeError(f"model must be callable, got {type(model)}")
     with joined(device) as ranks:
-        source = ImageSource(images, 3 if not gray else 1, size, ids, exclude=out_dir)
+        source = ImageSource(images, 3 if not gray else 1, size, ids, exclude=out_dir, fit=fit)
+        if "color" not in morph_options:  # luminance edits for RGB: no colour fringes
+            color = "luminance" if source.channels == 3 else "rgb"
+            options = dataclasses.replace(options, color=color)
         _check_images(source, options)
         norm = parse_normalize(normalize) if normalize is not None else None
         if norm is not None:
@@ -113,7 +120,7 @@ def generate(
         if isinstance(model, nn.Module):
             model = model.to(ranks.device)
         classes = count_classes(model, source.channels, source.size, ranks.device)
-        plan = Targets(targets, source.ids)
+        plan = Targets(targets, source.ids, model_labels(model))
         plan.check(classes)
         settings = _settings(model, plan, source, norm, frames_dtype, pictures, seed, options)
         store = RunStore(out_dir)
@@ -151,6 +158,7 @@ def _settings(model, plan, source, norm, frames_dtype, pictures, seed, options) 
         "channels": source.channels,
         "size": list(source.size),
         "resize": source.resize,
+        "fit": source.fit if source.resize else None,
         "normalize": [list(norm[0]), list(norm[1])] if norm else None,
         "frames_dtype": frames_dtype,
         "pictures": sorted(set(pictures)),
@@ -201,6 +209,7 @@ class _Morphed:
     errors: dict[str, str]
     good: list[str]
     frames: Tensor | None = None  # (T, B_good, C, H, W) float, on the CPU
+    captions: tuple | None = None  # MorphResult.captions() of the good images
     rows: dict[str, dict] = dataclasses.field(default_factory=dict)
 
     @property
@@ -234,13 +243,15 @@ class _Batch:
                 batch.key, batch.good, _stored(frames.transpose(0, 1), self.dtype)
             )
             root = self.store.root
+            headings, texts = batch.captions
             for b, image in enumerate(batch.good):
                 if batch.rows[image]["status"] != "ok":
                     continue  # not finite: no picture of NaN as black
-                if "png" in self.pictures:
-                    save_morph(picture_path(root / "strips", image, ".png"), frames[:, b : b + 1])
-                if "gif" in self.pictures:
-                    save_morph(picture_path(root / "gifs", image, ".gif"), frames[:, b : b + 1])
+                captions = ([headings[b]], [texts[b]])
+                for kind, folder in (("png", "strips"), ("gif", "gifs")):
+                    if kind in self.pictures:
+                        path = picture_path(root / folder, image, f".{kind}")
+                        save_morph(path, frames[:, b : b + 1], captions=captions)
         self.store.write_part(batch.key, [batch.rows[i] for i in batch.ids], self.columns)
 
     def _morph(self, batch: _Morphed, x: Tensor) -> None:
@@ -257,6 +268,8 @@ class _Batch:
         prob, dist = result.target_prob.cpu(), result.distance.cpu()  # one copy each, not
         step, attained = result.step.cpu(), result.attained.cpu()  # a sync per image
         source, target = result.source.cpu(), result.target.cpu()
+        final = result.top1[-1].cpu()
+        batch.captions = result.captions()
         for b, image in enumerate(ids):
             row = {
                 "image": image,
@@ -268,6 +281,10 @@ class _Batch:
                 "step": f"{float(step[b]):.9g}",
                 "shard": shard_path(batch.key),
                 "row": b,
+                "source_name": result.class_name(int(source[b])),
+                "target_name": result.class_name(int(target[b])),
+                "final_class": int(final[b]),
+                "final_name": result.class_name(int(final[b])),
             }
             row.update({f"target_prob_{k}": f"{float(v):.9g}" for k, v in enumerate(prob[:, b])})
             row.update({f"l2_{k}": f"{float(v):.9g}" for k, v in enumerate(dist[:, b])})

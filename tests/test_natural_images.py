@@ -1,0 +1,305 @@
+"""Natural images: the pretrained ImageNet models, their class names, the bundled photos, and
+morphs, the CLI and generate by class name on a photo."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import pyramid_kernels as pk
+from pyramid_kernels.apps.cli import main
+from pyramid_kernels.apps.image_files import read_image, resize_images
+from pyramid_kernels.apps.image_io import save_png
+from pyramid_kernels.generating.model_input import Normalized, parse_normalize
+from pyramid_kernels.models import class_index, model_labels
+
+CAT, TIGER_CAT, TIGER, LION, ESPRESSO, TRIPOD, MOPED = 285, 282, 292, 291, 967, 872, 665
+
+
+@pytest.fixture(scope="module")
+def driver():
+    return pk.models.load("imagenet-lite0")
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return pk.data.photos(224)
+
+
+def _reference_logits(name: str, x: torch.Tensor) -> torch.Tensor:
+    """The efficientnet-lite-pytorch package's own loading and forward, normalised by hand."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    from pyramid_kernels.models.imagenet import VARIANTS, weights_path
+
+    network, _, _, _ = VARIANTS[name]
+    net = EfficientNet.from_pretrained(network, weights_path=weights_path(name)).eval()
+    with torch.no_grad():
+        return net((x - 0.5) / 0.5)
+
+
+@pytest.mark.parametrize("name", ["imagenet-lite0", "imagenet-lite2"])
+def test_logits_equal_the_reference_package_on_photos(name):
+    spec = pk.models.INPUTS[name]
+    x, _ = pk.data.photos(spec.size)
+    model = pk.models.load(name)
+    assert not model.training and spec.channels == 3
+    with torch.no_grad():
+        ours = model(x)
+    reference = _reference_logits(name, x)
+    assert ours.shape == (8, 1000)
+    assert (ours - reference).abs().max().item() <= 1e-4
+
+
+def test_expected_top1_classes_of_the_photos(driver, photos):
+    x, names = photos
+    with torch.no_grad():
+        top1 = dict(zip(names, driver(x).argmax(1).tolist(), strict=True))
+    assert top1["cat"] in range(281, 286)  # the domestic cat classes
+    assert top1["coffee"] == ESPRESSO
+    assert top1["cameraman"] == TRIPOD
+    assert top1["motorcycle"] == MOPED
+    assert driver.labels[top1["coffee"]] == "espresso"
+
+
+def test_other_sizes_are_resized_to_the_native_one(driver, photos):
+    x, _ = photos
+    big = F.interpolate(x[:2], size=(300, 300), mode="bilinear", antialias=True)
+    with torch.no_grad():
+        assert driver(big).argmax(1).tolist() == driver(x[:2]).argmax(1).tolist()
+    with pytest.raises(ValueError, match=r"\(B, 3, H, W\) RGB"):
+        driver(x[:, :1])
+
+
+def test_class_names_come_from_the_package_and_resolve():
+    labels = pk.models.labels("imagenet-lite0")
+    assert len(labels) == 1000 and labels[0] == "tench" and labels[TIGER] == "tiger"
+    assert pk.models.labels("digits-driver") == tuple("0123456789")
+    _, synonyms = model_labels(pk.models.load("imagenet-lite1"))
+    assert class_index("tiger", labels, synonyms) == TIGER
+    assert class_index("Tiger_Cat", labels, synonyms) == TIGER_CAT
+    assert class_index("Panthera tigris", labels, synonyms) == TIGER  # a synonym
+    assert class_index("tank suit", labels, synonyms) == 639
+    with pytest.raises(ValueError, match=r"'crane' names 2 classes \(134: crane; 517: crane\)"):
+        class_index("crane", labels, synonyms)
+    with pytest.raises(ValueError, match=r"'tigr' is not a class.*closest: 'tiger' \(292\)"):
+        class_index("tigr", labels, synonyms)
+    with pytest.raises(ValueError, match="name must be one of"):
+        pk.models.labels("resnet50")
+
+
+def test_photos_are_named_cropped_and_in_range():
+    x, names = pk.data.photos(64)
+    assert x.shape == (8, 3, 64, 64) and x.dtype == torch.float32
+    assert names == tuple(pk.data.PHOTOS) and len(set(names)) == 8
+    assert 0 <= x.min() and x.max() <= 1 and x.flatten(1).std(1).min() > 0.05
+    assert all(p.licence and p.source for p in pk.data.PHOTOS.values())
+    cat, _ = pk.data.photos((32, 48), ["cat"], fit="stretch")
+    assert cat.shape == (1, 3, 32, 48)
+    padded, _ = pk.data.photos(64, ["coffee"], fit="pad")  # 400x600: black bars top and bottom
+    assert padded[0, :, :8].abs().max() == 0 and padded[0, :, 32].std() > 0
+    with pytest.raises(ValueError, match="names must be"):
+        pk.data.photos(64, ["dog"])
+    with pytest.raises(ValueError, match="size must be"):
+        pk.data.photos(4)
+
+
+def test_resize_fits_keep_the_aspect_ratio():
+    # a 40x80 image: left half 0, right half 1
+    image = torch.cat([torch.zeros(1, 1, 40, 40), torch.ones(1, 1, 40, 40)], dim=3)
+    crop = resize_images(image, (20, 20), "crop")  # the centre 40x40: half dark, half bright
+    assert crop.shape == (1, 1, 20, 20) and crop[..., :9].max() == 0 and crop[..., 11:].min() == 1
+    pad = resize_images(image, (20, 20), "pad")  # 10x20 content between black bars
+    assert pad[..., :5, :].max() == 0 and pad[..., 15:, :].max() == 0 and pad[..., 7, 15] == 1
+    stretch = resize_images(image, (20, 20), "stretch")
+    assert stretch[..., :9].max() == 0 and stretch[..., 11:].min() == 1
+    with pytest.raises(ValueError, match="fit must be one of"):
+        resize_images(image, (20, 20), "fill")
+
+
+def test_morph_by_class_name(driver, photos):
+    x, _ = photos
+    by_name = pk.morph(driver, x[:2], ["tiger cat", "cup"], steps=2, phase_step=0.05)
+    by_index = pk.morph(driver, x[:2], [TIGER_CAT, 968], steps=2, phase_step=0.05)
+    assert by_name.target.tolist() == [TIGER_CAT, 968]
+    assert torch.equal(by_name.frames, by_index.frames)
+    assert by_name.labels == driver.labels and by_name.top1.shape == (3, 2)
+    assert by_name.top1[0].tolist() == [CAT, ESPRESSO]
+    headings, captions = by_name.captions()
+    assert headings == ["Egyptian cat -> tiger cat", "espresso -> cup"]
+    assert captions[1][0] == f"p={by_name.target_prob[0, 1]:.2f} espresso"
+    with pytest.raises(ValueError, match="'lino' is not a class"):
+        pk.morph(driver, x[:1], "lino", steps=1)
+    anonymous = torch.nn.Sequential(*driver.children()).eval()  # no labels
+    with pytest.raises(TypeError, match="target must be class indices: 'tiger' names a class"):
+        pk.morph(lambda t: driver(t), x[:1], "tiger", steps=1)
+    assert model_labels(anonymous) is None
+    wrapped = Normalized(driver, 0.0, 1.0)  # a wrapper keeps the names
+    assert model_labels(wrapped)[0] == driver.labels
+
+
+def test_saved_strips_are_captioned(tmp_path, driver, photos):
+    result = pk.morph(driver, photos[0][:1], "tiger cat", steps=2, phase_step=0.05)
+    result.save(tmp_path / "plain.png", captions=False)
+    result.save(tmp_path / "captioned.png")
+    plain, captioned = Image.open(tmp_path / "plain.png"), Image.open(tmp_path / "captioned.png")
+    assert plain.size == (3 * 224, 224)
+    assert captioned.size == (3 * 224, 224 + 2 * 12)  # a heading and a caption line
+    # the caption band holds dark text pixels on white
+    band = torch.from_numpy(np.asarray(captioned.crop((0, 236, 224, 248)).convert("L")).copy())
+    assert band.min() < 100 and band.float().mean() > 200
+
+
+def test_normalize_warns_on_0_255_statistics():
+    with pytest.warns(UserWarning, match="0-255 pixel values"):
+        parse_normalize("127.5,127.5")
+    with pytest.warns(UserWarning, match="0-255"):
+        parse_normalize("123.7:116.3:103.5,58.4:57.1:57.4")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        parse_normalize("imagenet")
+        parse_normalize("0.5,0.5")
+
+
+@pytest.fixture()
+def photo_files(tmp_path):
+    folder = tmp_path / "photos"
+    x, names = pk.data.photos(256, ["cat", "coffee"], fit="stretch")
+    for image, name in zip(x, names, strict=True):
+        save_png(folder / f"{name}.png", image)
+    gray = Image.fromarray((x[0].mean(0) * 255).byte().numpy())  # a grayscale photo
+    gray.save(tmp_path / "gray.png")
+    return folder
+
+
+def test_cli_morph_a_photo_by_name(tmp_path, photo_files, capsys):
+    out = tmp_path / "cat.png"
+    args = ["morph", str(photo_files / "cat.png"), "--model", "imagenet-lite0"]
+    assert main([*args, "--target", "tiger cat", "--steps", "2", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "read " in printed and "centre-cropped (--fit crop) and resized to 224x224" in printed
+    assert "source 285 (Egyptian cat) -> target 282 (tiger cat)" in printed
+    assert "final top-1" in printed
+    assert Image.open(out).size == (3 * 224, 224 + 24)  # captioned strip, no --size needed
+    gray = tmp_path / "gray.png"
+    assert (
+        main(
+            [
+                "morph",
+                str(gray),
+                *args[2:],
+                "--target",
+                "4",
+                "--steps",
+                "1",
+                "--out",
+                str(tmp_path / "g.gif"),
+            ]
+        )
+        == 0
+    )
+    assert "grayscale: repeated over 3 channels" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--target", "lino"], "'lino' is not a class of the model; closest: 'lion' (291)"),
+        (["--target", "Egyptian cat"], "already the model's class"),
+        (["--target", "tiger", "--budget", "0"], "budget must be a finite number > 0"),
+        (["--target", "tiger", "--size", "20000", "20000"], "GiB available; pass a smaller"),
+        (["--target", "tiger", "--normalize", "imagenet"], "normalises its input itself"),
+        (["--target", "tiger", "--size", "6", "6"], "both sides must be >= 8"),
+    ],
+)
+def test_cli_morph_photo_errors(tmp_path, photo_files, capsys, extra, message):
+    out = tmp_path / "never.png"
+    args = ["morph", str(photo_files / "cat.png"), "--model", "imagenet-lite0", "--out", str(out)]
+    assert main([*args, *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not list(tmp_path.glob("never*")) and not list(tmp_path.glob(".never*"))
+
+
+def test_cli_unknown_model_and_module_rules(tmp_path, photo_files, capsys, monkeypatch):
+    args = [
+        "morph",
+        str(photo_files / "cat.png"),
+        "--target",
+        "1",
+        "--out",
+        str(tmp_path / "o.png"),
+    ]
+    assert main([*args, "--model", "imagenet-lite9"]) == 2
+    assert "imagenet-lite0" in capsys.readouterr().err  # the embedded names are listed
+    (tmp_path / "mymodels.py").write_text(
+        "import pyramid_kernels as pk\n"
+        "def lite():\n    return pk.models.load('imagenet-lite0')\n"
+        "class Lite(type(pk.models.load('imagenet-lite0'))):\n"
+        "    def __init__(self):\n"
+        "        m = pk.models.load('imagenet-lite0')\n"
+        "        super().__init__(m.net, 224)\n"
+    )
+    monkeypatch.chdir(tmp_path)  # the current folder is importable, as with python -m
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", ".")])
+    rest = ["--size", "64", "64", "--steps", "1", "--target", "tiger"]
+    assert (
+        main(
+            [
+                "morph",
+                str(photo_files / "cat.png"),
+                "--model",
+                "mymodels:Lite",
+                *rest,
+                "--out",
+                str(tmp_path / "cls.png"),
+            ]
+        )
+        == 0
+    )
+    assert (tmp_path / "cls.png").exists()
+    help_text = capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["morph", "--help"])
+    help_text = capsys.readouterr().out
+    assert "a class is instantiated" in help_text and "current folder" in help_text
+
+
+def test_generate_photos_by_name(tmp_path, photo_files):
+    out = tmp_path / "out"
+    args = ["generate", "--images", str(photo_files), "--model", "imagenet-lite0", "--out"]
+    assert main([*args, str(out), "--target", "tiger cat", "--steps", "2", "--quiet"]) == 0
+    with open(out / "manifest.csv") as f:
+        rows = {r["image"]: r for r in csv.DictReader(f)}
+    assert set(rows) == {"cat.png", "coffee.png"}
+    assert rows["cat.png"]["target"] == str(TIGER_CAT) and rows["cat.png"]["target_name"] == (
+        "tiger cat"
+    )
+    assert rows["coffee.png"]["source_name"] == "espresso"
+    assert int(rows["cat.png"]["final_class"]) in range(1000) and rows["cat.png"]["final_name"]
+    strip = Image.open(out / "strips" / "cat.png.png")
+    assert strip.size == (3 * 224, 224 + 24)
+    run = (out / "run.json").read_text()
+    assert '"color": "luminance"' in run and '"fit": "crop"' in run
+    csv_targets = tmp_path / "targets.csv"
+    csv_targets.write_text("image,target\ncat.png,tiger\ncoffee.png,968\n")
+    out2 = tmp_path / "out2"
+    assert main([*args, str(out2), "--target", str(csv_targets), "--steps", "1", "--quiet"]) == 0
+    with open(out2 / "manifest.csv") as f:
+        targets = {r["image"]: r["target_name"] for r in csv.DictReader(f)}
+    assert targets == {"cat.png": "tiger", "coffee.png": "cup"}
+    assert main([*args, str(tmp_path / "out3"), "--target", "tigerr", "--quiet"]) == 2
+    assert not (tmp_path / "out3" / "manifest.csv").exists()
+
+
+def test_read_image_crops_by_default(tmp_path):
+    wide = torch.cat([torch.zeros(3, 20, 20), torch.ones(3, 20, 20), torch.zeros(3, 20, 20)], 2)
+    save_png(tmp_path / "wide.png", wide)
+    centre = read_image(tmp_path / "wide.png", 3, (10, 10))
+    assert centre.min() == 1  # only the bright middle third is kept
+    assert read_image(tmp_path / "wide.png", 3, (10, 10), "stretch").min() == 0
