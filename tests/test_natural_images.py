@@ -303,3 +303,13 @@ def test_read_image_crops_by_default(tmp_path):
     centre = read_image(tmp_path / "wide.png", 3, (10, 10))
     assert centre.min() == 1  # only the bright middle third is kept
     assert read_image(tmp_path / "wide.png", 3, (10, 10), "stretch").min() == 0
+
+
+def test_cli_refuses_a_photo_too_small_for_a_pyramid(tmp_path, capsys):
+    save_png(tmp_path / "tiny.png", torch.rand(3, 6, 6))
+    scripted = torch.jit.script(pk.models.load("digits-driver"))  # no input spec: own size
+    scripted.save(str(tmp_path / "driver.pt"))
+    args = ["morph", str(tmp_path / "tiny.png"), "--model", str(tmp_path / "driver.pt")]
+    assert main([*args, "--gray", "--target", "3", "--out", str(tmp_path / "o.png")]) == 2
+    assert "is 6x6: too small for a pyramid" in capsys.readouterr().err
+    assert not (tmp_path / "o.png").exists()

@@ -144,9 +144,10 @@ def _eval(args: argparse.Namespace) -> int:
     if args.protocol == "imagenet":
         from .imagenet_protocol import run_imagenet_eval
 
-        run_imagenet_eval(out=args.out, quick=args.quick, steps=args.steps)
+        steps = {} if args.steps is None else {"steps": args.steps}
+        run_imagenet_eval(out=args.out, quick=args.quick, **steps)
     else:
-        run_eval(count=args.count, steps=args.steps, out=args.out)
+        run_eval(count=args.count, steps=args.steps or 11, out=args.out)
     print(f"wrote {args.out}/eval.md, eval.csv and eval.png")
     return 0
 
@@ -435,7 +436,9 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument(
         "--quick", action="store_true", help="imagenet: a reduced case (for CI, minutes)"
     )
-    ev.add_argument("--steps", type=int, default=11, help="morph steps (frames - 1)")
+    ev.add_argument(
+        "--steps", type=int, help="morph steps (frames - 1; default 11 digits, 8 imagenet)"
+    )
     ev.add_argument("--out", default="eval_output", help="output folder")
     ev.set_defaults(run=_eval)
 
