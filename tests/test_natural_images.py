@@ -313,3 +313,11 @@ def test_cli_refuses_a_photo_too_small_for_a_pyramid(tmp_path, capsys):
     assert main([*args, "--gray", "--target", "3", "--out", str(tmp_path / "o.png")]) == 2
     assert "is 6x6: too small for a pyramid" in capsys.readouterr().err
     assert not (tmp_path / "o.png").exists()
+
+
+def test_generate_target_name_needs_a_model_with_names():
+    from pyramid_kernels.generating.targets import Targets
+
+    with pytest.raises(ValueError, match="the model has no class names"):
+        Targets("tiger", ["a.png"], None)
+    assert Targets("tiger", ["a.png"], model_labels(pk.models.load("imagenet-lite0"))).fixed == 292

@@ -33,7 +33,13 @@ class Targets:
         elif isinstance(targets, int) or (isinstance(targets, str) and targets.isdigit()):
             self.fixed = int(targets)
             self.record = self.fixed
-        elif isinstance(targets, str) and not Path(targets).is_file() and names is not None:
+        elif isinstance(targets, str) and not Path(targets).is_file():
+            if names is None:
+                raise ValueError(
+                    f"targets {targets!r}: not runner-up, a class index or an existing CSV "
+                    "file, and the model has no class names (a `labels` attribute) to look "
+                    "it up by name"
+                )
             self.fixed = _class(targets, "targets", names)
             self.record = self.fixed
         elif isinstance(targets, (str, os.PathLike)):
