@@ -181,25 +181,15 @@ def _model_input(args: argparse.Namespace, what: str) -> tuple[bool, tuple[int, 
 def _image_for(args: argparse.Namespace) -> torch.Tensor:
     """The image as the model takes it (see _model_input), its size checked against the
     memory available before it is decoded or resized."""
-    from .image_files import image_size
+    from .image_files import image_size, is_grayscale
 
     gray, size = _model_input(args, args.image)
     shape = size or image_size(args.image)
     if shape is not None:
         check_memory(1, 1 if gray else 3, shape, args.steps)
-    if not gray and _is_grayscale(args.image):
+    if not gray and is_grayscale(args.image):
         print(f"{args.image} is grayscale: repeated over 3 channels for an RGB model")
     return load_image(args.image, gray, size, args.fit)
-
-
-def _is_grayscale(path: str) -> bool:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as picture:
-            return picture.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
-    except (OSError, ValueError, SyntaxError):
-        return False  # read_image reports the file
 
 
 def class_arg(text: str) -> int | str:
@@ -217,19 +207,12 @@ def _normalized(model, args: argparse.Namespace):
 
 
 def _morph(args: argparse.Namespace) -> int:
-    from ..models.class_names import class_index, model_labels
+    from ..models.class_names import class_indices, model_labels
     from ..morphing import morph
 
     model = _normalized(load_model(args.model), args)
     names = model_labels(model)
-    target = class_arg(args.target)
-    if isinstance(target, str):
-        if names is None:
-            raise CLIError(
-                f"--target {target!r}: this model has no class names (a `labels` attribute); "
-                "pass a class index"
-            )
-        target = class_index(target, *names, argument="--target")
+    target = class_indices(class_arg(args.target), names, argument="--target")
     x = _image_for(args)
     try:
         with torch.no_grad():
@@ -238,16 +221,13 @@ def _morph(args: argparse.Namespace) -> int:
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
     if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
         raise CLIError(f"--model {args.model!r} must return logits (B, classes)")
-    if not 0 <= target < logits.shape[1]:
-        classes = logits.shape[1]
-        raise CLIError(
-            f"--target must be in [0, {classes}) for a model with {classes} classes, got {target}"
-        )
 
     def name(index: int) -> str:
-        return f"{index} ({names[0][index]})" if names else str(index)
+        return (
+            f"{index} ({names[0][index]})" if names and 0 <= index < len(names[0]) else str(index)
+        )
 
-    source = int(logits.argmax(1))
+    source = int(logits.argmax(1))  # an out-of-range target is refused by morph below
     if source == target:
         raise CLIError(
             f"--target {name(target)} is already the model's class for {args.image!r}; "

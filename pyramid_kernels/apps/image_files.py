@@ -27,6 +27,7 @@ IMAGE_SUFFIXES = (
     ".pnm",
 )
 FITS = ("crop", "pad", "stretch")  # how a resize keeps the aspect ratio (resize_images)
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # PIL's one-channel modes
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" conversion
 ORIENTATION = 0x0112  # EXIF tag: values 5-8 turn the stored image by 90 degrees
 
@@ -177,6 +178,16 @@ def _interpolate(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     if tuple(images.shape[-2:]) == tuple(size):
         return images
     return F.interpolate(images, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+
+def is_grayscale(path: str | os.PathLike) -> bool:
+    """Whether the file holds a grayscale image (any bit depth, with or without alpha); False
+    for a file that cannot be opened (read_image reports it)."""
+    try:
+        with Image.open(path) as picture:
+            return picture.mode in GRAY_MODES
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
 
 
 def image_size(path: str | os.PathLike) -> tuple[int, int] | None:

@@ -24,7 +24,6 @@ class Targets:
     def __init__(self, targets, ids: Sequence[str], names=None) -> None:
         """``names``: the model's (labels, synonyms) (``model_labels``), for class names."""
         self.fixed: int | None = None
-        self.names = names
         self.per_image: dict[str, int] | None = None
         if isinstance(targets, str) and targets == RUNNER_UP:
             self.record = RUNNER_UP

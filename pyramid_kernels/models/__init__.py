@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .class_names import class_index, imagenet_labels, model_labels
+from .class_names import class_index, class_indices, imagenet_labels, model_labels
 from .digits import ARCHITECTURES, DigitsCNN, ResNetMini, TinyMLP
 from .imagenet import VARIANTS, ImageNetClassifier
 
@@ -78,6 +78,7 @@ __all__ = [
     "InputSpec",
     "WEIGHTS",
     "class_index",
+    "class_indices",
     "labels",
     "load",
     "model_labels",

@@ -41,6 +41,25 @@ def model_labels(model) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] |
     return labels, synonyms
 
 
+def class_indices(value, names, argument: str = "target"):
+    """``value`` (an index, a name, or a sequence of them) with every class name replaced by
+    its index among ``names`` (the model's ``model_labels``); indices pass unchanged. A name
+    for a model without names (``names`` None) raises TypeError."""
+    named = isinstance(value, str) or (
+        isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value)
+    )
+    if not named:
+        return value
+    if names is None:
+        raise TypeError(
+            f"{argument} must be class indices: {value!r} names a class, but the model has no "
+            "class names (a `labels` attribute: one str per logit); or set model.labels"
+        )
+    if isinstance(value, str):
+        return class_index(value, *names, argument=argument)
+    return [class_index(v, *names, argument=argument) if isinstance(v, str) else v for v in value]
+
+
 def _key(name: str) -> str:
     return " ".join(name.lower().replace("_", " ").split())
 

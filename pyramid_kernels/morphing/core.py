@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ..apps.progress import Progress
 from ..backends import resolve_backend
-from ..models.class_names import class_index, model_labels
+from ..models.class_names import class_indices, model_labels
 from ..module import SteerablePyramid
 from .color import ColorEdit
 from .graphs import FROZEN_GRAPHS
@@ -150,23 +150,6 @@ def _host_read(values: Tensor) -> list:
     """``values`` on the host: the checks of a morph call read through here, once before its
     run and once after on the graph route (on CUDA each read waits for the device)."""
     return values.tolist()
-
-
-def _indices(value, names, argument: str):
-    """``value`` with class names (str, alone or in a list) replaced by the model's indices."""
-    named = isinstance(value, str) or (
-        isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value)
-    )
-    if not named:
-        return value
-    if names is None:
-        raise TypeError(
-            f"{argument} must be class indices: {value!r} names a class, but the model has no "
-            "class names (a `labels` attribute: one str per logit); or set model.labels"
-        )
-    if isinstance(value, str):
-        return class_index(value, *names, argument=argument)
-    return [class_index(v, *names, argument=argument) if isinstance(v, str) else v for v in value]
 
 
 def _labels(value, batch: int, name: str, device) -> Tensor:
@@ -479,9 +462,9 @@ def morph(
         return _empty_result(x, target, source, options, model_labels(model))
     group = options.chunk_size or x.shape[0]
     names = model_labels(model)
-    target = _labels(_indices(target, names, "target"), x.shape[0], "target", x.device)
+    target = _labels(class_indices(target, names, "target"), x.shape[0], "target", x.device)
     if source is not None:
-        source = _labels(_indices(source, names, "source"), x.shape[0], "source", x.device)
+        source = _labels(class_indices(source, names, "source"), x.shape[0], "source", x.device)
     budget = group_budget(x.device, options.group_bytes)
     image_bytes = x[0].numel() * x.element_size()
     per_forward = options.chunk_size or images_per_forward(image_bytes, x.shape[0], budget)
@@ -576,9 +559,9 @@ def _graph_key(model, x: Tensor, default_source: bool, options: MorphOptions) ->
 def _empty_result(x: Tensor, target, source, options: MorphOptions, names) -> MorphResult:
     """The morph of an empty batch: correctly shaped empty tensors."""
     frames = x.new_empty((options.steps + 1, *x.shape))
-    target = _labels(_indices(target, names, "target"), 0, "target", x.device)
+    target = _labels(class_indices(target, names, "target"), 0, "target", x.device)
     if source is not None:
-        source = _labels(_indices(source, names, "source"), 0, "source", x.device)
+        source = _labels(class_indices(source, names, "source"), 0, "source", x.device)
     source = target if source is None else source
     none = x.new_empty((options.steps + 1, 0))
     empty = x.new_empty(0, dtype=torch.bool)
