@@ -143,6 +143,17 @@ def _restrict(grads: list[Tensor], chosen: CoefficientSelection | None) -> list:
     return [*out, grads[-1] if chosen.lowpass else None]
 
 
+def collapse_vjp(grad: Tensor, spec: PyramidSpec, backend: str, select: str = "") -> list:
+    """The gradients [highpass, *bands, lowpass] of a collapse whose image (..., H, W) has
+    gradient ``grad`` (None for what a ``select`` collapse did not read): a build. What
+    collapse's backward computes, for callers that need it without the forward (a morph's
+    source gradient)."""
+    coeffs = build_op(grad, _tight(spec).op_args(), backend)
+    coeffs = _rescale(coeffs, spec, tuple(grad.shape[-2:]), -1)
+    coeffs = [coeffs[0], *_project(coeffs[1:-1], spec, adjoint=True), coeffs[-1]]
+    return _restrict(coeffs, CoefficientSelection.parse(select))
+
+
 class _Build(torch.autograd.Function):
     """build through autograd: gradients by collapse, tangents by build (it is linear)."""
 
@@ -190,10 +201,7 @@ class _Collapse(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        coeffs = build_op(grad, _tight(ctx.spec).op_args(), ctx.backend)
-        coeffs = _rescale(coeffs, ctx.spec, tuple(grad.shape[-2:]), -1)
-        coeffs = [coeffs[0], *_project(coeffs[1:-1], ctx.spec, adjoint=True), coeffs[-1]]
-        return *_restrict(coeffs, CoefficientSelection.parse(ctx.select)), None, None, None
+        return *collapse_vjp(grad, ctx.spec, ctx.backend, ctx.select), None, None, None
 
     @staticmethod
     def jvp(ctx, *tangents):

@@ -1,7 +1,7 @@
 """Steerable Lens morphs: :func:`morph` and its edit spaces and colour handling."""
 
+from .budget import BUDGET_CONTRACT
 from .core import (
-    BUDGET_CONTRACT,
     COLORS,
     EDITS,
     LOSSES,

@@ -35,20 +35,25 @@ def yiq_to_rgb(x: Tensor) -> Tensor:
 class ColorEdit:
     """Splits images into the channels a morph edits and the ones it keeps.
 
-    rgb: every channel is edited. luminance: Y is edited, I and Q are kept (needs C = 3).
+    rgb: every channel is edited. luminance: Y is edited, I and Q are kept (needs C = 3); the
+    kept channels' part of the RGB image is made once, so merging a frame is one pass.
     """
 
     def __init__(self, mode: str, images: Tensor) -> None:
         self.mode = mode
         if mode == "luminance":
             yiq = rgb_to_yiq(images)
-            self.edit, self.kept = yiq[:, :1], yiq[:, 1:]
+            self.edit = yiq[:, :1]
+            to_rgb = _matrices(images.device, images.dtype)[1]
+            self.luma = to_rgb[:, :1, None]  # (3, 1, 1): RGB per unit of Y
+            self.chroma = torch.einsum("ij,bjhw->bihw", to_rgb[:, 1:], yiq[:, 1:])  # I, Q's
         else:
-            self.edit, self.kept = images, None
+            self.edit = images
 
-    def merge(self, edited: Tensor) -> Tensor:
-        """Edited channels (..., B, C', H, W) -> images (..., B, C, H, W)."""
+    def merge(self, edited: Tensor, images: slice = slice(None), out: Tensor | None = None):
+        """Edited channels (..., n, C', H, W) of the ``images`` (n of the B) -> images
+        (..., n, C, H, W), written into ``out`` when given (luminance mode; rgb returns
+        ``edited`` itself)."""
         if self.mode != "luminance":
             return edited
-        kept = self.kept.expand(*edited.shape[:-3], *self.kept.shape[-3:])
-        return yiq_to_rgb(torch.cat([edited, kept], dim=-3))
+        return torch.addcmul(self.chroma[images], self.luma, edited, out=out)

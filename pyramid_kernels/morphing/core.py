@@ -6,13 +6,13 @@ pixel values for space="pixel") by -u * g, with g = dL/dq the gradient of the cl
 per-image step size:
     amplification=a   u = a                         (raw gradient x factor, as in the paper)
     phase_step=p      u = p / max|g|                (largest parameter change per step; radians)
-    budget=b          u = sigma / max|g|, sigma found by bisection so that the last frame's
+    budget=b          u = sigma / max|g|, sigma searched (budget.py) so that the last frame's
                       pixel L2 distance from the input is b (within 1e-3); images that cannot
-                      reach b are reported in ``result.attained`` and keep their farthest frames.
+                      reach b are reported in ``result.attained`` and keep their closest frames.
 Regimes: "frozen" computes g once at the source and extrapolates linearly (q_k = -k u g, all
 frames in one fused pass: the paper's method); "anchored" refreshes g at every step while the
 increments stay on the source decomposition; "live" re-analyses the current image every step.
-With a budget, the iterative regimes then fix the earlier steps and bisect the length of the
+With a budget, the iterative regimes then fix the earlier steps and search the length of the
 last one (the gradient changes along the trajectory, so the end point can jump with sigma).
 Each gradient is one forward and one backward of the model; the clamp passes gradients
 straight through. In luminance mode I and Q stay at the source's values.
@@ -34,14 +34,13 @@ from ..apps.progress import Progress
 from ..backends import resolve_backend
 from ..models.class_names import class_indices, model_labels
 from ..module import SteerablePyramid
+from .budget import BUDGET_TOLERANCE, search
 from .color import ColorEdit
 from .graphs import FROZEN_GRAPHS
 from .options import COLORS, EDITS, LOSSES, REGIMES, SPACES, MorphOptions
 from .sizing import group_budget, images_per_forward, images_per_group
 from .spaces import FourierSpace, PixelSpace, PyramidSpace
 
-BUDGET_TOLERANCE = 1e-4  # bisection stops within this of the budget
-BUDGET_CONTRACT = 1e-3  # a budget counts as attained within this
 __all__ = ["COLORS", "EDITS", "LOSSES", "REGIMES", "SPACES", "MorphOptions", "MorphResult", "morph"]
 
 
@@ -225,9 +224,7 @@ class _Group:
             if self.source is None:
                 self.source = logits.argmax(1)
 
-        self.source_grads = self.gradient(
-            self.source_space, self.source_space.zeros(), at=self.color.edit, inspect=labels
-        )
+        self.source_grads = self.gradient(self.source_space, at=self.color.edit, inspect=labels)
         self.last_state = None
 
     def space(self, edit_channels: Tensor):
@@ -238,12 +235,24 @@ class _Group:
             return FourierSpace(edit_channels, o.joint, o.backend)
         return PyramidSpace(edit_channels, o.joint, o.backend, o.pyramid)
 
-    def to_image(self, edited: Tensor, straight_through: bool = False) -> Tensor:
-        image = self.color.merge(edited)
+    def to_image(
+        self,
+        edited: Tensor,
+        straight_through: bool = False,
+        images: slice = slice(None),
+        out: Tensor | None = None,
+    ) -> Tensor:
+        """Images (..., n, C, H, W) from edited channels of this group's ``images``: colour
+        merged and clamped (``straight_through``: the clamp passes gradients), written into
+        ``out`` when given."""
+        image = self.color.merge(edited, images, out=out)
         if self.o.clamp is None:
-            return image
-        clamped = image.clamp(*self.o.clamp)
-        return image + (clamped - image).detach() if straight_through else clamped
+            return image if out is None or image is out else out.copy_(image)
+        if straight_through:
+            return image + (image.clamp(*self.o.clamp) - image).detach()
+        if image is out:
+            return image.clamp_(*self.o.clamp)
+        return torch.clamp(image, *self.o.clamp, out=out)
 
     def loss(self, logits: Tensor) -> Tensor:
         t = _in_range(self.target, logits)[:, None]
@@ -255,77 +264,118 @@ class _Group:
     def gradient(
         self,
         space,
-        params: list[Tensor],
+        params: list[Tensor] | None = None,
         at: Tensor | None = None,
         inspect: Callable[[Tensor], None] | None = None,
     ) -> list[Tensor]:
-        """dL/dparams. ``at``: what the params render to in exact arithmetic (the analysed
-        image, for zero params); the model then sees it bit for bit, not its re-synthesis,
-        whose rounding (which differs with threads and backends) can flip a max-pool tie
-        or a ReLU and move the gradient by percents. ``inspect`` gets the forward's logits
-        (detached) before the loss is taken."""
+        """dL/dparams at ``params``, or at zero params (``params`` None), where the space
+        renders ``at`` (the analysed image): the model then sees ``at`` bit for bit, not its
+        re-synthesis, whose rounding (which differs with threads and backends) can flip a
+        max-pool tie or a ReLU and move the gradient by percents, and the image gradient is
+        pulled back without rendering (:meth:`pullback` of the space). ``inspect`` gets the
+        forward's logits (detached) before the loss is taken."""
+        if params is None:
+            return space.pullback(self.image_gradient(at, inspect))
         params = [p.detach().requires_grad_(True) for p in params]
         with torch.enable_grad():
-            edited = space.render(params)
-            if at is not None:
-                edited = at + (edited - edited.detach())
-            image = self.to_image(edited, straight_through=True)
-            logits = _logits(self.model, image)
-            if inspect is not None:
-                inspect(logits.detach())
-            total = self.loss(logits).sum()
+            image = self.to_image(space.render(params), straight_through=True)
+            total = self.loss(_logits(self.model, image)).sum()
             return list(torch.autograd.grad(total, params))
 
-    def step_size(self, grads: list[Tensor], sigma: Tensor | None) -> Tensor:
+    def image_gradient(self, edited: Tensor, inspect: Callable | None = None) -> Tensor:
+        """dL/d(edited channels) (B, C', H, W) of the image made from ``edited``."""
+        with torch.enable_grad():
+            edited = edited.detach().requires_grad_(True)
+            logits = _logits(self.model, self.to_image(edited, straight_through=True))
+            if inspect is not None:
+                inspect(logits.detach())
+            return torch.autograd.grad(self.loss(logits).sum(), edited)[0]
+
+    def step_size(self, grads: list[Tensor], sigma: Tensor | None, peak=None) -> Tensor:
+        """(n,) u for the gradients of n images (``peak``: their largest |g|, if known)."""
         o = self.o
         if o.amplification is not None:
-            return torch.full((self.x.shape[0],), float(o.amplification), device=self.x.device)
-        peak = _max_abs(grads)
+            return torch.full((grads[0].shape[0],), float(o.amplification), device=self.x.device)
+        peak = _max_abs(grads) if peak is None else peak
         size = sigma if sigma is not None else torch.full_like(peak, o.phase_step)
         return torch.where(peak > 0, size / peak.clamp_min(1e-30), torch.zeros_like(peak))
 
+    @functools.cached_property
+    def source_peak(self) -> Tensor:
+        """(B,) largest |g| of each image's source gradient (the budget search's every
+        evaluation needs it)."""
+        return _max_abs(self.source_grads)
+
+    def last_distance(self, sigma: Tensor, images: Tensor | None) -> Tensor:
+        """(n,) distance from the input of the last frame of the group's ``images`` (n,)
+        int64 indices, or all B for None) at budget scales ``sigma`` (n,): the budget search's
+        evaluation, of the images still searched only (frozen regime)."""
+        x = self.x if images is None else self.x[images]
+        return self.distance(self.frames(sigma, last_only=True, images=images)[0], x)[-1]
+
     def frames(
-        self, sigma: Tensor | None, last_only: bool = False, progress: Progress | None = None
+        self,
+        sigma: Tensor | None,
+        progress: Progress | None = None,
+        last_only: bool = False,
+        out: Tensor | None = None,
+        images: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """(frames (T', B, C, H, W), u (B,)) for a budget scale sigma or the knob's step;
-        ``progress`` advances by the group's images at every step. The iterative regimes keep
-        the last step's state (space, params before it, its scaled gradient) so that
-        :meth:`last_frame` can refine its length."""
+        """(frames (T', B, C, H, W), u (B,)) for a budget scale sigma or the knob's step,
+        written into ``out`` when given; ``progress`` advances by the group's images at every
+        step. ``images`` (frozen regime): only those (n,) of the group, sigma (n,) theirs.
+        The iterative regimes keep the last step's state (space, params before it, its
+        scaled gradient) so that :meth:`last_frame` can refine its length."""
         count = self.x.shape[0]
         o, steps = self.o, self.o.steps
+        if out is None:
+            n = count if images is None else images.shape[0]
+            out = self.x.new_empty((1 if last_only else steps, n, *self.x.shape[1:]))
         if o.regime == "frozen":
-            u = self.step_size(self.source_grads, sigma)
+            grads, peak = self.source_grads, self.source_peak
+            if images is not None:
+                grads, peak = [g[images] for g in grads], peak[images]
+            u = self.step_size(grads, sigma, peak)
             first = steps if last_only else 1
             scales = torch.arange(first, steps + 1, dtype=self.x.dtype, device=self.x.device)
             space = self.source_space
             group = images_per_group(
                 space.elements(), len(scales), 2 * self.x.element_size(), self.budget
             )
-            edited = space.extrapolate(_scale(self.source_grads, u), scales, group)
+            for part, which, edited in space.extrapolate(_scale(grads, u), scales, group, images):
+                self.to_image(edited, images=which, out=out[:, part])
             if progress is not None:
                 progress.update(count * steps)
-            return self.to_image(edited), u
-        frames, u_first, space, params, analysed = [], None, self.source_space, None, None
+            return out, u
+        u_first, space, params, analysed, current = None, self.source_space, None, None, None
         for k in range(steps):
             if o.regime == "live" and k:  # re-analyse the current image
-                analysed = ColorEdit(o.color, frames[-1]).edit
+                analysed = ColorEdit(o.color, current).edit
                 space = self.space(analysed)
             if params is None or o.regime == "live":
                 params = space.zeros()
             if k == 0:
                 grads = self.source_grads
+            elif o.regime == "live":
+                grads = self.gradient(space, at=analysed)
             else:
-                grads = self.gradient(space, params, at=analysed)
+                grads = self.gradient(space, params)
             u = self.step_size(grads, sigma)
             u_first = u if u_first is None else u_first
             scaled = _scale(grads, u)
             self.last_state = (space, params, scaled)
             params = [p - g for p, g in zip(params, scaled, strict=True)]
-            with torch.no_grad():
-                frames.append(self.to_image(space.render(params)))
+            slot = out[k] if not last_only else (out[0] if k == steps - 1 else None)
+            if slot is not None or o.regime == "live":  # live re-analyses every frame
+                with torch.no_grad():
+                    current = self.to_image(space.render(params), out=slot)
             if progress is not None:
                 progress.update(count)
-        return torch.stack(frames[-1:] if last_only else frames), u_first
+        return out, u_first
+
+    def last_step_distance(self, tau: Tensor) -> Tensor:
+        """(B,) distance from the input of :meth:`last_frame` (tau)."""
+        return self.distance(self.last_frame(tau)[None])[-1]
 
     def last_frame(self, tau: Tensor) -> Tensor:
         """(B, C, H, W): the last step of an iterative trajectory scaled by tau (B,)."""
@@ -333,62 +383,36 @@ class _Group:
         step = _scale(scaled, tau)
         return self.to_image(space.render([p - g for p, g in zip(params, step, strict=True)]))
 
-    def distance(self, frames: Tensor) -> Tensor:
-        return (frames - self.x).flatten(2).norm(dim=2)
+    def distance(self, frames: Tensor, x: Tensor | None = None) -> Tensor:
+        """(T', n) pixel L2 distances of frames (T', n, C, H, W) from their inputs x (n, C, H,
+        W) (default: the group's)."""
+        return (frames - (self.x if x is None else x)).flatten(2).norm(dim=2)
 
 
 def _split(groups: list[_Group], values: Tensor | None):
-    """(group, its slice of the batch-wide ``values``, or None) pairs."""
+    """(group, its slice of the batch, its part of the batch-wide ``values`` or None)."""
     start = 0
     for g in groups:
-        n = g.x.shape[0]
-        yield g, None if values is None else values[start : start + n]
-        start += n
+        part = slice(start, start + g.x.shape[0])
+        yield g, part, None if values is None else values[part]
+        start = part.stop
 
 
-def _over_groups(groups: list[_Group], fn, values: Tensor, dim: int = 0) -> Tensor:
-    """fn(group, its slice of values) for every group, concatenated along ``dim``."""
-    out = [fn(g, v) for g, v in _split(groups, values)]
-    return _cat(out, dim=dim)
-
-
-def _bisect(
-    distance: Callable[[Tensor], Tensor],
-    budget: float,
-    high: Tensor,
-    tolerance: float = BUDGET_TOLERANCE,
-):
-    """Per-image scale t >= 0 with distance(t) within ``tolerance`` of the budget.
-
-    Grows ``high`` until the budget is crossed, then bisects. Returns (t, attained); an image
-    is attained only if its distance ends within BUDGET_CONTRACT of the budget, otherwise t is
-    the scale that came closest.
-    """
-    low = torch.zeros_like(high)
-    d_high = distance(high)
-    for _ in range(30):
-        short = d_high < budget
-        if not short.any():
-            break
-        high = torch.where(short, 2 * high, high)
-        d_high = torch.where(short, distance(high), d_high)
-    reached = d_high >= budget
-    best, best_gap = high.clone(), (d_high - budget).abs()
-    done = ~reached | (best_gap <= tolerance)
-    for _ in range(60):
-        if done.all():
-            break
-        mid = 0.5 * (low + high)
-        d_mid = distance(mid)
-        gap = (d_mid - budget).abs()
-        better = ~done & (gap < best_gap)
-        best = torch.where(better, mid, best)
-        best_gap = torch.where(better, gap, best_gap)
-        below = d_mid < budget
-        low = torch.where(~done & below, mid, low)
-        high = torch.where(~done & ~below, mid, high)
-        done = done | (best_gap <= tolerance)
-    return best, reached & (best_gap <= BUDGET_CONTRACT)
+def _last_distances(groups: list[_Group], sigma: Tensor, active: Tensor) -> Tensor:
+    """(B,) distances of the last frames at budget scales sigma (B,) from the inputs: the
+    budget search's evaluation. Frozen morphs render the ``active`` images only (one read of
+    the mask for the batch) and give NaN for the others; the iterative regimes' coarse search
+    renders all (each trajectory is a whole morph)."""
+    rows = active.nonzero()[:, 0].tolist() if groups[0].o.regime == "frozen" else None
+    if rows is None or len(rows) == sigma.shape[0]:
+        return _cat([g.last_distance(v, None) for g, _, v in _split(groups, sigma)])
+    out = torch.full_like(sigma, math.nan)
+    for g, part, v in _split(groups, sigma):
+        mine = [r - part.start for r in rows if part.start <= r < part.stop]
+        if mine:
+            index = torch.tensor(mine, device=sigma.device)
+            out[index + part.start] = g.last_distance(v[index], index)
+    return out
 
 
 def morph(
@@ -522,9 +546,10 @@ def _run(
     frames, step, attained, logits, source = _morph_groups(
         model, x, target, source, options, group, budget, progress, check_labels
     )
-    attained = attained & torch.isfinite(frames).flatten(2).all(2).all(0)  # never faked
-    target_prob, top1 = _target_probability(model, frames, logits, target, per_forward)
     distance = (frames - x).flatten(2).norm(dim=2)
+    # never faked: a frame with NaN or inf has a NaN or inf distance
+    attained = attained & torch.isfinite(distance).all(0)
+    target_prob, top1 = _target_probability(model, frames, logits, target, per_forward)
     return frames, target_prob, top1, distance, attained, step, source, logits
 
 
@@ -632,7 +657,7 @@ def _morph_groups(
     """Morph ``group`` images at a time: (frames (T, B, C, H, W), step (B,), attained (B,),
     the source frame's logits (B, classes), source (B,)).
 
-    Each group gets its edit space and source gradient first; the budget bisections then run
+    Each group gets its edit space and source gradient first; the budget searches then run
     over the whole batch, so they synchronise once per round, not per group.
     """
 
@@ -656,29 +681,27 @@ def _morph_groups(
         if o.budget is not None:
             # iterative regimes refine the last step below, so a coarse scale is enough
             coarse = o.regime != "frozen"
-            sigma, attained = _bisect(
-                lambda s: _over_groups(
-                    groups, lambda g, v: g.distance(g.frames(v, last_only=True)[0])[-1], s
-                ),
+            sigma, attained = search(
+                functools.partial(_last_distances, groups),
                 o.budget,
                 torch.full((x.shape[0],), 0.5, device=x.device),
                 tolerance=0.02 * o.budget if coarse else BUDGET_TOLERANCE,
             )
-        runs = [g.frames(v, progress=bar) for g, v in _split(groups, sigma)]
-        frames, step = _cat([r[0] for r in runs], dim=1), _cat([r[1] for r in runs])
+        frames = x.new_empty((o.steps + 1, *x.shape))  # each group writes its frames here
+        frames[0] = x
+        runs = [g.frames(v, bar, out=frames[1:, part]) for g, part, v in _split(groups, sigma)]
+        step = _cat([u for _, u in runs])
         if o.budget is not None and o.regime != "frozen":
             # the gradient changes along iterative trajectories, so the final distance can
-            # jump with sigma: fix the earlier steps and bisect the last step's length
-            tau, attained = _bisect(
-                lambda t: _over_groups(
-                    groups, lambda g, v: g.distance(g.last_frame(v)[None])[-1], t
-                ),
+            # jump with sigma: fix the earlier steps and search the last step's length
+            tau, attained = search(
+                lambda t, _: _cat([g.last_step_distance(v) for g, _, v in _split(groups, t)]),
                 o.budget,
                 torch.ones_like(step),
             )
-            last = _over_groups(groups, lambda g, v: g.last_frame(v)[None], tau, dim=1)
-            frames = torch.cat([frames[:-1], last])
-    return torch.cat([x[None], frames]), step, attained, logits, source
+            for g, part, v in _split(groups, tau):
+                frames[-1, part] = g.last_frame(v)
+    return frames, step, attained, logits, source
 
 
 def _cat(parts: list[Tensor], dim: int = 0) -> Tensor:

@@ -95,7 +95,7 @@ class MorphOptions:
             raise TypeError(f"cuda_graph must be None, True or False, got {self.cuda_graph!r}")
         if self.cuda_graph and (self.regime != "frozen" or self.budget is not None):
             raise ValueError(
-                "cuda_graph=True replays frozen morphs without a budget (the budget bisection "
+                "cuda_graph=True replays frozen morphs without a budget (the budget search "
                 "and the iterative regimes decide their work on the host); pass "
                 "regime='frozen' without budget, or cuda_graph=None"
             )
