@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The one-call GPU check: the CUDA tests, the pyramid benchmarks (bench/run.py), the morph
-# throughput (CUDA-graph replay and eager), a torch.profiler summary with cold-start and host
-# times (bench/cuda_profile.py), and the plenoptic-modes, generate and kernel-compile
-# benchmarks, written under bench/results/. When $OUT is set (the device tool), every result
-# file written so far is packed into $OUT/device-results.tar.gz after each step (the tool
-# returns few files), with the log as $OUT/device-check.log.
+# throughput (CUDA-graph replay and eager) and efficiency (against the model alone), a
+# torch.profiler summary with cold-start and host times (bench/cuda_profile.py), and the
+# plenoptic-modes, generate and kernel-compile benchmarks, written under bench/results/. When
+# $OUT is set (the device tool), every result file written so far is packed into
+# $OUT/device-results.tar.gz after each step (the tool returns few files), with the log as
+# $OUT/device-check.log.
 #
 # Each step has a time limit, and the whole check a deadline (DEVICE_CHECK_SECONDS, default
 # 560: under the device tool's 10-minute call), so a step that hangs or overruns leaves the
@@ -59,6 +60,7 @@ main() {
     status=\$?; tail -25 $results/cuda-tests.txt; exit \$status"
   step "pyramid bench" 150 python bench/run.py
   step "morph bench" 130 python bench/morph_throughput.py
+  step "morph efficiency bench" 60 python bench/morph_efficiency.py
   step "profile" 70 python bench/cuda_profile.py
   step "plenoptic modes bench" 50 python bench/plenoptic_modes.py
   step "generate bench" 60 python bench/generate_throughput.py

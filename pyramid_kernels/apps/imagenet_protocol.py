@@ -8,7 +8,7 @@ Target: the driver's runner-up class for each input. Every method (pixel, fourie
 phase, csp joint; luminance edits, chroma kept) morphs every input to each pixel-L2 budget, in
 the frozen regime (one gradient, the paper's method) and the anchored regime (a gradient per
 step; on the centre crop of each photo only, since it costs a forward and backward per step
-and per bisection round: about 11 s per 224² image and method on the 2-core CPU).
+and per budget-search round: about 11 s per 224² image and method on the 2-core CPU).
 
 Per (regime, budget, method), over the inputs every method attained: the median driver
 target probability, the driver's and each judge's success (argmax = target), the median gain

@@ -19,7 +19,7 @@ practice but not in theory. Per image, vectorised over the batch:
    origin and the last two, an Illinois step (regula falsi on the bracket's ends that halves
    the value of an end kept twice running), the midpoint.
 
-On the frozen morphs of bench/morph_efficiency.py this takes 4-6 evaluations where bisection
+On the frozen morphs of bench/morph_efficiency.py this takes 4-7 evaluations where bisection
 took 17-20. An image is ``attained`` when its closest evaluation is within BUDGET_CONTRACT of
 the budget; otherwise its t is the one that came closest.
 """
