@@ -10,6 +10,18 @@ from .selection import Selection
 from .spec import PyramidSpec
 
 
+class NotScriptableError(TypeError):
+    """torch.jit.script of a module holding a pyramid: TorchScript cannot compile its Python
+    (dataclass specs, custom-op dispatch), so say what works instead."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"{name} cannot be compiled by torch.jit.script (TorchScript does not support its "
+            "Python: pyramid dataclasses and custom-op dispatch). Use torch.compile(model), "
+            "or torch.export.export(model, (example_input,)) for a graph to save and deploy"
+        )
+
+
 class SteerablePyramid(nn.Module):
     """Complex (or real) steerable pyramid; ``forward`` is :meth:`build`.
 
@@ -56,6 +68,10 @@ class SteerablePyramid(nn.Module):
         return collapse(coeffs, self.backend, levels=levels, bands=bands)
 
     forward = build
+
+    def __prepare_scriptable__(self):
+        """torch.jit.script calls this on every submodule first: refuse clearly."""
+        raise NotScriptableError(type(self).__name__)
 
     def extra_repr(self) -> str:
         s = self.spec

@@ -125,6 +125,7 @@ class Pyramid:
                 "from_tensor needs an undecimated spec (downsample=False): only then do all "
                 "levels share the image size"
             )
+        _check_channel_tensor(tensor, spec, split_complex)
         spec = spec.resolve(tuple(tensor.shape[-2:]))
         k, height = spec.orientations, spec.height
         counts = [1, *([k] * height), 1]
@@ -141,6 +142,37 @@ class Pyramid:
         return (
             f"Pyramid(highpass={tuple(self.highpass.shape)}, bands=[{bands}], "
             f"lowpass={tuple(self.lowpass.shape)}, dtype={self.highpass.dtype}, spec={self.spec})"
+        )
+
+
+def _check_channel_tensor(tensor: Tensor, spec: PyramidSpec, split_complex: bool) -> None:
+    """Raise TypeError/ValueError unless ``tensor`` can be :meth:`Pyramid.from_tensor`'s
+    input for ``spec``: floating, complex exactly when the spec's bands are and not split."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"tensor must be a torch.Tensor, got {type(tensor).__name__}")
+    if not isinstance(split_complex, bool):
+        raise TypeError(f"split_complex must be True or False, got {split_complex!r}")
+    if not (tensor.is_floating_point() or tensor.is_complex()):
+        raise TypeError(f"tensor must be floating or complex, got {tensor.dtype}")
+    if split_complex and not spec.is_complex:
+        raise ValueError(
+            "split_complex=True needs a complex spec (is_complex=True): a real pyramid has no "
+            "(Re, Im) channel pairs"
+        )
+    if tensor.is_complex() and not spec.is_complex:
+        raise TypeError(
+            f"a real pyramid's channels are real, got a {tensor.dtype} tensor: pass a spec "
+            "with is_complex=True, or tensor.real if the imaginary parts are meant to go"
+        )
+    if spec.is_complex and not split_complex and not tensor.is_complex():
+        raise TypeError(
+            f"a complex pyramid's channels are complex, got a {tensor.dtype} tensor: pass "
+            "split_complex=True if it holds (Re, Im) channel pairs"
+        )
+    if tensor.dim() < 3 or min(tensor.shape[-2:]) < 4:
+        raise ValueError(
+            f"tensor of shape {tuple(tensor.shape)} is too small to be a pyramid's channels: "
+            "it must be (..., C, H, W) with H and W >= 4"
         )
 
 

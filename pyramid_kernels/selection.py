@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import Tensor
 
-Selection = str | Iterable[int | str]
+Selection = str | int | Iterable[int | str]
 RESIDUALS = ("highpass", "lowpass")
 
 
@@ -85,17 +86,59 @@ def _parse(text: str) -> CoefficientSelection | None:
         ) from None
 
 
+def selection_items(value: Selection, name: str, names: tuple[str, ...]) -> list[int | str]:
+    """The integers and names a selection argument holds, or ["all"] for "all".
+
+    Accepted: "all"; one index or name; an iterable (list, tuple, range, set) of them; a NumPy
+    or torch integer array (0-d or 1-d). An index is a Python or NumPy integer or a 0-d integer
+    tensor or array; a name is one of ``names``. Bools, floats, nested sequences, None and
+    other strings are a TypeError naming ``name``; an empty selection is a ValueError.
+    """
+    accepts = f"'all', an index or a list of indices{' and of ' + str(names) if names else ''}"
+    if isinstance(value, str):
+        if value == "all" or value in names:
+            return [value]
+        raise ValueError(f"{name} must be {accepts}, got the string {value!r}")
+    if isinstance(value, (Tensor, np.ndarray)) and value.ndim > 1:
+        raise TypeError(f"{name} must be {accepts}: got an array of shape {tuple(value.shape)}")
+    single = isinstance(value, (int, np.integer)) or (
+        isinstance(value, (Tensor, np.ndarray)) and value.ndim == 0
+    )
+    if single:
+        items = [value]
+    elif isinstance(value, (Tensor, np.ndarray, Iterable)) and not isinstance(value, bytes):
+        items = list(value)
+    else:
+        raise TypeError(f"{name} must be {accepts}, got {type(value).__name__}")
+    if not items:
+        raise ValueError(f"{name} selects nothing: pass 'all' or at least one index")
+    return [_item(item, name, names, accepts) for item in items]
+
+
+def _item(item, name: str, names: tuple[str, ...], accepts: str) -> int | str:
+    """One element of a selection as a Python int or one of ``names``."""
+    if isinstance(item, str) and item in names:
+        return item
+    if isinstance(item, (Tensor, np.ndarray)) and item.ndim == 0:
+        integer = (
+            not item.dtype.is_floating_point and not item.dtype.is_complex
+            if isinstance(item, Tensor)
+            else item.dtype.kind in "iu"
+        )
+        if integer and item.dtype not in (torch.bool, np.bool_):
+            return int(item.item())
+    elif isinstance(item, (int, np.integer)) and not isinstance(item, (bool, np.bool_)):
+        return int(item)
+    shown = f"{type(item).__name__} {item!r}" if not isinstance(item, str) else repr(item)
+    raise TypeError(f"{name} must be {accepts}; it holds {shown}")
+
+
 def _levels(levels: Selection, height: int) -> set[int | str]:
     """The levels (ints and residual names) a ``levels`` argument selects."""
     every = {*range(height), *RESIDUALS}
-    if isinstance(levels, str):
-        if levels != "all":
-            raise ValueError(
-                f"levels must be 'all' or an iterable of level indices and {RESIDUALS}, "
-                f"got {levels!r}"
-            )
+    chosen = set(selection_items(levels, "levels", RESIDUALS))
+    if chosen == {"all"}:
         return every
-    chosen = set(levels)
     unknown = chosen - every
     if unknown:
         raise ValueError(
@@ -107,13 +150,10 @@ def _levels(levels: Selection, height: int) -> set[int | str]:
 
 def _bands(bands: Selection, orientations: int) -> tuple[int, ...] | None:
     """The band indices a ``bands`` argument keeps (None: all)."""
-    if isinstance(bands, str):
-        if bands != "all":
-            raise ValueError(f"bands must be 'all' or an iterable of band indices, got {bands!r}")
+    keep = selection_items(bands, "bands", ())
+    if keep == ["all"]:
         return None
-    keep = tuple(sorted(set(bands)))
-    if any(
-        isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < orientations for b in keep
-    ):
+    keep = tuple(sorted(set(keep)))
+    if not all(0 <= b < orientations for b in keep):
         raise ValueError(f"bands must hold band indices 0..{orientations - 1}, got {list(keep)}")
     return keep

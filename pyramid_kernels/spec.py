@@ -14,7 +14,10 @@ SYNTHESIS_MODES = ("adjoint", "real")
 
 
 def max_height(size: tuple[int, int]) -> int:
-    """Deepest pyramid an (H, W) image supports: floor(log2 min(H, W)) - 2."""
+    """Deepest pyramid an (H, W) image supports: floor(log2 min(H, W)) - 2 (-1 for an empty
+    or negative size)."""
+    if min(size) < 1:
+        return -1
     return int(math.floor(math.log2(min(size)))) - 2
 
 

@@ -39,10 +39,7 @@ def steering_weights(
     """
     if isinstance(orientations, bool) or not isinstance(orientations, int) or orientations < 1:
         raise ValueError(f"orientations must be an int >= 1, got {orientations!r}")
-    if not isinstance(angles, Tensor):
-        angles = torch.as_tensor(angles, dtype=dtype, device=device)
-    if angles.is_complex() or not angles.is_floating_point():
-        angles = angles.to(dtype)
+    angles = _real_angles(angles, dtype, device)
     angles = angles.to(device=device or angles.device).reshape(-1)
     k, n = orientations, orientations - 1
     theta = torch.arange(k, dtype=angles.dtype, device=angles.device) * (math.pi / k)
@@ -53,6 +50,28 @@ def steering_weights(
             2.0 * torch.cos(m * delta) if even_phase else -2.0 * torch.sin(m * delta)
         )
     return (weights / k).to(dtype)
+
+
+def _real_angles(angles, dtype: torch.dtype, device) -> Tensor:
+    """``angles`` as a real floating tensor; TypeError for complex or bool angles."""
+    given = angles
+    if not isinstance(angles, Tensor):
+        try:
+            inferred = torch.as_tensor(angles).dtype  # what the values are: bool, complex
+            angles = torch.as_tensor(
+                angles,
+                dtype=torch.float64 if inferred.is_floating_point else inferred,
+                device=device,
+            )
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise TypeError(
+                f"angles must be real numbers (radians) or a real tensor: {error}"
+            ) from None
+    if angles.is_complex() or angles.dtype == torch.bool:
+        fix = "; pass their real part (angles.real)" if angles.is_complex() else ""
+        raise TypeError(f"angles must be real numbers (radians), got {angles.dtype} values{fix}")
+    keep = isinstance(given, Tensor) and angles.is_floating_point()
+    return angles if keep else angles.to(dtype)
 
 
 def steer(bands: Tensor, angles: Tensor | Sequence[float], even_phase: bool = True) -> Tensor:

@@ -24,6 +24,7 @@ import torch
 
 from ..backends import BACKENDS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
+from .image_io import check_writable
 from .photo_demo import BUDGET as PHOTO_BUDGET
 from .protocol import DEMO_MNIST_BUDGET, mnist_budget
 
@@ -507,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "morph" and not args.out.lower().endswith((".gif", ".png")):
         parser.error("--out must end in .gif or .png")
     try:
+        out = getattr(args, "out", None)
+        if out is not None:  # before any work: a morph must not run only to fail at the end
+            check_writable(out, folder=args.command != "morph")
         return args.run(args)
     except (CLIError, ValueError, TypeError, OSError) as error:
         if args.debug:

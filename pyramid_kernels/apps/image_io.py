@@ -21,11 +21,37 @@ def to_uint8(image: torch.Tensor) -> np.ndarray:
     return array
 
 
-def write_atomic(path: str | os.PathLike, save) -> Path:
-    """Call ``save(tmp_path)`` on a temporary file beside ``path``, then rename it into place."""
+def check_writable(path: str | os.PathLike, folder: bool = False) -> Path:
+    """``path`` if a file (``folder``: a folder) can be written there, else an OSError that
+    names it: its nearest existing ancestor must be a writable folder, and ``path`` itself,
+    if it exists, a file (a folder)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    kind = "folder" if folder else "file"
+    if path.exists() and path.is_dir() != folder:
+        raise IsADirectoryError(
+            f"cannot write the {kind} {path}: it is a {'file' if folder else 'folder'}"
+        )
+    ancestor = path if folder and path.exists() else path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise NotADirectoryError(
+            f"cannot write the {kind} {path}: {ancestor} is a file, not a folder"
+        )
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise PermissionError(f"cannot write the {kind} {path}: {ancestor} is not writable")
+    return path
+
+
+def write_atomic(path: str | os.PathLike, save) -> Path:
+    """Call ``save(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
+    OSErrors of the folder or the temporary file name ``path``."""
+    path = check_writable(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from error
     os.close(fd)
     try:
         save(tmp)
@@ -33,9 +59,11 @@ def write_atomic(path: str | os.PathLike, save) -> Path:
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.strerror:  # name the path asked for, not tmp
+            raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from error
         raise
     return path
 

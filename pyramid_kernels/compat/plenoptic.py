@@ -17,24 +17,46 @@ The constructor arguments and defaults, ``forward`` (an OrderedDict keyed
   but the kernels need no per-size setup; float64 inputs compute in float64;
 - ``forward(x, scales)`` skips the levels below the coarsest one asked for (the coarser
   levels and the low-pass residual), not the finer ones;
-- ``backend`` (an extra keyword) picks the kernels: "auto" (Triton on CUDA, C++ on CPU).
+- ``backend`` (an extra keyword) picks the kernels: "auto" (Triton on CUDA, C++ on CPU);
+- arguments are strict where plenoptic relies on Python truthiness or ``int()``: the flags
+  must be bools (``is_complex="no"`` is an error, not True), ``twidth`` and ``height``
+  integers (0.5 is an error, not 0), ``image_shape`` at least 4 x 4.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 
+import numpy as np
 from torch import Tensor, nn
 
 from ..backends import BACKENDS
 from ..channels import stack_channels, unstack_channels
+from ..module import NotScriptableError
 from ..pyramid import Pyramid, build_with_spec, collapse
+from ..selection import selection_items
 from ..spec import PyramidSpec, max_height
 from ..steering import steer, steering_weights
 
 HIGHPASS, LOWPASS = "residual_highpass", "residual_lowpass"
+
+
+def _positive_int(name: str, value, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``: Python and NumPy integers and integral floats (as
+    plenoptic's int(value) would take them); bools, other floats and strings are refused."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        raise TypeError(f"{name} must be an integer >= {minimum}, but got {value!r}!")
+    if not math.isfinite(value) or value != int(value) or value < minimum:
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}, but got {value!r}! (plenoptic casts it "
+            "with int(), which would turn 0.5 into 0 and 2.5 into 2)"
+        )
+    return int(value)
+
+
 _OURS = {HIGHPASS: "highpass", LOWPASS: "lowpass"}
 
 
@@ -65,20 +87,33 @@ class SteerablePyramidFreq(nn.Module):
             raise ValueError(f"image_shape must be castable to ints, but got {image_shape}!")
         if len(shape) != 2:
             raise ValueError(f"image_shape must be a tuple of length 2, but got {shape}!")
+        if min(shape) < 4:
+            raise ValueError(
+                f"image_shape must hold two sizes of at least 4 pixels (the smallest image a "
+                f"steerable pyramid takes), but got {shape}!"
+            )
         if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= 15:
             raise ValueError("order must be an integer in the range [0, 15].")
+        for name, flag in [
+            ("is_complex", is_complex),
+            ("downsample", downsample),
+            ("tight_frame", tight_frame),
+        ]:
+            if not isinstance(flag, (bool, np.bool_)):
+                raise TypeError(f"{name} must be True or False, but got {flag!r}!")
         if order == 0 and is_complex:
             raise ValueError(
                 "Complex pyramid cannot have order=0! Its one band has no analytic pair."
             )
-        if twidth <= 0:
-            raise ValueError("twidth must be positive.")
+        twidth = _positive_int("twidth", twidth)
         top = max_height(shape)
-        if height == "auto":
+        if isinstance(height, str):
+            if height != "auto":
+                raise ValueError(f"Height must be a non-negative integer or 'auto', got {height!r}")
             num_scales = top
-        elif isinstance(height, str) or height < 0:
+        elif isinstance(height, (int, float)) and height < 0:  # plenoptic's words for it
             raise ValueError("Height must be a non-negative integer.")
-        elif height > top:
+        elif _positive_int("height", height, minimum=0) > top:
             raise ValueError(f"Cannot build pyramid higher than {top:.0f} levels.")
         else:
             num_scales = int(height)
@@ -88,8 +123,7 @@ class SteerablePyramidFreq(nn.Module):
         self.order = order
         self.num_orientations = order + 1
         self.num_scales = num_scales
-        self.is_complex = bool(is_complex)
-        self.downsample = bool(downsample)
+        self.is_complex, self.downsample = bool(is_complex), bool(downsample)
         self.tight_frame = bool(tight_frame)
         self.fft_norm = "ortho" if tight_frame else "backward"
         self.backend = backend
@@ -97,7 +131,7 @@ class SteerablePyramidFreq(nn.Module):
         self.spec = PyramidSpec(
             num_scales,
             self.num_orientations,
-            float(int(twidth)),
+            float(twidth),
             self.is_complex,
             self.tight_frame,
             "real",
@@ -117,7 +151,7 @@ class SteerablePyramidFreq(nn.Module):
             )
         if image.dim() != 4:
             raise ValueError("Input image must be 4d (batch, channel, height, width)!")
-        scales = self.scales if scales is None else list(scales)
+        scales = self.scales if scales is None else selection_items(scales, "scales", tuple(_OURS))
         levels = [s for s in scales if isinstance(s, int)]
         unknown = [s for s in scales if not isinstance(s, int) and s not in _OURS]
         if unknown or any(not 0 <= s < self.num_scales for s in levels):
@@ -140,6 +174,10 @@ class SteerablePyramidFreq(nn.Module):
         for key, value in out.items():
             self.pyr_size[key] = tuple(value.shape[-2:])
         return out
+
+    def __prepare_scriptable__(self):
+        """torch.jit.script calls this on every submodule first: refuse clearly."""
+        raise NotScriptableError(type(self).__name__)
 
     def _pyramid(self, pyr_coeffs: OrderedDict) -> Pyramid:
         for s in self.scales:
@@ -165,7 +203,9 @@ class SteerablePyramidFreq(nn.Module):
                 raise TypeError(
                     f"levels must be a list of levels or the string 'all' but got {levels}"
                 )
-            levels = [_OURS.get(level, level) for level in levels]
+            levels = [
+                _OURS.get(level, level) if isinstance(level, str) else level for level in levels
+            ]
         if not isinstance(bands, str) and not hasattr(bands, "__iter__"):
             raise TypeError(f"bands must be a list of ints or the string 'all' but got {bands}")
         return collapse(pyramid, self.backend, levels=levels, bands=bands)

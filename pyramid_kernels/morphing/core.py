@@ -136,6 +136,11 @@ def _validate_inputs(model, x, options: MorphOptions) -> None:
                 f"clamp={options.clamp}: rescale the images to the clamp range, or pass "
                 "clamp=(low, high) for their range (clamp=None morphs without clamping)"
             )
+    if 0 in x.shape[1:]:
+        raise ValueError(
+            f"x has shape {tuple(x.shape)}: its images are empty; pass (B, C, H, W) images "
+            "with C, H and W >= 1 (H and W >= 4 for a pyramid space)"
+        )
     if options.color == "luminance" and x.shape[1] != 3:
         raise ValueError(f"color='luminance' needs RGB images (C = 3), got C = {x.shape[1]}")
     if options.cuda_graph and x.device.type != "cuda":
@@ -168,6 +173,20 @@ def _labels(value, batch: int, name: str, device) -> Tensor:
     if labels.shape != (batch,):
         raise ValueError(f"{name} must be an int or shape ({batch},), got {tuple(labels.shape)}")
     return labels
+
+
+def _input_gradient(total: Tensor, inputs: list[Tensor]) -> list[Tensor]:
+    """d total / d inputs; ValueError when the model's logits do not depend on the inputs."""
+    grads = None
+    if total.requires_grad:
+        grads = torch.autograd.grad(total, inputs, allow_unused=True)
+    if grads is None or any(g is None for g in grads):
+        raise ValueError(
+            "the model's logits carry no gradient to the image: the output does not depend on "
+            "the input, or the forward detaches it (.detach(), torch.no_grad(), a NumPy round "
+            "trip); morph needs a model differentiable in its input"
+        )
+    return list(grads)
 
 
 def _logits(model, images: Tensor) -> Tensor:
@@ -280,7 +299,7 @@ class _Group:
         with torch.enable_grad():
             image = self.to_image(space.render(params), straight_through=True)
             total = self.loss(_logits(self.model, image)).sum()
-            return list(torch.autograd.grad(total, params))
+            return _input_gradient(total, params)
 
     def image_gradient(self, edited: Tensor, inspect: Callable | None = None) -> Tensor:
         """dL/d(edited channels) (B, C', H, W) of the image made from ``edited``."""
@@ -289,7 +308,7 @@ class _Group:
             logits = _logits(self.model, self.to_image(edited, straight_through=True))
             if inspect is not None:
                 inspect(logits.detach())
-            return torch.autograd.grad(self.loss(logits).sum(), edited)[0]
+            return _input_gradient(self.loss(logits).sum(), [edited])[0]
 
     def step_size(self, grads: list[Tensor], sigma: Tensor | None, peak=None) -> Tensor:
         """(n,) u for the gradients of n images (``peak``: their largest |g|, if known)."""

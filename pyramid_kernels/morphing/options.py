@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+import numpy as np
+
 from ..backends import BACKENDS
 from ..module import SteerablePyramid
 
@@ -67,8 +69,14 @@ class MorphOptions:
         if len(given) > 1:
             raise ValueError(f"pass at most one of amplification, phase_step, budget; got {given}")
         for name, value in given.items():
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)
+            ):
+                raise TypeError(f"{name} must be a number > 0 (not a flag), got {value!r}")
+            if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+            if isinstance(value, np.generic):
+                object.__setattr__(self, name, float(value))
         if not given:
             object.__setattr__(self, "phase_step", DEFAULT_PHASE_STEP)
         clamp = self.clamp
