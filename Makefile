@@ -3,13 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint format clean asan
+.PHONY: demo test bench docs lint format clean asan
 
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet setuptools wheel
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet --no-build-isolation -e ".[test,bench]"
+	$(PY) -m pip install --quiet --no-build-isolation -e ".[test,bench,docs]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -20,6 +20,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+# the documentation site, offline, into site/; any warning fails the build
+docs: $(STAMP)
+	$(VENV)/bin/mkdocs build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

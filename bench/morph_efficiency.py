@@ -26,7 +26,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -38,6 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from resnet18 import resnet18_shaped  # noqa: E402
 from run import STEADY_MALLOC  # noqa: E402
+from timing import best_times  # noqa: E402
 
 STEPS, PHASE_STEP, REPEATS = 11, 0.2, 3
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -89,26 +89,6 @@ def model_work(model, x, target):
     with torch.no_grad():
         for _ in range(STEPS):
             model(x)
-
-
-def _sync():
-    if DEVICE == "cuda":
-        torch.cuda.synchronize()
-
-
-def best_times(fns: dict, repeats: int, *args) -> dict:
-    """Best of ``repeats`` runs of each fn, interleaved so a slow stretch hits all alike."""
-    for fn in fns.values():
-        fn(*args)  # warm-up
-    times = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            _sync()
-            start = time.perf_counter()
-            fn(*args)
-            _sync()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(t) for name, t in times.items()}
 
 
 def distance_evaluations(case: str, *args) -> int:

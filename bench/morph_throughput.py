@@ -32,6 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from resnet18 import resnet18_shaped  # noqa: E402
 from run import STEADY_MALLOC  # noqa: E402
+from timing import best_times  # noqa: E402
 
 STEPS, AMPLIFICATION, REPEATS = 11, 50.0, 5
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -144,23 +145,7 @@ def model_only_pk(model, x, target):
 
 
 def best_time(fn, *args) -> float:
-    return best_times({"fn": fn}, *args)["fn"]
-
-
-def best_times(fns: dict, *args) -> dict:
-    """Best of REPEATS runs of each fn, the runs interleaved (fn1, fn2, ..., fn1, ...) so that
-    a slow stretch of the machine hits every fn alike."""
-    for fn in fns.values():
-        fn(*args)  # warm-up
-    times = {name: [] for name in fns}
-    for _ in range(REPEATS):
-        for name, fn in fns.items():
-            _sync()
-            start = time.perf_counter()
-            fn(*args)
-            _sync()
-            times[name].append(time.perf_counter() - start)
-    return {name: min(t) for name, t in times.items()}
+    return best_times({"fn": fn}, REPEATS, *args)["fn"]
 
 
 def peak_memory(fn, *args) -> str:
@@ -237,6 +222,7 @@ def main() -> Path:
                 "model": model_only,
                 "model pk": model_only_pk,
             },
+            REPEATS,
             model,
             x,
             target,

@@ -1,6 +1,7 @@
 """pyramid_kernels: a fast, exact, differentiable complex steerable pyramid for PyTorch."""
 
 from . import data, models
+from ._version import __version__ as __version__
 from .backends import available_backends
 from .generating import generate
 from .module import SteerablePyramid
@@ -22,4 +23,3 @@ __all__ = [
     "morph",
     "max_height",
 ]
-__version__ = "0.1.0"

@@ -57,7 +57,18 @@ def _triton_reason(device_type: str) -> str | None:
 
 
 def available_backends(device_type: str = "cpu") -> dict[str, str | None]:
-    """Map each concrete backend to None when it can run on ``device_type``, else the reason."""
+    """Which concrete backends can run on a device type, and why not.
+
+    Parameters
+    ----------
+    device_type : str
+        "cpu" or "cuda".
+
+    Returns
+    -------
+    dict of str to str or None
+        Each backend mapped to None when it can run, else the reason it cannot.
+    """
     return {"torch": None, "cpp": _cpp_reason(device_type), "triton": _triton_reason(device_type)}
 
 

@@ -34,9 +34,21 @@ def _all_digits() -> tuple[Tensor, Tensor]:
 
 
 def digits(split: str = "test") -> tuple[Tensor, Tensor]:
-    """(images (N, 1, 32, 32) float32 in [0, 1], labels (N,) int64) for split "train" or "test".
+    """The embedded handwritten digits (scikit-learn's, upsampled to 32x32).
 
     The split is a fixed random permutation (seed 0): 597 test images, 1,200 train images.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+        Which split.
+
+    Returns
+    -------
+    images : Tensor
+        (N, 1, 32, 32) float32 in [0, 1].
+    labels : Tensor
+        (N,) int64.
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
@@ -48,7 +60,17 @@ def digits(split: str = "test") -> tuple[Tensor, Tensor]:
 
 @dataclass(frozen=True)
 class Photo:
-    """A bundled photograph: what shows, where it comes from, its licence."""
+    """A bundled photograph: what shows, where it comes from, its licence.
+
+    Parameters
+    ----------
+    subject : str
+        What the photo shows.
+    source : str
+        Where it comes from.
+    licence : str
+        Its licence.
+    """
 
     subject: str
     source: str
@@ -124,10 +146,24 @@ def _raw_photos() -> dict[str, Tensor]:
 def photos(
     size: int | tuple[int, int] = 224, names=None, fit: str = "crop"
 ) -> tuple[Tensor, tuple[str, ...]]:
-    """(images (N, 3, H, W) float32 in [0, 1], names): the bundled photographs (all of
-    ``PHOTOS`` in its order, or those in ``names``), resized to ``size`` (an int: square)
-    keeping the aspect ratio by ``fit`` ("crop" the centre, "pad", or "stretch")."""
-    from .apps.image_files import resize_images
+    """The bundled photographs, resized.
+
+    Parameters
+    ----------
+    size : int or (int, int)
+        Output size (an int: square).
+    names : sequence of str or None
+        Which photos (default: all of ``PHOTOS``, in its order).
+    fit : {"crop", "pad", "stretch"}
+        How the aspect ratio is kept: crop the centre, pad, or stretch.
+
+    Returns
+    -------
+    images : Tensor
+        (N, 3, H, W) float32 in [0, 1].
+    names : tuple of str
+    """
+    from .io.image_files import resize_images
 
     size = (size, size) if isinstance(size, int) and not isinstance(size, bool) else size
     if not (

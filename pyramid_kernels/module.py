@@ -23,18 +23,29 @@ class NotScriptableError(TypeError):
 
 
 class SteerablePyramid(nn.Module):
-    """Complex (or real) steerable pyramid; ``forward`` is :meth:`build`.
+    """Complex (or real) steerable pyramid as an ``nn.Module``; ``forward`` is :meth:`build`.
 
-    Args:
-        height: number of band-pass levels, or "auto" for floor(log2 min(H, W)) - 2.
-        orientations: K bands per level (>= 2 when complex).
-        twidth: width of the radial transition in octaves (> 0).
-        is_complex: complex (analytic, one-sided) bands, or real bands.
-        tight_frame: orthonormal scaling (||coeffs|| = ||x||); False gives pyrtools amplitudes.
-        synthesis: "adjoint" (analytic projection of complex bands) or "real" (real parts).
-        backend: "auto", "torch", "cpp" or "triton".
-        downsample: False gives the undecimated pyramid (every band at the image size; still a
-            tight frame when ``tight_frame``).
+    It has no parameters and no buffers (the masks are closed-form).
+
+    Parameters
+    ----------
+    height : int or "auto"
+        Number of band-pass levels, or "auto" for floor(log2 min(H, W)) - 2.
+    orientations : int
+        K bands per level (>= 2 when complex).
+    twidth : float
+        Width of the radial transition in octaves (> 0).
+    is_complex : bool
+        Complex (analytic, one-sided) bands, or real bands.
+    tight_frame : bool
+        Orthonormal scaling (||coeffs|| = ||x||); False gives pyrtools amplitudes.
+    synthesis : {"adjoint", "real"}
+        Analytic projection of complex bands, or their real parts, at collapse.
+    backend : {"auto", "torch", "cpp", "triton"}
+        The kernels.
+    downsample : bool
+        False gives the undecimated pyramid (every band at the image size; still a tight frame
+        when ``tight_frame``).
     """
 
     def __init__(
@@ -57,14 +68,38 @@ class SteerablePyramid(nn.Module):
         self.backend = backend
 
     def build(self, x: Tensor) -> Pyramid:
-        """x real (..., H, W) -> :class:`Pyramid`."""
+        """The pyramid of real images.
+
+        Parameters
+        ----------
+        x : Tensor
+            (..., H, W) real images.
+
+        Returns
+        -------
+        Pyramid
+        """
         return build_with_spec(x, self.spec, self.backend)
 
     def collapse(
         self, coeffs: Pyramid, *, levels: Selection = "all", bands: Selection = "all"
     ) -> Tensor:
-        """:class:`Pyramid` -> real (..., H, W); gradients flow to the coefficients.
-        ``levels`` / ``bands``: reconstruct from part of them (:meth:`Pyramid.select`)."""
+        """Real images from coefficients; gradients flow to the coefficients.
+
+        Parameters
+        ----------
+        coeffs : Pyramid
+            The coefficients.
+        levels : "all", int, or iterable of int and str
+            Reconstruct from part of them (:meth:`Pyramid.select`).
+        bands : "all", int, or iterable of int
+            Band indices kept in each selected level.
+
+        Returns
+        -------
+        Tensor
+            (..., H, W).
+        """
         return collapse(coeffs, self.backend, levels=levels, bands=bands)
 
     forward = build
@@ -74,6 +109,12 @@ class SteerablePyramid(nn.Module):
         raise NotScriptableError(type(self).__name__)
 
     def extra_repr(self) -> str:
+        """The module's settings, as ``print(module)`` shows them.
+
+        Returns
+        -------
+        str
+        """
         s = self.spec
         return (
             f"height={s.height!r}, orientations={s.orientations}, twidth={s.twidth}, "

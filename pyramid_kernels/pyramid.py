@@ -22,12 +22,21 @@ from .validation import check_coefficients, check_image
 class Pyramid:
     """Coefficients of a steerable pyramid, with the spec that made them.
 
-    highpass: (..., H, W) real residual.
-    bands:    tuple with one tensor per level l = 0 (finest) .. height-1, each (..., K, H_l, W_l),
-              complex when ``spec.is_complex``; H_0 = H and H_{l+1} = ceil(H_l / 2), or
-              H_l = H for an undecimated pyramid (``spec.downsample=False``).
-    lowpass:  (..., H_L, W_L) real residual, L = height.
-    spec:     the resolved :class:`PyramidSpec` (integer height).
+    Immutable and validated on construction; pickles, deep-copies, is a pytree and loads with
+    ``torch.load(..., weights_only=True)``.
+
+    Parameters
+    ----------
+    highpass : Tensor
+        (..., H, W) real high-pass residual.
+    bands : tuple of Tensor
+        One tensor per level l = 0 (finest) .. height-1, each (..., K, H_l, W_l), complex when
+        ``spec.is_complex``; H_0 = H and H_{l+1} = ceil(H_l / 2), or H_l = H for an undecimated
+        pyramid (``spec.downsample=False``).
+    lowpass : Tensor
+        (..., H_L, W_L) real low-pass residual, L = height.
+    spec : PyramidSpec
+        The resolved spec (integer height) that made the coefficients.
     """
 
     highpass: Tensor
@@ -53,7 +62,17 @@ class Pyramid:
         return self
 
     def replace(self, **changes) -> Pyramid:
-        """A new Pyramid with some of highpass / bands / lowpass replaced, same spec; validated."""
+        """A new Pyramid with some of highpass / bands / lowpass replaced; same spec, validated.
+
+        Parameters
+        ----------
+        **changes : Tensor or sequence of Tensor
+            ``highpass=``, ``bands=`` and / or ``lowpass=``, shaped like the ones they replace.
+
+        Returns
+        -------
+        Pyramid
+        """
         unknown = set(changes) - {"highpass", "bands", "lowpass"}
         if unknown:
             raise TypeError(
@@ -76,17 +95,45 @@ class Pyramid:
         return (self.highpass, *self.bands, self.lowpass)
 
     def steer(self, angles: Tensor | Sequence[float]) -> tuple[Tensor, ...]:
-        """Each level's responses at ``angles`` (radians, (A,)): tuple of (..., A, H_l, W_l),
-        linear combinations of the level's K bands (:mod:`pyramid_kernels.steering`: exact for
-        real bands and for the real part of complex ones). Differentiable."""
+        """Each level's responses at ``angles``: linear combinations of the level's K bands.
+
+        Exact for real bands and for the real part of complex ones
+        (:mod:`pyramid_kernels.steering`). Differentiable in the bands and the angles.
+
+        Parameters
+        ----------
+        angles : Tensor or sequence of float
+            (A,) real angles in radians, or a scalar.
+
+        Returns
+        -------
+        tuple of Tensor
+            Per level (..., A, H_l, W_l), complex when the bands are.
+        """
         return tuple(steering.steer(b, angles) for b in self.bands)
 
     def select(self, levels: Selection = "all", bands: Selection = "all") -> Pyramid:
         """These coefficients with everything outside the selection set to zero.
 
-        levels: "all" or an iterable of level indices 0..height-1 and "highpass" / "lowpass"
-            (residuals not listed are zeroed). bands: "all" or an iterable of band indices
-            0..K-1, kept in every selected level.
+        Parameters
+        ----------
+        levels : "all", int, or iterable of int and str
+            Level indices 0..height-1 and "highpass" / "lowpass" (residuals not listed are zeroed);
+            Python or NumPy integers, integer arrays and tensors, ranges.
+        bands : "all", int, or iterable of int
+            Band indices 0..K-1, kept in every selected level.
+
+        Returns
+        -------
+        Pyramid
+            Same shapes and spec.
+
+        Examples
+        --------
+        >>> import torch, pyramid_kernels as pk
+        >>> c = pk.build(torch.rand(32, 32), height=3)
+        >>> float(c.select(levels=[0]).lowpass.abs().max())
+        0.0
         """
         chosen = CoefficientSelection.of(levels, bands, self.height, self.spec.orientations)
         if chosen is None:
@@ -107,17 +154,42 @@ class Pyramid:
         )
 
     def to_tensor(self, split_complex: bool = False) -> Tensor:
-        """The coefficients as channels (..., C, H, W) of an undecimated pyramid: highpass,
-        level 0's K bands, ..., level L-1's, lowpass (C = K L + 2). Complex bands stay complex
-        (residuals cast to complex), or with ``split_complex`` become (Re, Im) channel pairs
-        (C = 2 K L + 2, real). Inverse: :meth:`from_tensor`."""
+        """The coefficients as channels of an undecimated pyramid (``downsample=False``).
+
+        Channels: highpass, level 0's K bands, ..., level L-1's, lowpass.
+
+        Parameters
+        ----------
+        split_complex : bool
+            False: complex bands stay complex and the residuals are cast to complex
+            (C = K L + 2). True: each complex band becomes a (Re, Im) pair of real channels
+            (C = 2 K L + 2).
+
+        Returns
+        -------
+        Tensor
+            (..., C, H, W). Inverse: :meth:`from_tensor`.
+        """
         parts = [self.highpass.unsqueeze(-3), *self.bands, self.lowpass.unsqueeze(-3)]
         return stack_channels(parts, split_complex)
 
     @staticmethod
     def from_tensor(tensor: Tensor, spec: PyramidSpec, split_complex: bool = False) -> Pyramid:
-        """Inverse of :meth:`to_tensor`: (..., C, H, W) -> :class:`Pyramid` of ``spec`` (an
-        undecimated spec; height "auto" resolves against (H, W))."""
+        """Inverse of :meth:`to_tensor`.
+
+        Parameters
+        ----------
+        tensor : Tensor
+            (..., C, H, W), complex for a complex spec unless ``split_complex``, real otherwise.
+        spec : PyramidSpec
+            An undecimated spec (``downsample=False``); height "auto" resolves against (H, W).
+        split_complex : bool
+            Whether the complex bands were stored as (Re, Im) channel pairs.
+
+        Returns
+        -------
+        Pyramid
+        """
         if not isinstance(spec, PyramidSpec):
             raise TypeError(f"spec must be a PyramidSpec, got {type(spec).__name__}")
         if spec.downsample:
@@ -199,10 +271,43 @@ def build(
     backend: str = "auto",
     downsample: bool = True,
 ) -> Pyramid:
-    """Steerable pyramid of real images x (..., H, W), float32 or float64 (halves -> float32).
+    """Steerable pyramid of real images.
 
-    Differentiable; ``synthesis`` is stored in the spec and used by :func:`collapse`.
-    ``downsample=False`` builds the undecimated pyramid (every level at the image size).
+    Parameters
+    ----------
+    x : Tensor
+        (..., H, W) real images, float32 or float64 (half precision computes in float32), on
+        CPU or CUDA; H, W >= 4.
+    height : int or "auto"
+        Number of band-pass levels; "auto" is ``max_height((H, W))``.
+    orientations : int
+        K bands per level (>= 2 when complex).
+    twidth : float
+        Width of the radial transition in octaves (> 0).
+    is_complex : bool
+        Complex (analytic, one-sided) bands, or real bands.
+    tight_frame : bool
+        Orthonormal scaling (sum of squared coefficients = that of x); False gives pyrtools /
+        plenoptic amplitudes.
+    synthesis : {"adjoint", "real"}
+        How :func:`collapse` treats complex bands: their analytic projection (the exact adjoint)
+        or their real parts (pyrtools / plenoptic). Stored in the spec.
+    backend : {"auto", "torch", "cpp", "triton"}
+        The kernels; "auto" picks Triton on CUDA and C++ on CPU when built.
+    downsample : bool
+        False builds the undecimated pyramid (every level at the image size).
+
+    Returns
+    -------
+    Pyramid
+        Differentiable in x.
+
+    Examples
+    --------
+    >>> import torch, pyramid_kernels as pk
+    >>> c = pk.build(torch.rand(2, 64, 64), height=3)
+    >>> [tuple(b.shape) for b in c.bands]
+    [(2, 4, 64, 64), (2, 4, 32, 32), (2, 4, 16, 16)]
     """
     spec = PyramidSpec(height, orientations, twidth, is_complex, tight_frame, synthesis, downsample)
     return build_with_spec(x, spec, backend)
@@ -219,10 +324,24 @@ def build_with_spec(x: Tensor, spec: PyramidSpec, backend: str = "auto") -> Pyra
 def collapse(
     coeffs: Pyramid, backend: str = "auto", *, levels: Selection = "all", bands: Selection = "all"
 ) -> Tensor:
-    """Real images (..., H, W) from a :class:`Pyramid`, using its spec's synthesis mode.
+    """Real images from a :class:`Pyramid`, by its spec's synthesis mode.
 
-    ``levels`` / ``bands`` reconstruct from part of the coefficients only, as if the rest
-    were zero (:meth:`Pyramid.select`), without reading or transforming the rest.
+    Parameters
+    ----------
+    coeffs : Pyramid
+        The coefficients; gradients flow to them.
+    backend : {"auto", "torch", "cpp", "triton"}
+        The kernels.
+    levels : "all", int, or iterable of int and str
+        Reconstruct from these levels only ("highpass" / "lowpass" name the residuals), as if
+        the rest were zero (:meth:`Pyramid.select`), without reading or transforming the rest.
+    bands : "all", int, or iterable of int
+        Reconstruct from these band indices of each selected level only.
+
+    Returns
+    -------
+    Tensor
+        (..., H, W) real images.
     """
     if not isinstance(coeffs, Pyramid):
         raise TypeError(

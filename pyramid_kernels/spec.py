@@ -14,8 +14,18 @@ SYNTHESIS_MODES = ("adjoint", "real")
 
 
 def max_height(size: tuple[int, int]) -> int:
-    """Deepest pyramid an (H, W) image supports: floor(log2 min(H, W)) - 2 (-1 for an empty
-    or negative size)."""
+    """Deepest pyramid an (H, W) image supports.
+
+    Parameters
+    ----------
+    size : tuple of int
+        (H, W).
+
+    Returns
+    -------
+    int
+        floor(log2 min(H, W)) - 2, or -1 for an empty or negative size.
+    """
     if min(size) < 1:
         return -1
     return int(math.floor(math.log2(min(size)))) - 2
@@ -47,9 +57,25 @@ def next_size(size: tuple[int, int], downsample: bool = True) -> tuple[int, int]
 class PyramidSpec:
     """Everything that defines a steerable pyramid except the image size.
 
-    ``downsample=False`` gives the undecimated pyramid: every level at the image size.
-    ``height`` is an int or "auto"; :meth:`resolve` checks an int against an image size and
-    replaces "auto" by the maximum for it (the custom ops take resolved specs only).
+    Validated on construction; the custom ops take it as one string (:meth:`op_args`).
+
+    Parameters
+    ----------
+    height : int or "auto"
+        Band-pass levels; :meth:`resolve` checks an int against an image size and replaces
+        "auto" by the maximum for it (the custom ops take resolved specs only).
+    orientations : int
+        K bands per level.
+    twidth : float
+        Radial transition width in octaves.
+    is_complex : bool
+        Complex (analytic) or real bands.
+    tight_frame : bool
+        Orthonormal scaling, or pyrtools / plenoptic amplitudes.
+    synthesis : {"adjoint", "real"}
+        How complex bands are collapsed.
+    downsample : bool
+        False gives the undecimated pyramid: every level at the image size.
     """
 
     height: int | str = "auto"
@@ -99,26 +125,65 @@ class PyramidSpec:
         return self.orientations - 1
 
     def level_sizes(self, size: tuple[int, int]) -> list[tuple[int, int]]:
-        """Sizes of levels 0..height for an (H, W) image (needs a resolved height)."""
+        """Sizes of levels 0..height for an image (needs a resolved height).
+
+        Parameters
+        ----------
+        size : tuple of int
+            (H, W).
+
+        Returns
+        -------
+        list of tuple of int
+            (H_l, W_l) for l = 0..height (the last one is the low-pass residual's).
+        """
         return level_sizes(size, self.height, self.downsample)
 
     def resolve(self, size: tuple[int, int]) -> PyramidSpec:
-        """This spec with ``height`` checked against (H, W) and "auto" replaced by the maximum
-        (cached per spec and size: it runs on every call of build)."""
+        """This spec with ``height`` checked against an image size and "auto" replaced.
+
+        Cached per spec and size: it runs on every call of build.
+
+        Parameters
+        ----------
+        size : tuple of int
+            (H, W).
+
+        Returns
+        -------
+        PyramidSpec
+            With an integer height.
+        """
         if torch.compiler.is_compiling():  # dynamo traces the function, not a cache wrapper
             return _resolve(self, tuple(size))
         return _resolve_cached(self, tuple(size))
 
     def op_args(self) -> str:
-        """The spec as the one string argument the custom ops take ("height=4;..."): every
-        field, so a new field crosses the op boundary without touching the ops."""
+        """The spec as the one string argument the custom ops take ("height=4;...").
+
+        Every field is in it, so a new field crosses the op boundary without touching the ops.
+
+        Returns
+        -------
+        str
+        """
         if torch.compiler.is_compiling():
             return _op_args(self)
         return _op_args_cached(self)
 
     @staticmethod
     def from_op_args(text: str) -> PyramidSpec:
-        """Inverse of :meth:`op_args` (validated; cached per string)."""
+        """Inverse of :meth:`op_args` (validated; cached per string).
+
+        Parameters
+        ----------
+        text : str
+            A string made by :meth:`op_args`.
+
+        Returns
+        -------
+        PyramidSpec
+        """
         return _parse_op_args(text)
 
 

@@ -30,12 +30,29 @@ def steering_weights(
     device: torch.device | str | None = None,
     even_phase: bool = True,
 ) -> Tensor:
-    """Weights (A, K) with cos^n(theta - angles[a]) = sum_b w[a, b] cos^n(theta - pi b / K).
+    """Steering weights: cos^n(theta - angles[a]) = sum_b w[a, b] cos^n(theta - pi b / K).
 
-    ``angles`` in radians, (A,) or a scalar; differentiable when it is a tensor that requires
-    grad. ``even_phase=False`` gives the sine-phase weights of pyrtools / plenoptic
+    ``even_phase=False`` gives the sine-phase weights of pyrtools / plenoptic
     (w_b = ([n even] - 2 sum_m sin(m (alpha - theta_b))) / K): every angular harmonic
     cos m(theta - alpha), m > 0, of the steered mask becomes sin m(theta - alpha).
+
+    Parameters
+    ----------
+    orientations : int
+        K >= 1 (the order is n = K - 1).
+    angles : Tensor or sequence of float
+        (A,) or a scalar, real, in radians; differentiable when a tensor that requires grad.
+    dtype : torch.dtype
+        The weights' dtype.
+    device : torch.device, str or None
+        The weights' device (default: the angles').
+    even_phase : bool
+        Cosine-phase (True) or sine-phase (False) weights.
+
+    Returns
+    -------
+    Tensor
+        (A, K) real weights.
     """
     if isinstance(orientations, bool) or not isinstance(orientations, int) or orientations < 1:
         raise ValueError(f"orientations must be an int >= 1, got {orientations!r}")
@@ -75,8 +92,22 @@ def _real_angles(angles, dtype: torch.dtype, device) -> Tensor:
 
 
 def steer(bands: Tensor, angles: Tensor | Sequence[float], even_phase: bool = True) -> Tensor:
-    """A level's bands (..., K, H, W), real or complex -> responses (..., A, H, W) at
-    ``angles`` (radians), the bands' linear combination by :func:`steering_weights`."""
+    """A level's responses at any angles, as linear combinations of its K bands.
+
+    Parameters
+    ----------
+    bands : Tensor
+        (..., K, H, W) one level's bands, real or complex.
+    angles : Tensor or sequence of float
+        (A,) real angles in radians, or a scalar.
+    even_phase : bool
+        Cosine-phase (True) or plenoptic's sine-phase (False) weights.
+
+    Returns
+    -------
+    Tensor
+        (..., A, H, W), the dtype of ``bands``.
+    """
     if not isinstance(bands, Tensor) or bands.dim() < 3:
         raise ValueError("bands must be a tensor (..., K, H, W) of one level's bands")
     real = bands.real.dtype if bands.is_complex() else bands.dtype

@@ -18,10 +18,10 @@ from safetensors import safe_open
 
 import pyramid_kernels as pk
 from pyramid_kernels.apps.cli import main
-from pyramid_kernels.apps.image_files import ImageFileError, image_size, read_image
 from pyramid_kernels.generating import load_frames, read_manifest
 from pyramid_kernels.generating.distributed import deal
 from pyramid_kernels.generating.model_input import Normalized, parse_normalize, weights_sha256
+from pyramid_kernels.io.image_files import ImageFileError, image_size, read_image
 
 HERE = Path(__file__).parent
 DRIVER = "digits-driver"

@@ -431,7 +431,7 @@ def test_outputs_that_cannot_be_written_are_refused_with_the_path_given(tmp_path
 
 
 def test_a_failed_write_names_the_path_given_and_leaves_nothing(tmp_path):
-    from pyramid_kernels.apps.image_io import write_atomic
+    from pyramid_kernels.io.image_io import write_atomic
 
     def full_disk(tmp):
         open(tmp, "wb").write(b"partial")

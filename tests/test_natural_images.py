@@ -11,9 +11,9 @@ from PIL import Image
 
 import pyramid_kernels as pk
 from pyramid_kernels.apps.cli import main
-from pyramid_kernels.apps.image_files import read_image, resize_images
-from pyramid_kernels.apps.image_io import save_png
 from pyramid_kernels.generating.model_input import Normalized, parse_normalize
+from pyramid_kernels.io.image_files import read_image, resize_images
+from pyramid_kernels.io.image_io import save_png
 from pyramid_kernels.models import class_index, model_labels
 
 CAT, TIGER_CAT, TIGER, LION, ESPRESSO, TRIPOD, MOPED = 285, 282, 292, 291, 967, 872, 665

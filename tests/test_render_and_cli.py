@@ -63,7 +63,7 @@ def test_demo_writes_pictures_and_summary(tmp_path, capsys):
 
 def test_morph_command(tmp_path, capsys, monkeypatch):
     from pyramid_kernels import data
-    from pyramid_kernels.apps.image_io import save_png
+    from pyramid_kernels.io.image_io import save_png
 
     image, _ = data.digits("test")
     save_png(tmp_path / "digit.png", image[0])
@@ -117,7 +117,7 @@ def _morph_args(tmp_path, image, *extra):
 
 
 def test_morph_command_errors_are_one_line_with_status_2(tmp_path, capsys):
-    from pyramid_kernels.apps.image_io import save_png
+    from pyramid_kernels.io.image_io import save_png
 
     (tmp_path / "bad.png").write_text("not an image")
     save_png(tmp_path / "d.png", torch.rand(1, 32, 32))
@@ -146,7 +146,7 @@ def test_morph_command_errors_are_one_line_with_status_2(tmp_path, capsys):
 
 
 def test_embedded_models_convert_photos_themselves(tmp_path, capsys):
-    from pyramid_kernels.apps.image_io import save_png
+    from pyramid_kernels.io.image_io import save_png
 
     save_png(tmp_path / "photo.png", torch.rand(3, 50, 70))  # RGB, another size
     assert main(_morph_args(tmp_path, tmp_path / "photo.png", "--steps", "2")) == 0
@@ -155,7 +155,7 @@ def test_embedded_models_convert_photos_themselves(tmp_path, capsys):
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
-    from pyramid_kernels.apps.image_io import write_atomic
+    from pyramid_kernels.io.image_io import write_atomic
 
     def failing(path):
         with open(path, "w") as f:

@@ -23,8 +23,8 @@ from pathlib import Path
 import torch
 
 from ..backends import BACKENDS
+from ..io.image_io import check_writable
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
-from .image_io import check_writable
 from .photo_demo import BUDGET as PHOTO_BUDGET
 from .protocol import DEMO_MNIST_BUDGET, mnist_budget
 
@@ -81,7 +81,7 @@ def load_image(
     path: str, gray: bool, size: tuple[int, int] | None, fit: str = "crop"
 ) -> torch.Tensor:
     """An image file -> (1, C, H, W) float32 in [0, 1] (conversions: image_files.read_image)."""
-    from .image_files import ImageFileError, read_image
+    from ..io.image_files import ImageFileError, read_image
 
     if size is not None and min(size) < 8:
         raise CLIError(f"--size {size[0]} {size[1]}: both sides must be >= 8")
@@ -182,7 +182,7 @@ def _model_input(args: argparse.Namespace, what: str) -> tuple[bool, tuple[int, 
 def _image_for(args: argparse.Namespace) -> torch.Tensor:
     """The image as the model takes it (see _model_input), its size checked against the
     memory available before it is decoded or resized."""
-    from .image_files import image_size, is_grayscale
+    from ..io.image_files import image_size, is_grayscale
 
     gray, size = _model_input(args, args.image)
     shape = size or image_size(args.image)

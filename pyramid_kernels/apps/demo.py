@@ -12,13 +12,13 @@ import torch
 from PIL import Image, ImageDraw
 
 from .. import data, models
+from ..io.image_io import save_morph, save_png, write_atomic
+from ..io.progress import Progress
 from ..module import SteerablePyramid
 from ..morphing import morph
-from .image_io import save_morph, save_png, write_atomic
 from .images import pattern_image
 from .photo_demo import BUDGET as PHOTO_BUDGET
 from .photo_demo import print_summary, run_photos
-from .progress import Progress
 from .protocol import DEMO_MNIST_BUDGET, DRIVER, JUDGES, METHODS, mnist_budget
 from .render import render_pyramid
 

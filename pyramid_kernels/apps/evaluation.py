@@ -21,9 +21,9 @@ import torch
 from torch import Tensor
 
 from .. import data, models
+from ..io.image_io import write_atomic
+from ..io.progress import Progress
 from ..morphing import BUDGET_CONTRACT, morph
-from .image_io import write_atomic
-from .progress import Progress
 from .protocol import DRIVER, JUDGES, METHODS, MNIST_BUDGETS, mnist_budget
 
 BOOTSTRAP_SEED = 20261006

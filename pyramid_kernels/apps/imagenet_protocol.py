@@ -27,11 +27,11 @@ import torch
 from torch import Tensor
 
 from .. import data, models
+from ..io.image_files import resize_images
+from ..io.image_io import write_atomic
+from ..io.progress import Progress
 from ..morphing import morph
 from .evaluation import attained, common, summary_cell, write_csv, write_report
-from .image_files import resize_images
-from .image_io import write_atomic
-from .progress import Progress
 from .protocol import METHODS
 
 DRIVER = "imagenet-lite0"

@@ -11,8 +11,8 @@ import torch
 from PIL import Image, ImageDraw
 
 from .. import data, models
+from ..io.image_io import save_morph, to_uint8, write_atomic
 from ..morphing import morph
-from .image_io import save_morph, to_uint8, write_atomic
 
 PHOTOS = ("cat", "rocket", "motorcycle", "temple")
 DRIVER, JUDGE = "imagenet-lite0", "imagenet-lite2"

@@ -61,8 +61,29 @@ _OURS = {HIGHPASS: "highpass", LOWPASS: "lowpass"}
 
 
 class SteerablePyramidFreq(nn.Module):
-    """plenoptic's steerable pyramid (same arguments and defaults): a real pyramid of order 3
-    with pyrtools amplitudes unless told otherwise. ``order`` n gives n + 1 orientations."""
+    """plenoptic's steerable pyramid (same arguments and defaults) on these kernels.
+
+    A real pyramid of order 3 with pyrtools amplitudes unless told otherwise.
+
+    Parameters
+    ----------
+    image_shape : (int, int)
+        (H, W), at least 4 x 4; inputs must have it.
+    height : int or "auto"
+        Number of scales.
+    order : int
+        0..15; ``order`` n gives n + 1 orientations.
+    twidth : int
+        Radial transition width (an integer >= 1, as plenoptic's int() takes it).
+    is_complex : bool
+        Complex (analytic) bands.
+    downsample : bool
+        False keeps every level at the image size.
+    tight_frame : bool
+        Orthonormal scaling.
+    backend : {"auto", "torch", "cpp", "triton"}
+        The kernels (an extra keyword).
+    """
 
     def __init__(
         self,
@@ -141,8 +162,21 @@ class SteerablePyramidFreq(nn.Module):
         self.pyr_size = OrderedDict((k, ()) for k in reversed(self.scales))
 
     def forward(self, image: Tensor, scales: list[int | str] | None = None) -> OrderedDict:
-        """image (B, C, H, W) -> OrderedDict of the chosen ``scales`` (all by default), fine to
-        coarse: residual_highpass (B, C, H, W), level l (B, C, K, h_l, w_l), residual_lowpass."""
+        """The coefficients of a batch, fine to coarse.
+
+        Parameters
+        ----------
+        image : Tensor
+            (B, C, H, W).
+        scales : list of int and str, or None
+            The scales to return (default all): level indices, "residual_highpass",
+            "residual_lowpass".
+
+        Returns
+        -------
+        OrderedDict
+            residual_highpass (B, C, H, W), level l (B, C, K, h_l, w_l), residual_lowpass.
+        """
         if tuple(image.shape[-2:]) != self.image_shape:
             raise ValueError(
                 f"Input tensor height/width {tuple(image.shape[-2:])} does not match "
@@ -195,8 +229,22 @@ class SteerablePyramidFreq(nn.Module):
         levels: str | list[int | str] = "all",
         bands: str | list[int] = "all",
     ) -> Tensor:
-        """The image (B, C, H, W) from all coefficients, or from the chosen ``levels`` (ints
-        and residual names) and ``bands`` (orientation indices) only."""
+        """The image from all coefficients, or from the chosen levels and bands only.
+
+        Parameters
+        ----------
+        pyr_coeffs : OrderedDict
+            All scales, as :meth:`forward` returns them.
+        levels : "all" or list of int and str
+            Level indices and residual names.
+        bands : "all" or list of int
+            Orientation indices.
+
+        Returns
+        -------
+        Tensor
+            (B, C, H, W).
+        """
         pyramid = self._pyramid(pyr_coeffs)
         if not isinstance(levels, str):
             if not hasattr(levels, "__iter__"):
@@ -213,9 +261,24 @@ class SteerablePyramidFreq(nn.Module):
     def steer_coeffs(
         self, pyr_coeffs: OrderedDict, angles: Sequence[float] | Tensor, even_phase: bool = True
     ) -> tuple[dict, dict]:
-        """Each scale's responses at ``angles`` (radians): ({scale: (B, C, A, h, w)},
-        {scale: weights (K, A)}). Real pyramids only, as in plenoptic (the core API's
-        :meth:`Pyramid.steer` also steers complex bands)."""
+        """Each scale's responses at given angles (real pyramids only, as in plenoptic).
+
+        Parameters
+        ----------
+        pyr_coeffs : OrderedDict
+            The coefficients.
+        angles : sequence of float or Tensor
+            (A,) angles in radians.
+        even_phase : bool
+            Cosine-phase (True) or sine-phase (False) weights.
+
+        Returns
+        -------
+        steered : dict
+            {scale: (B, C, A, h, w)}.
+        weights : dict
+            {scale: (K, A)}.
+        """
         assert not pyr_coeffs[0].is_complex(), "steering only implemented for real coefficients"
         steered, weights = {}, {}
         for i in range(self.num_scales):
@@ -229,9 +292,24 @@ class SteerablePyramidFreq(nn.Module):
     def convert_pyr_to_tensor(
         pyr_coeffs: OrderedDict, split_complex: bool = False
     ) -> tuple[Tensor, tuple[int, list, list[int], bool]]:
-        """Coefficients of an undecimated pyramid -> ((B, C * n, H, W), pyr_info): per input
-        channel the residual highpass, each band fine to coarse, the residual lowpass; with
-        ``split_complex``, (Re, Im) channel pairs for complex bands."""
+        """Coefficients of an undecimated pyramid stacked into channels.
+
+        Per input channel: the residual highpass, each band fine to coarse, the residual lowpass.
+
+        Parameters
+        ----------
+        pyr_coeffs : OrderedDict
+            The coefficients.
+        split_complex : bool
+            Store complex bands as (Re, Im) channel pairs.
+
+        Returns
+        -------
+        tensor : Tensor
+            (B, C * n, H, W).
+        pyr_info : tuple
+            What :meth:`convert_tensor_to_pyr` needs, unpacked.
+        """
         keys = list(pyr_coeffs)
         values = [pyr_coeffs[k] for k in keys]
         num_channels = values[0].shape[1]
@@ -256,7 +334,19 @@ class SteerablePyramidFreq(nn.Module):
         pack_info: list[int],
         split_complex_pack_info: bool,
     ) -> OrderedDict:
-        """Inverse of :meth:`convert_pyr_to_tensor` (pass its ``pyr_info`` unpacked)."""
+        """Inverse of :meth:`convert_pyr_to_tensor`.
+
+        Parameters
+        ----------
+        pyr_tensor : Tensor
+            (B, C * n, H, W).
+        num_channels, pyr_keys, pack_info, split_complex_pack_info
+            The ``pyr_info`` of :meth:`convert_pyr_to_tensor`, unpacked.
+
+        Returns
+        -------
+        OrderedDict
+        """
         per_channel = pyr_tensor.unflatten(1, (num_channels, -1))
         complex_band = pyr_tensor.is_complex() or split_complex_pack_info
         flags = [not isinstance(k, str) and complex_band for k in pyr_keys]

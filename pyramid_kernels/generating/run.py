@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..apps.image_io import save_morph
-from ..apps.progress import Progress
+from ..io.image_io import save_morph
+from ..io.progress import Progress
 from ..models.class_names import model_labels
 from ..morphing import MorphOptions, clear_cuda_graphs, morph
 from .distributed import Ranks, deal, joined
@@ -42,8 +42,25 @@ MORPH_OPTIONS = tuple(f.name for f in dataclasses.fields(MorphOptions))
 
 @dataclass
 class GenerateSummary:
-    """What one process did: ``morphed`` and ``errors`` count its images of this run,
-    ``skipped`` the run's images finished by an earlier run, ``seconds`` its batch loop."""
+    """What one process of :func:`pyramid_kernels.generate` did.
+
+    Parameters
+    ----------
+    out_dir : Path
+        The output folder.
+    images : int
+        Images in the run (all ranks).
+    morphed : int
+        This process's images morphed in this run.
+    errors : int
+        This process's images that got an error row in this run.
+    skipped : int
+        The run's images finished by an earlier run.
+    seconds : float
+        Wall time of this process's batch loop.
+    rank, world : int
+        This process's rank and the number of ranks.
+    """
 
     out_dir: Path
     images: int
@@ -84,23 +101,63 @@ def generate(
 ) -> GenerateSummary:
     """Morph every image toward its target class and write the results under ``out_dir``.
 
-    images: a folder (recursively), a glob pattern, a list of files, or a (N, C, H, W) tensor
-    in [0, 1] (named by ``ids``, default "00000"...). Files are decoded in ``workers``
-    DataLoader processes, converted to 1 channel (``gray``) or 3, and resized to ``size``
-    (H, W) when given (else every file must have the first one's size), keeping the aspect
-    ratio by ``fit`` ("crop" the centre, "pad" with black, or "stretch").
-    targets: "runner-up" (the model's second most likely class for each image), a class
-    index, a CSV file with columns image,target, a mapping id -> class, or one per image.
-    normalize: "imagenet", "MEAN,STD" or (mean, std): the model sees (x - mean) / std while
-    the morph stays in [0, 1]. morph_options: any option of :func:`pyramid_kernels.morph`;
-    ``color`` defaults to "luminance" for RGB images (chroma kept) and "rgb" for grayscale.
-    Writes frames ("uint8", "float16" or "float32"), ``pictures`` ("png" strips, "gif"), a
-    manifest and run.json (see ``store.py``); a rerun skips finished images (those with an
-    error row too, unless ``retry_errors``) and refuses other settings unless
-    ``allow_mixed``. Under torchrun (or an initialised process group) every rank takes its
-    share of the batches and rank 0 merges the manifest. The model is moved to the device.
-    Bad arguments raise before any work; unreadable or mismatched files get an error row and
-    are skipped.
+    Writes frames, pictures, a manifest (one row per image) and run.json (every setting, the
+    model's sha256, versions, sessions). A rerun skips finished images (those with an error row
+    too, unless ``retry_errors``) and refuses other settings unless ``allow_mixed``. Under
+    torchrun (or an initialised process group) every rank takes its share of the batches and
+    rank 0 merges the manifest. Bad arguments raise before any work; unreadable or mismatched
+    files get an error row and are skipped.
+
+    Parameters
+    ----------
+    model : callable
+        (B, C, H, W) in [0, 1] -> logits; moved to ``device``.
+    images : str, PathLike, list or Tensor
+        A folder (recursively), a glob pattern, a list of files, or a (N, C, H, W) tensor in
+        [0, 1] (named by ``ids``, default "00000"...).
+    out_dir : str or PathLike
+        The output folder.
+    targets : str, int, mapping or sequence
+        "runner-up" (the model's second most likely class per image), a class index or name, a
+        CSV file with columns image,target, a mapping id -> class, or one per image.
+    size : (int, int) or None
+        Resize files to (H, W) (else every file must have the first one's size).
+    fit : {"crop", "pad", "stretch"}
+        How a resize keeps the aspect ratio.
+    gray : bool
+        Convert files to 1 channel (else 3).
+    normalize : str, (mean, std) or None
+        "imagenet", "MEAN,STD" or (mean, std): the model sees (x - mean) / std while the morph
+        stays in [0, 1].
+    batch_size : int
+        Images per morph.
+    pictures : sequence of {"png", "gif"}
+        Pictures to write per image (captioned strips, animations).
+    frames_dtype : {"uint8", "float16", "float32"}
+        How frames are stored (safetensors shards).
+    seed : int
+        Seed of the run.
+    workers : int
+        DataLoader processes decoding files.
+    device : str, torch.device or None
+        Where to morph (default: the rank's GPU, else CPU).
+    allow_mixed : bool
+        Accept a rerun with other settings (run.json keeps both).
+    retry_errors : bool
+        Morph again the images that have an error row.
+    progress : bool
+        Show a progress bar.
+    model_name : str or None
+        The model's name for the records.
+    ids : sequence of str or None
+        Names of a tensor's images.
+    **morph_options
+        Any option of :func:`pyramid_kernels.morph`; ``color`` defaults to "luminance" for RGB
+        images and "rgb" for grayscale.
+
+    Returns
+    -------
+    GenerateSummary
     """
     _check_arguments(batch_size, pictures, frames_dtype, seed, workers, morph_options)
     options = MorphOptions(**morph_options)
@@ -356,7 +413,7 @@ def _now() -> str:
 
 
 def _record(settings, model_name, images, ranks: Ranks, batch_size, workers) -> dict:
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "format": 1,

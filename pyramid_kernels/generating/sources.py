@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from ..apps.image_files import (
+from ..io.image_files import (
     FITS,
     ImageFileError,
     image_size,

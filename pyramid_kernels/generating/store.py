@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..apps.image_io import write_atomic
+from ..io.image_io import write_atomic
 
 FRAME_DTYPES = {"uint8": torch.uint8, "float16": torch.float16, "float32": torch.float32}
 BASE_COLUMNS = (
@@ -196,13 +196,37 @@ class RunStore:
 
 
 def read_manifest(out_dir: str | os.PathLike) -> list[dict[str, str]]:
-    """The rows of OUT/manifest.csv as dicts of strings."""
+    """The rows of a run's manifest.
+
+    Parameters
+    ----------
+    out_dir : str or PathLike
+        The output folder of :func:`pyramid_kernels.generate`.
+
+    Returns
+    -------
+    list of dict
+        One dict of strings per image (the columns of manifest.csv).
+    """
     text = (Path(out_dir) / "manifest.csv").read_text(encoding="utf-8")
     return list(csv.DictReader(io.StringIO(text)))
 
 
 def load_frames(out_dir: str | os.PathLike, image: str) -> Tensor:
-    """The frames (T, C, H, W) of ``image`` as stored (uint8, float16 or float32)."""
+    """The frames of one image, without loading the rest of its shard.
+
+    Parameters
+    ----------
+    out_dir : str or PathLike
+        The output folder of :func:`pyramid_kernels.generate`.
+    image : str
+        The image's name (its manifest row's ``image``).
+
+    Returns
+    -------
+    Tensor
+        (T, C, H, W) as stored (uint8, float16 or float32).
+    """
     from safetensors import safe_open
 
     rows = [r for r in read_manifest(out_dir) if r["image"] == image]

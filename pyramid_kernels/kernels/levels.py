@@ -1,6 +1,6 @@
 """The two fused spectral stages of the backend contract, composed from per-level stages.
 
-The reference and C++ backends implement four per-level stages (``stages`` below, a module):
+The reference and C++ backends implement five per-level stages (``stages`` below, a module):
 
 - ``residual_split(half, W, spec, hp_factor, low_factor) -> (hp_half, low)``: the rfft2 half
   spectrum X_h (N, H, W//2+1) into hp_half = (X * hi0 * hp_factor)[..., :W//2+1] and the full
@@ -10,7 +10,9 @@ The reference and C++ backends implement four per-level stages (``stages`` below
 - ``band_split(low, level, (H, W), spec, band_factor, next_factor) -> (bands, next)``:
   bands_b = low * mask_b * band_factor (N, K, H_l, W_l), next = crop(low) * lomask *
   next_factor (N, H_{l+1}, W_{l+1});
-- ``band_merge(bands, next, level, (H, W), spec, band_factor, next_factor) -> low``: its adjoint.
+- ``band_merge(bands, next, level, (H, W), spec, band_factor, next_factor) -> low``: its adjoint;
+- ``lowpass_merge(next, level, size_l, (H, W), spec, next_factor) -> low``: ``band_merge`` of
+  zero bands (a level a partial collapse leaves out).
 
 :func:`analysis` and :func:`synthesis` chain them level by level; the Triton backend fuses
 the whole chain into one kernel per direction instead.
@@ -22,7 +24,6 @@ import torch
 from torch import Tensor
 
 from ..spec import PyramidSpec
-from . import reference
 
 
 def mirror_index(d: int, device) -> Tensor:
@@ -66,7 +67,7 @@ def synthesis(
         spectrum = bands[level]
         next_factor = _next_factor(level, spec, factors)
         if spectrum is None:  # zero bands (a partial collapse): pass the low-pass up
-            low = reference.lowpass_merge(low, level, sizes[level], size, spec, next_factor)
+            low = stages.lowpass_merge(low, level, sizes[level], size, spec, next_factor)
             continue
         if real_bands:
             spectrum = hermitian_expand(spectrum, sizes[level][1])

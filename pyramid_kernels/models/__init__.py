@@ -25,7 +25,17 @@ DIGIT_LABELS = tuple(str(d) for d in range(10))
 
 @dataclass(frozen=True)
 class InputSpec:
-    """What an embedded model takes: channels, (H, W) and the pixel value range."""
+    """What an embedded model takes.
+
+    Parameters
+    ----------
+    channels : int
+        1 (grayscale) or 3 (RGB).
+    size : (int, int)
+        (H, W).
+    value_range : (float, float)
+        The pixel value range.
+    """
 
     channels: int
     size: tuple[int, int]
@@ -39,13 +49,35 @@ NAMES = tuple(INPUTS)
 
 
 def labels(name: str) -> tuple[str, ...]:
-    """The class names of the embedded model ``name``, one per logit."""
+    """The class names of an embedded model.
+
+    Parameters
+    ----------
+    name : str
+        One of ``NAMES``.
+
+    Returns
+    -------
+    tuple of str
+        One per logit.
+    """
     _check_name(name)
     return DIGIT_LABELS if name in ARCHITECTURES else imagenet_labels()
 
 
 def load(name: str) -> nn.Module:
-    """The embedded model ``name`` (one of NAMES) in eval mode on the CPU, with ``labels``."""
+    """An embedded model, in eval mode on the CPU, with ``labels``.
+
+    Parameters
+    ----------
+    name : str
+        One of ``NAMES`` ("digits-driver", "imagenet-lite0", ...).
+
+    Returns
+    -------
+    nn.Module
+        (B, C, H, W) images in [0, 1] -> logits.
+    """
     _check_name(name)
     if name in VARIANTS:
         from .imagenet import load_imagenet

@@ -31,7 +31,18 @@ def imagenet_labels() -> tuple[str, ...]:
 
 
 def model_labels(model) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] | None:
-    """(labels, synonyms) that ``model`` carries, or None when it has no ``labels``."""
+    """The class names a model carries.
+
+    Parameters
+    ----------
+    model : object
+        Any model.
+
+    Returns
+    -------
+    (labels, synonyms) or None
+        None when it has no ``labels`` attribute.
+    """
     labels = getattr(model, "labels", None)
     if labels is None:
         return None
@@ -42,9 +53,21 @@ def model_labels(model) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] |
 
 
 def class_indices(value, names, argument: str = "target"):
-    """``value`` (an index, a name, or a sequence of them) with every class name replaced by
-    its index among ``names`` (the model's ``model_labels``); indices pass unchanged. A name
-    for a model without names (``names`` None) raises TypeError."""
+    """Class names replaced by their indices; indices pass unchanged.
+
+    Parameters
+    ----------
+    value : int, str, sequence or Tensor
+        An index, a name, or a sequence of them.
+    names : (labels, synonyms) or None
+        The model's :func:`model_labels`; a name for a model without names raises TypeError.
+    argument : str
+        The argument's name, for errors.
+
+    Returns
+    -------
+    int, list of int, or the value unchanged
+    """
     named = isinstance(value, str) or (
         isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value)
     )
@@ -71,10 +94,25 @@ def class_index(
     *,
     argument: str = "target",
 ) -> int:
-    """The index of the class called ``name`` (case, spaces and underscores ignored).
+    """The index of a class by name (case, spaces and underscores ignored).
 
     A name matches a class's label or any of its synonyms. An unknown name raises ValueError
     listing the closest names; a name several classes share raises ValueError listing them.
+
+    Parameters
+    ----------
+    name : str
+        A class name.
+    labels : sequence of str
+        The classes' names, one per logit.
+    synonyms : sequence of sequence of str or None
+        Every name of each class.
+    argument : str
+        The argument's name, for errors.
+
+    Returns
+    -------
+    int
     """
     if not isinstance(name, str):
         raise TypeError(f"{argument} must be a class name (str), got {type(name).__name__}")

@@ -32,6 +32,18 @@ class DigitsCNN(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch.
+
+        Parameters
+        ----------
+        x : Tensor
+            (B, 1, H, W) images in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            (B, 10) logits.
+        """
         return self.head(self.features(2 * x - 1))
 
 
@@ -52,7 +64,13 @@ class _Residual(nn.Module):
 
 
 class ResNetMini(nn.Module):
-    """Judge: a small ResNet (width 16-32, batch norm, global average pooling)."""
+    """Judge: a small ResNet (width 16-32, batch norm, global average pooling).
+
+    Parameters
+    ----------
+    width : int
+        Channels of the first stage.
+    """
 
     def __init__(self, width: int = 16) -> None:
         super().__init__()
@@ -69,11 +87,29 @@ class ResNetMini(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch.
+
+        Parameters
+        ----------
+        x : Tensor
+            (B, 1, H, W) images in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            (B, 10) logits.
+        """
         return self.net(2 * x - 1)
 
 
 class TinyMLP(nn.Module):
-    """Judge: a one-hidden-layer perceptron on the raw pixels."""
+    """Judge: a one-hidden-layer perceptron on the raw pixels.
+
+    Parameters
+    ----------
+    width : int
+        Hidden units.
+    """
 
     def __init__(self, width: int = 128) -> None:
         super().__init__()
@@ -82,6 +118,18 @@ class TinyMLP(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits of a batch.
+
+        Parameters
+        ----------
+        x : Tensor
+            (B, 1, H, W) images in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            (B, 10) logits.
+        """
         return self.net(2 * x - 1)
 
 

@@ -25,11 +25,18 @@ VARIANTS = {
 
 
 class ImageNetClassifier(nn.Module):
-    """(B, 3, H, W) RGB in [0, 1] -> ImageNet-1k logits (B, 1000).
+    """An ImageNet-1k classifier on RGB images in [0, 1].
 
     The network's own normalisation, (x - 0.5) / 0.5, is inside; an input of another size is
     resized to the native ``size`` first (bilinear, antialiased, differentiable).
     ``labels`` / ``label_synonyms`` name the 1,000 classes.
+
+    Parameters
+    ----------
+    net : nn.Module
+        The network (normalised input -> logits).
+    size : (int, int)
+        Its native input size.
     """
 
     def __init__(self, net: nn.Module, size: int) -> None:
@@ -40,6 +47,18 @@ class ImageNetClassifier(nn.Module):
         self.label_synonyms = imagenet_synonyms()
 
     def forward(self, x: Tensor) -> Tensor:
+        """Logits of a batch.
+
+        Parameters
+        ----------
+        x : Tensor
+            (B, 3, H, W) images in [0, 1].
+
+        Returns
+        -------
+        Tensor
+            (B, 1000) logits.
+        """
         if x.dim() != 4 or x.shape[1] != 3:
             raise ValueError(
                 f"x must be (B, 3, H, W) RGB in [0, 1], got shape {tuple(x.shape)}; repeat a "

@@ -13,8 +13,8 @@ import json
 import torch
 import torch.nn.functional as F
 
-from ..apps.image_io import write_atomic
 from ..data import digits
+from ..io.image_io import write_atomic
 from . import ARCHITECTURES, WEIGHTS
 
 EPOCHS = 40

@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..apps.progress import Progress
 from ..backends import resolve_backend
+from ..io.progress import Progress
 from ..models.class_names import class_indices, model_labels
 from ..module import SteerablePyramid
 from .budget import BUDGET_TOLERANCE, search
@@ -46,17 +46,31 @@ __all__ = ["COLORS", "EDITS", "LOSSES", "REGIMES", "SPACES", "MorphOptions", "Mo
 
 @dataclass
 class MorphResult:
-    """Frames and scores of a morph.
+    """Frames and scores of a morph (what :func:`pyramid_kernels.morph` returns).
 
-    frames:      (steps + 1, B, C, H, W); frame 0 is the input.
-    target_prob: (steps + 1, B) the model's softmax probability of the target.
-    distance:    (steps + 1, B) pixel L2 distance of each frame from the input.
-    attained:    (B,) bool; False for budget runs that could not reach the budget, and for
-                 images whose frames are not finite (the model's gradient was NaN or inf).
-    step:        (B,) the per-image step size u.
-    target, source: (B,) int64.
-    top1:        (steps + 1, B) int64 the model's most likely class per frame.
-    labels:      the model's class names (``model.labels``), or None.
+    Parameters
+    ----------
+    frames : Tensor
+        (steps + 1, B, C, H, W); frame 0 is the input.
+    target_prob : Tensor
+        (steps + 1, B) the model's softmax probability of the target.
+    distance : Tensor
+        (steps + 1, B) pixel L2 distance of each frame from the input.
+    attained : Tensor
+        (B,) bool; False for budget runs that could not reach the budget, and for images whose
+        frames are not finite (the model's gradient was NaN or inf).
+    step : Tensor
+        (B,) the per-image step size u.
+    target : Tensor
+        (B,) int64 target classes.
+    source : Tensor
+        (B,) int64 source classes.
+    top1 : Tensor
+        (steps + 1, B) int64 the model's most likely class per frame.
+    settings : dict
+        The morph's options (:meth:`MorphOptions.settings`).
+    labels : tuple of str or None
+        The model's class names (``model.labels``), or None.
     """
 
     frames: Tensor
@@ -71,16 +85,36 @@ class MorphResult:
     labels: tuple[str, ...] | None = None
 
     def class_name(self, index: int) -> str:
-        """The name of class ``index`` (its number when the model has no labels)."""
+        """The name of a class (its number when the model has no labels).
+
+        Parameters
+        ----------
+        index : int
+            A class index.
+
+        Returns
+        -------
+        str
+        """
         return self.labels[index] if self.labels is not None else str(index)
 
     def save(self, path, scale: int | None = None, captions: bool = True) -> None:
-        """Write ``.gif`` (animation; the batch side by side) or ``.png`` (a strip: one row per
-        image, one column per frame), atomically; ``scale`` is an integer upscaling factor
-        (default: to about 128 pixels). ``captions``: each PNG row is headed by its source
-        and target class and each frame captioned with the target probability and the top
-        class. Refuses frames that are not finite (they would be written as black pixels)."""
-        from ..apps.image_io import save_morph
+        """Write the morph as a picture, atomically.
+
+        Refuses frames that are not finite (they would be written as black pixels).
+
+        Parameters
+        ----------
+        path : str or PathLike
+            ``.gif`` (an animation, the batch side by side) or ``.png`` (a strip: one row per
+            image, one column per frame). Missing folders are made.
+        scale : int or None
+            Integer upscaling factor (default: to about 128 pixels).
+        captions : bool
+            Head each PNG row with its source and target class and caption each frame with the
+            target probability and the top class.
+        """
+        from ..io.image_io import save_morph
 
         if scale is not None and (
             isinstance(scale, bool) or not isinstance(scale, int) or scale < 1
@@ -97,8 +131,15 @@ class MorphResult:
         save_morph(path, self.frames, scale, self.captions() if captions else None)
 
     def captions(self) -> tuple[list[str], list[list[str]]]:
-        """(a heading per image "source -> target", and per image and frame "p=0.42 top-1
-        name"): the words a saved strip shows."""
+        """The words a saved strip shows.
+
+        Returns
+        -------
+        headings : list of str
+            Per image, "source -> target".
+        captions : list of list of str
+            Per image and frame, "p=0.42 top-1 name".
+        """
         headings = [
             f"{self.class_name(s)} -> {self.class_name(t)}"
             for s, t in zip(self.source.tolist(), self.target.tolist(), strict=True)
@@ -457,26 +498,80 @@ def morph(
     cuda_graph: bool | None = None,
     progress: bool = False,
 ) -> MorphResult:
-    """Morph images x (B, C, H, W) in [0, 1] toward class ``target`` of ``model``.
+    """Morph images toward a target class of a classifier (Steerable Lens).
 
-    model maps (B, C, H, W) to logits (B, classes). target and source are ints or (B,) class
-    indices, or class names (a str, or one per image) when the model carries ``labels`` (the
-    embedded models do; see ``pyramid_kernels.models.class_names``); source (used by
-    loss="margin": source logit - target logit) defaults to the model's prediction on x.
-    See the module docstring for space, edit, regime and the step controls (default:
-    phase_step=0.2), and :class:`MorphOptions` for their validation.
-    ``pyramid`` (a complex SteerablePyramid) defaults to ``SteerablePyramid(backend=backend)``;
-    ``color="luminance"`` edits Y of YIQ only; ``chunk_size`` morphs that many images at a
-    time (bounded memory); ``group_bytes`` sizes the work per launch (see
-    ``morphing/sizing.py``). The library's part of a morph gives the same frames for every
-    chunking and grouping (to float rounding); only a model whose outputs depend on the other
-    images of its batch can make them differ. x must lie in the clamp range; an empty batch
-    gives an empty result; images whose frames are not finite are reported in ``attained``.
+    Decompose each image, take the gradient of a class loss with respect to the edit space's
+    parameters (phases of the complex coefficients by default), extrapolate, and render each
+    step back into an image. The library's part gives the same frames for every chunking and
+    grouping (to float rounding); only a model whose outputs depend on the other images of its
+    batch can make them differ. An empty batch gives an empty result.
 
     On CUDA a frozen morph without a budget is launch-bound for small batches, so by default
-    (``cuda_graph=None``, for an ``nn.Module`` model) its second call with the same shapes,
-    model and options captures it in a CUDA graph and later calls replay it (see
-    ``morphing/graphs.py``; ``pk.morphing.clear_cuda_graphs()`` frees the graphs' memory).
+    its second call with the same shapes, model and options captures it in a CUDA graph and
+    later calls replay it (``pk.morphing.clear_cuda_graphs()`` frees the graphs' memory).
+
+    Parameters
+    ----------
+    model : callable
+        Maps (B, C, H, W) images to logits (B, classes); an ``nn.Module`` must be in eval mode.
+        A model with a ``labels`` attribute (the embedded ones) lets targets be class names.
+    x : Tensor
+        (B, C, H, W) floating images inside ``clamp`` (default [0, 1]).
+    target : int, str, sequence or Tensor
+        The class to morph toward: one for all images or one per image, as indices or names.
+    source : int, str, sequence, Tensor or None
+        The source class (used by ``loss="margin"``); default: the model's prediction on x.
+    space : {"csp", "fourier", "pixel"}
+        Edit space: complex steerable pyramid, global DFT (Hermitian-consistent), or pixels.
+    edit : {"phase", "joint"}
+        Edit phases only, or phases and log-amplitudes ("joint" needs a phase space).
+    loss : {"nll", "margin"}
+        Class loss: negative log-likelihood of the target, or source logit - target logit.
+    regime : {"frozen", "anchored", "live"}
+        One gradient and linear extrapolation (the paper's method); a gradient refreshed every
+        step on the source decomposition; or re-analysis of every frame.
+    steps : int
+        Frames after the input (T = steps + 1 frames in all).
+    amplification : float or None
+        Step control: the raw gradient times this factor per step.
+    phase_step : float or None
+        Step control: the largest parameter change per step, in radians (default 0.2 when no
+        step control is given).
+    budget : float or None
+        Step control: the last frame's pixel L2 distance from the input (within 1e-3), found by
+        a safeguarded root search (``morphing/budget.py``).
+    pyramid : SteerablePyramid or None
+        A complex pyramid for ``space="csp"`` (default ``SteerablePyramid(backend=backend)``).
+    color : {"rgb", "luminance"}
+        Edit every channel, or the Y of YIQ only (chroma kept; needs 3 channels).
+    clamp : (float, float) or None
+        Frames are clamped to this range (None: no clamping).
+    chunk_size : int or None
+        Morph that many images at a time (bounded memory; the same frames).
+    group_bytes : int or None
+        Memory budget of the frozen frames' groups and the scoring forwards (default:
+        cache-sized on CPU, a quarter of the free device memory on CUDA; the same frames).
+    backend : {"auto", "torch", "cpp", "triton"}
+        The pyramid kernels.
+    cuda_graph : bool or None
+        None: capture frozen budget-free morphs of an ``nn.Module`` in a CUDA graph on their
+        second call and replay them after (CUDA only). True: also for plain functions.
+        False: never.
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    MorphResult
+
+    Examples
+    --------
+    >>> import pyramid_kernels as pk
+    >>> model = pk.models.load("digits-driver")
+    >>> x, _ = pk.data.digits("test")
+    >>> r = pk.morph(model, x[:4], target=8, steps=5, budget=2.0)
+    >>> tuple(r.frames.shape), bool(r.attained.all())
+    ((6, 4, 1, 32, 32), True)
     """
     options = MorphOptions(
         space=space,

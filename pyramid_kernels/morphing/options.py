@@ -21,13 +21,31 @@ DEFAULT_PHASE_STEP = 0.2
 
 @dataclass(frozen=True)
 class MorphOptions:
-    """Settings of :func:`pyramid_kernels.morph` (see its module docstring for their meaning).
+    """Settings of :func:`pyramid_kernels.morph`, validated on construction.
 
-    At most one step control (``amplification``, ``phase_step``, ``budget``) may be given;
-    with none, ``phase_step`` is DEFAULT_PHASE_STEP. ``clamp`` is stored as a float pair or None.
-    ``chunk_size`` bounds every stage to that many images at a time; ``group_bytes`` is the
-    memory budget of the frozen frames' groups and the scoring forwards (default: cache-sized
-    groups on CPU, a quarter of the free device memory on CUDA; see ``sizing.py``).
+    At most one step control (``amplification``, ``phase_step``, ``budget``) may be given; with
+    none, ``phase_step`` is DEFAULT_PHASE_STEP. ``clamp`` is stored as a float pair or None.
+
+    Parameters
+    ----------
+    space, edit, loss, regime : str
+        As for :func:`pyramid_kernels.morph`.
+    steps : int
+        As for :func:`pyramid_kernels.morph`.
+    amplification, phase_step, budget : float or None
+        The step controls, as for :func:`pyramid_kernels.morph`.
+    color : str
+        As for :func:`pyramid_kernels.morph`.
+    clamp : (float, float) or None
+        As for :func:`pyramid_kernels.morph`.
+    chunk_size, group_bytes : int or None
+        As for :func:`pyramid_kernels.morph`.
+    pyramid : SteerablePyramid or None
+        As for :func:`pyramid_kernels.morph`.
+    backend : str
+        As for :func:`pyramid_kernels.morph`.
+    cuda_graph : bool or None
+        As for :func:`pyramid_kernels.morph`.
     """
 
     space: str = "csp"
@@ -121,5 +139,10 @@ class MorphOptions:
         return self.edit == "joint"
 
     def settings(self) -> dict:
-        """The options as a plain dict (without the pyramid module), for records."""
+        """The options as a plain dict (without the pyramid module), for records.
+
+        Returns
+        -------
+        dict
+        """
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "pyramid"}

@@ -1,0 +1,3 @@
+"""Image files, pictures and progress: reading and resizing images, atomic writes, morph
+strips and GIFs, the progress bar. Imports nothing else of the package, so every layer above
+(data, models, morphing, generating, apps) may use it."""
