@@ -4,12 +4,14 @@ from . import data, models
 from ._version import __version__ as __version__
 from .backends import available_backends
 from .generating import generate
+from .magnifying import Magnifier, magnify
 from .module import SteerablePyramid
 from .morphing import MorphResult, morph
 from .pyramid import Pyramid, build, collapse
 from .spec import PyramidSpec, max_height
 
 __all__ = [
+    "Magnifier",
     "MorphResult",
     "Pyramid",
     "PyramidSpec",
@@ -19,6 +21,7 @@ __all__ = [
     "collapse",
     "data",
     "generate",
+    "magnify",
     "models",
     "morph",
     "max_height",

@@ -17,7 +17,7 @@ LAYERS = {
     + ["kernels.triton.aot"],
     "io": ["io"],
     "data and models": ["data", "models"],
-    "morphing": ["morphing"],
+    "morphing and magnifying": ["morphing", "magnifying"],
     "generating": ["generating"],
     "apps": ["apps", "compat", "generate", ""],
 }

@@ -24,6 +24,7 @@ import torch
 
 from ..backends import BACKENDS
 from ..io.image_io import check_writable
+from ..magnifying import FILTERS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
 from .photo_demo import BUDGET as PHOTO_BUDGET
 from .protocol import DEMO_MNIST_BUDGET, mnist_budget
@@ -306,6 +307,36 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _height(text: str):
+    """--height: "auto" or an int."""
+    return text if text == "auto" else int(text)
+
+
+def _magnify(args: argparse.Namespace) -> int:
+    from .magnify_video import run
+
+    written, rate = run(
+        args.video,
+        args.out,
+        alpha=args.alpha,
+        band=tuple(args.band),
+        fps=args.fps,
+        filter=args.filter,
+        sigma=args.sigma,
+        attenuate=args.attenuate,
+        color=None if args.color == "auto" else args.color,
+        scale=args.scale,
+        height=args.height,
+        orientations=args.orientations,
+        device=args.device,
+        chunk_size=args.chunk_size,
+        gray=args.gray,
+        progress=not args.quiet,
+    )
+    print(f"magnified {written} frames at {rate:g} fps; wrote {args.out}")
+    return 0
+
+
 def data_split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     """--embedded NAME: "digits-test" or "digits-train" -> (images, labels)."""
     from .. import data
@@ -447,6 +478,31 @@ def _parser() -> argparse.ArgumentParser:
     _add_morph_options(mo)
     mo.set_defaults(run=_morph)
 
+    ma = sub.add_parser(
+        "magnify",
+        help="magnify small motions of a video in a temporal band (phase-based, Wadhwa 2013)",
+        formatter_class=formatter,
+    )
+    ma.add_argument("video", help="video file (mp4, mov, avi, gif, ...), folder or glob of images")
+    ma.add_argument("--out", required=True, help="output .mp4, .gif, .avi, .mkv or .mov")
+    ma.add_argument("--alpha", type=float, required=True, help="magnification factor")
+    ma.add_argument(
+        "--band", type=float, nargs=2, required=True, metavar=("F_LO", "F_HI"), help="Hz"
+    )
+    ma.add_argument("--fps", type=float, help="frame rate (default: the container's)")
+    ma.add_argument("--filter", default="butterworth", choices=FILTERS, help="temporal band-pass")
+    ma.add_argument("--sigma", type=float, default=0.0, help="phase smoothing, pixels per level")
+    ma.add_argument("--attenuate", action="store_true", help="remove motion outside the band")
+    ma.add_argument("--color", default="auto", choices=("auto", "luminance", "rgb"))
+    ma.add_argument("--gray", action="store_true", help="read the video as grayscale")
+    ma.add_argument("--scale", type=float, default=1.0, help="process at this fraction of the size")
+    ma.add_argument("--height", type=_height, default="auto", help="pyramid levels or auto")
+    ma.add_argument("--orientations", type=int, default=8, help="bands per level")
+    ma.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    ma.add_argument("--chunk-size", type=int, default=16, help="frames per chunk (streaming)")
+    ma.add_argument("--quiet", action="store_true", help="no progress bar")
+    ma.set_defaults(run=_magnify)
+
     ge = sub.add_parser(
         "generate",
         help="morph every image of a folder; frames, pictures, manifest (resumable; torchrun)",
@@ -510,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         out = getattr(args, "out", None)
         if out is not None:  # before any work: a morph must not run only to fail at the end
-            check_writable(out, folder=args.command != "morph")
+            check_writable(out, folder=args.command not in ("morph", "magnify"))
         return args.run(args)
     except (CLIError, ValueError, TypeError, OSError) as error:
         if args.debug:

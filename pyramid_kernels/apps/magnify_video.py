@@ -1,0 +1,113 @@
+"""``pyramid-kernels magnify``: a video file (or image sequence) in, its magnified video out.
+
+Causal filters stream: a thread decodes the next chunk while the current one is magnified and
+encoded, so memory holds a few chunks whatever the video's length. The ideal filter needs the
+whole clip in memory (its size is checked first).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+
+import torch
+
+from ..io.progress import Progress
+from ..io.video import read_frames, video_info, write_video
+from ..magnifying import Magnifier, magnify
+from ..magnifying.magnifier import _Magnification
+
+MAX_IDEAL_BYTES = 8 * 2**30  # the ideal filter holds the clip and its pyramid's phases
+
+
+def _chunks(frames: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
+    """Stacks of ``size`` frames, decoded in a background thread one chunk ahead."""
+    ready: queue.Queue = queue.Queue(maxsize=2)
+
+    def decode() -> None:
+        try:
+            batch = []
+            for frame in frames:
+                batch.append(frame)
+                if len(batch) == size:
+                    ready.put(torch.stack(batch))
+                    batch = []
+            if batch:
+                ready.put(torch.stack(batch))
+            ready.put(None)
+        except BaseException as error:  # handed to the consumer, raised there
+            ready.put(error)
+
+    threading.Thread(target=decode, daemon=True).start()
+    while (item := ready.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def run(
+    source: str,
+    out: str,
+    *,
+    alpha: float,
+    band: tuple[float, float],
+    fps: float | None,
+    filter: str,
+    sigma: float,
+    attenuate: bool,
+    color: str | None,
+    scale: float,
+    height,
+    orientations: int,
+    device: str,
+    chunk_size: int,
+    gray: bool,
+    progress: bool,
+) -> tuple[int, float]:
+    """Magnify ``source`` into ``out``; returns (frames written, frame rate used)."""
+    rate, (h, w), count = video_info(source)
+    rate = fps if fps is not None else rate
+    if rate is None:
+        raise ValueError(f"{source!r} has no frame rate (an image sequence): pass --fps")
+    if not 0 < scale <= 1:
+        raise ValueError(f"--scale must be in (0, 1], got {scale}")
+    size = (max(4, round(h * scale)), max(4, round(w * scale)))
+    options = dict(
+        sigma=sigma, attenuate=attenuate, color=color, height=height,
+        orientations=orientations,
+    )  # fmt: skip
+    if filter == "ideal":
+        _Magnification(
+            alpha, band, rate, filter, sigma, attenuate, color, height, orientations, 1.0, "auto"
+        )  # fmt: skip  (validates before decoding)
+        if count is not None and count * 3 * size[0] * size[1] * 4 * 12 > MAX_IDEAL_BYTES:
+            raise ValueError(
+                f"{count} frames of {size[0]}x{size[1]} are too many for --filter ideal in "
+                "memory: use a causal filter (--filter butterworth) or --scale"
+            )
+    else:
+        magnifier = Magnifier(alpha, band, rate, filter=filter, **options)
+    frames = read_frames(source, gray=gray, size=None if size == (h, w) else size)
+    total = count or 0
+    written = 0
+
+    def magnified() -> Iterator[torch.Tensor]:
+        nonlocal written
+        with Progress(total, "magnify", enabled=progress, unit="frames") as bar:
+            if filter == "ideal":
+                clip = torch.stack(list(frames)).to(device)
+                out_frames = magnify(clip, alpha=alpha, band=band, fps=rate, **options)
+                for frame in out_frames:
+                    written += 1
+                    bar.update()
+                    yield frame
+                return
+            for chunk in _chunks(frames, chunk_size):
+                for frame in magnifier(chunk.to(device)):
+                    written += 1
+                    bar.update()
+                    yield frame
+
+    write_video(out, magnified(), rate)
+    return written, rate

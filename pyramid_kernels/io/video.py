@@ -1,0 +1,172 @@
+"""Video files through PyAV (FFmpeg's libraries inside its wheel): read frames with their
+frame rate, write them atomically. Containers: whatever FFmpeg reads (mp4, mov, avi, mkv,
+webm, gif, ...); written: .mp4 (H.264), .gif, .avi (MPEG-4 part 2), .mkv / .mov (H.264). A
+folder or a glob pattern of images is read as an image sequence (its frame rate must be
+given)."""
+
+from __future__ import annotations
+
+import glob
+import math
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .image_files import IMAGE_SUFFIXES, read_image
+from .image_io import check_writable, write_atomic
+
+CODECS = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".avi": "mpeg4", ".gif": None}
+
+
+class VideoError(ValueError):
+    """A video that cannot be read (missing, unreadable, truncated, without frames)."""
+
+
+def _image_sequence(source: str) -> list[Path] | None:
+    path = Path(source)
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    elif any(c in source for c in "*?["):
+        files = sorted(Path(p) for p in glob.glob(source))
+    else:
+        return None
+    if not files:
+        raise VideoError(f"{source!r}: no image files for an image sequence")
+    return files
+
+
+def video_info(source: str | os.PathLike) -> tuple[float | None, tuple[int, int], int | None]:
+    """(frame rate or None, (H, W), frame count or None) of a video file or image sequence,
+    without decoding it all."""
+    import av
+
+    source = str(source)
+    files = _image_sequence(source)
+    if files is not None:
+        first = read_image(files[0], 3)
+        return None, tuple(first.shape[-2:]), len(files)
+    if not Path(source).is_file():
+        raise VideoError(f"{source!r}: no such video file")
+    try:
+        with av.open(source) as container:
+            if not container.streams.video:
+                raise VideoError(f"{source!r} has no video stream")
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate
+            size = (stream.codec_context.height, stream.codec_context.width)
+            return (float(rate) if rate else None), size, (stream.frames or None)
+    except av.error.FFmpegError as error:
+        raise VideoError(f"{source!r} is not a video FFmpeg can read: {error}") from None
+
+
+def read_frames(
+    source: str | os.PathLike, gray: bool = False, size: tuple[int, int] | None = None
+) -> Iterator[Tensor]:
+    """The frames of a video file or image sequence, one at a time, as (C, H, W) float32 in
+    [0, 1] (C = 1 with ``gray``, else 3); ``size``: resize each to (H, W)."""
+    import av
+
+    from .image_files import resize_images
+
+    source = str(source)
+    files = _image_sequence(source)
+    channels = 1 if gray else 3
+
+    def converted(frame: Tensor) -> Tensor:
+        if frame.shape[0] != channels:
+            frame = frame.mean(0, keepdim=True) if gray else frame.expand(3, -1, -1)
+        if size is not None and tuple(frame.shape[-2:]) != tuple(size):
+            frame = resize_images(frame[None], size, "stretch")[0]
+        return frame.contiguous()
+
+    if files is not None:
+        for file in files:
+            yield converted(read_image(file, channels))
+        return
+    if not Path(source).is_file():
+        raise VideoError(f"{source!r}: no such video file")
+    count = 0
+    try:
+        with av.open(source) as container:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"  # decode in FFmpeg's threads while we process
+            for frame in container.decode(stream):
+                array = frame.to_ndarray(format="rgb24")
+                count += 1
+                yield converted(torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0))
+    except av.error.FFmpegError as error:
+        raise VideoError(f"{source!r}: decoding failed after {count} frames: {error}") from None
+    if count == 0:
+        raise VideoError(f"{source!r} has no frames")
+
+
+def write_video(path: str | os.PathLike, frames: Iterator[Tensor], fps: float) -> Path:
+    """Encode frames (C, H, W) floats in [0, 1] (clamped) at ``fps`` to ``path``, written
+        under a temporary name and renamed when complete (a failure leaves nothing under
+        ``path``). For H.264 and MPEG-4 an odd height or width is padded by one edge row or
+    column (their 4:2:0 chroma needs even sizes); GIF stores frame delays in hundredths of a
+    second, so its frame rate is the nearest that allows."""
+    import av
+
+    path = check_writable(path)
+    suffix = path.suffix.lower()
+    if suffix not in CODECS:
+        raise ValueError(f"the output must end in one of {sorted(CODECS)}, got {path.name!r}")
+    if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
+        raise ValueError(f"fps must be a finite number > 0, got {fps!r}")
+    rate = Fraction(fps).limit_denominator(1001)
+    if suffix == ".gif":  # PIL: an adaptive palette per frame (FFmpeg's GIF dithers to rgb8)
+        return write_atomic(path, lambda tmp: _write_gif(tmp, frames, fps))
+
+    def encode(tmp: str) -> None:
+        with av.open(
+            tmp, mode="w", format={".gif": "gif", ".mkv": "matroska"}.get(suffix, suffix[1:])
+        ) as out:
+            stream = None
+            for frame in frames:
+                array = (frame.detach().float().clamp(0, 1) * 255).round().byte()
+                array = array.expand(3, -1, -1) if array.shape[0] == 1 else array
+                array = array.permute(1, 2, 0).cpu().numpy()
+                if stream is None:
+                    stream = out.add_stream(CODECS[suffix], rate=rate)
+                    height, width = array.shape[:2]
+                    stream.height, stream.width = height + height % 2, width + width % 2
+                    stream.pix_fmt = "yuv420p"
+                    if CODECS[suffix] == "libx264":
+                        stream.options = {"crf": "18"}
+                pad = (
+                    (0, stream.height - array.shape[0]),
+                    (0, stream.width - array.shape[1]),
+                    (0, 0),
+                )
+                array = np.pad(array, pad, mode="edge")
+                for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+                    out.mux(packet)
+            if stream is None:
+                raise ValueError("there are no frames to write")
+            for packet in stream.encode():
+                out.mux(packet)
+
+    return write_atomic(path, encode)
+
+
+def _write_gif(path: str, frames: Iterator[Tensor], fps: float) -> None:
+    """Frames (C, H, W) in [0, 1] -> an animated GIF (all frames held: GIFs are short)."""
+    from PIL import Image
+
+    pictures = []
+    for frame in frames:
+        array = (frame.detach().float().clamp(0, 1) * 255).round().byte()
+        array = array.expand(3, -1, -1) if array.shape[0] == 1 else array
+        pictures.append(Image.fromarray(array.permute(1, 2, 0).cpu().numpy()))
+    if not pictures:
+        raise ValueError("there are no frames to write")
+    duration = max(20, round(1000 / fps / 10) * 10)  # GIF delays are hundredths of a second
+    pictures[0].save(
+        path, format="GIF", save_all=True, append_images=pictures[1:], duration=duration, loop=0
+    )

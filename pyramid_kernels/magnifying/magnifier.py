@@ -1,0 +1,325 @@
+"""Phase-based video motion magnification (Wadhwa, Rubinstein, Durand, Freeman 2013) on the
+library's pyramid and phase ops.
+
+Per frame and band of a complex steerable pyramid: the phase difference to the reference
+frame (frame 0), wrapped to (-pi, pi]; a temporal band-pass of it (:mod:`.filters`);
+optionally an amplitude-weighted Gaussian smoothing, blur(A dphi) / blur(A) with ``sigma``
+pixels of each level; then the band is rotated by alpha times the filtered phase through the
+fused ``phase_rotate`` op (with ``attenuate``, by (1 + alpha) filtered - dphi, which also
+removes the motion outside the band). Residuals are kept. Colour video is edited in the
+luminance Y of YIQ by default (chroma untouched), or per channel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..backends import resolve_backend
+from ..morphing.color import rgb_to_yiq, yiq_to_rgb
+from ..phase_ops import phase_rotate
+from ..pyramid import build_with_spec, collapse
+from ..spec import PyramidSpec
+from .filters import IdealBandpass, make_filter
+
+COLORS = ("luminance", "rgb")
+
+
+class _Magnification:
+    """The state of one video's magnification: reference bands, filters, frame shape."""
+
+    def __init__(
+        self,
+        alpha,
+        band,
+        fps,
+        filter,
+        sigma,
+        attenuate,
+        color,
+        height,
+        orientations,
+        twidth,
+        backend,
+    ) -> None:
+        self._setup(alpha, band, fps, filter, sigma, attenuate, color)
+        self.spec = PyramidSpec(height, orientations, twidth, True, True, "adjoint", True)
+        self.backend = backend
+        self.reference: list[Tensor] | None = None
+        self.filters: list | None = None
+        self.frame_shape: tuple | None = None
+
+    def _setup(self, alpha, band, fps, filter, sigma, attenuate, color) -> None:
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+            raise TypeError(f"alpha must be a number, got {alpha!r}")
+        if not math.isfinite(alpha):
+            raise ValueError(f"alpha must be finite, got {alpha!r}")
+        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
+            raise TypeError(f"sigma must be a number >= 0 (pixels), got {sigma!r}")
+        if not (math.isfinite(sigma) and sigma >= 0):
+            raise ValueError(f"sigma must be a finite number >= 0 (pixels), got {sigma!r}")
+        if not isinstance(attenuate, bool):
+            raise TypeError(f"attenuate must be True or False, got {attenuate!r}")
+        if color is not None and color not in COLORS:
+            raise ValueError(f"color must be one of {COLORS} or None, got {color!r}")
+        make_filter(filter, band, fps)  # validates band, fps and the filter's name
+        self.alpha, self.band, self.fps = float(alpha), band, fps
+        self.filter, self.sigma, self.attenuate, self.color = filter, float(sigma), attenuate, color
+
+    def _check(self, frames: Tensor) -> Tensor:
+        if not isinstance(frames, Tensor) or not frames.is_floating_point() or frames.dim() != 4:
+            raise TypeError(
+                "video must be a floating tensor (T, C, H, W) of frames in [0, 1], got "
+                + (
+                    f"shape {tuple(frames.shape)} {frames.dtype}"
+                    if isinstance(frames, Tensor)
+                    else type(frames).__name__
+                )
+            )
+        if frames.shape[1] not in (1, 3):
+            raise ValueError(f"video must have 1 or 3 channels, got {frames.shape[1]}")
+        if frames.shape[0] == 0:
+            raise ValueError("video has no frames")
+        if not torch.isfinite(frames).all():
+            raise ValueError("video contains NaN or inf pixels")
+        shape = (*frames.shape[1:], frames.dtype, frames.device)
+        if self.frame_shape is not None and shape != self.frame_shape:
+            raise ValueError(
+                f"frames of shape {tuple(frames.shape[1:])} {frames.dtype} on {frames.device} "
+                f"follow frames of {self.frame_shape}: a Magnifier takes one video"
+            )
+        self.frame_shape = shape
+        color = self.color or ("luminance" if frames.shape[1] == 3 else "rgb")
+        if color == "luminance" and frames.shape[1] != 3:
+            raise ValueError("color='luminance' needs 3 channels (RGB); pass color='rgb'")
+        self._luminance = color == "luminance"
+        return frames
+
+    def _run(self, frames: Tensor, band_pass) -> Tensor:
+        """Magnify ``frames`` with ``band_pass(level, dphi (T, C', K, h, w))``."""
+        if self._luminance:
+            yiq = rgb_to_yiq(frames)
+            edited = self._edit(yiq[:, :1], band_pass)
+            return yiq_to_rgb(torch.cat([edited, yiq[:, 1:]], dim=1))
+        return self._edit(frames, band_pass)
+
+    def _edit(self, x: Tensor, band_pass) -> Tensor:
+        spec = self.spec.resolve(tuple(x.shape[-2:]))
+        backend = resolve_backend(self.backend, x.device.type)
+        coeffs = build_with_spec(x, spec, backend)
+        if self.reference is None:
+            self.reference = [b[:1].clone() for b in coeffs.bands]
+            self.filters = [make_filter(self.filter, self.band, self.fps) for _ in coeffs.bands]
+        bands = []
+        for level, (b, ref) in enumerate(zip(coeffs.bands, self.reference, strict=True)):
+            delta = torch.angle(b * ref.conj())  # (T, C', K, h, w) in (-pi, pi]
+            filtered = band_pass(level, delta)
+            if self.sigma > 0:
+                filtered = _smooth(filtered, b.abs(), self.sigma)
+            theta = (
+                (1.0 + self.alpha) * filtered - delta if self.attenuate else self.alpha * filtered
+            )
+            bands.append(phase_rotate(b, torch.zeros_like(theta), theta, backend))
+        return collapse(coeffs.replace(bands=bands), backend)
+
+
+class Magnifier(_Magnification):
+    """Streaming magnification: feed chunks of frames in order, get them back magnified.
+
+    The first chunk fixes the reference frame (its first frame), the frame size, channels,
+    dtype and device; the temporal filter's state carries over between chunks, so peak memory
+    depends on the chunk and frame size, not the video's length. Causal filters only
+    ("butterworth", "difference"); the "ideal" filter needs the whole clip (:func:`magnify`).
+
+    Parameters
+    ----------
+    alpha : float
+        Magnification: in-band motion becomes (1 + alpha) times itself.
+    band : (float, float)
+        (f_lo, f_hi) in Hz, 0 <= f_lo < f_hi < fps / 2.
+    fps : float
+        Frame rate of the video.
+    filter : {"butterworth", "difference"}
+        The causal temporal band-pass.
+    sigma : float
+        Amplitude-weighted Gaussian smoothing of the filtered phase, in pixels of each level
+        (0: none).
+    attenuate : bool
+        Also remove the motion outside the band.
+    color : {"luminance", "rgb"} or None
+        Edit Y of YIQ (3 channels only) or every channel; None: luminance for 3 channels.
+    height : int or "auto"
+        Pyramid levels.
+    orientations : int
+        Bands per level (>= 2).
+    twidth : float
+        Radial transition width in octaves.
+    backend : {"auto", "torch", "cpp", "triton"}
+        The kernels.
+    """
+
+    def __init__(
+        self,
+        alpha: float,
+        band: tuple[float, float],
+        fps: float,
+        *,
+        filter: str = "butterworth",
+        sigma: float = 0.0,
+        attenuate: bool = False,
+        color: str | None = None,
+        height: int | str = "auto",
+        orientations: int = 8,
+        twidth: float = 1.0,
+        backend: str = "auto",
+    ) -> None:
+        if filter == "ideal":
+            raise ValueError(
+                "filter='ideal' needs the whole clip (an FFT over time): use pk.magnify on a "
+                "tensor, or a causal filter ('butterworth', 'difference') for streaming"
+            )
+        super().__init__(
+            alpha,
+            band,
+            fps,
+            filter,
+            sigma,
+            attenuate,
+            color,
+            height,
+            orientations,
+            twidth,
+            backend,
+        )
+
+    def __call__(self, frames: Tensor) -> Tensor:
+        """Magnify the next frames.
+
+        Parameters
+        ----------
+        frames : Tensor
+            (T, C, H, W) float, the next T frames of the video.
+
+        Returns
+        -------
+        Tensor
+            (T, C, H, W) magnified.
+        """
+        frames = self._check(frames)
+        return self._run(frames, lambda level, delta: self.filters[level](delta))
+
+
+def _smooth(phase: Tensor, amplitude: Tensor, sigma: float) -> Tensor:
+    """blur(A phase) / blur(A), a periodic Gaussian of ``sigma`` pixels over (h, w)."""
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=phase.dtype, device=phase.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+
+    def blur(t: Tensor) -> Tensor:
+        flat = t.reshape(-1, 1, *t.shape[-2:])
+        flat = F.conv2d(
+            F.pad(flat, (radius, radius, 0, 0), mode="circular"), kernel.view(1, 1, 1, -1)
+        )
+        flat = F.conv2d(
+            F.pad(flat, (0, 0, radius, radius), mode="circular"), kernel.view(1, 1, -1, 1)
+        )
+        return flat.reshape(t.shape)
+
+    eps = torch.finfo(phase.dtype).tiny ** 0.5
+    return blur(amplitude * phase) / (blur(amplitude) + eps)
+
+
+def magnify(
+    video: Tensor,
+    *,
+    alpha: float,
+    band: tuple[float, float],
+    fps: float,
+    filter: str = "ideal",
+    sigma: float = 0.0,
+    attenuate: bool = False,
+    color: str | None = None,
+    height: int | str = "auto",
+    orientations: int = 8,
+    twidth: float = 1.0,
+    backend: str = "auto",
+    chunk_size: int = 32,
+) -> Tensor:
+    """Magnify the motions of a video in a temporal frequency band.
+
+    Parameters
+    ----------
+    video : Tensor
+        (T, C, H, W) float32 or float64 frames in [0, 1], C = 1 or 3, T >= 2; CPU or CUDA.
+    alpha : float
+        Magnification: in-band motion becomes (1 + alpha) times itself.
+    band : (float, float)
+        (f_lo, f_hi) in Hz, 0 <= f_lo < f_hi < fps / 2.
+    fps : float
+        Frame rate.
+    filter : {"ideal", "butterworth", "difference"}
+        "ideal": an FFT over the whole clip (zero-phase); the others are causal filters run
+        in chunks of ``chunk_size`` frames by a :class:`Magnifier`.
+    sigma : float
+        Amplitude-weighted Gaussian smoothing of the filtered phase, pixels per level (0: off).
+    attenuate : bool
+        Also remove the motion outside the band.
+    color : {"luminance", "rgb"} or None
+        Edit Y of YIQ (chroma untouched) or every channel; None: luminance for RGB.
+    height : int or "auto"
+        Pyramid levels.
+    orientations : int
+        Bands per level.
+    twidth : float
+        Radial transition width in octaves.
+    backend : {"auto", "torch", "cpp", "triton"}
+        The kernels.
+    chunk_size : int
+        Frames per chunk for the causal filters.
+
+    Returns
+    -------
+    Tensor
+        The magnified video, (T, C, H, W), not clamped.
+
+    Examples
+    --------
+    >>> import torch, pyramid_kernels as pk
+    >>> still = torch.rand(1, 1, 32, 32).expand(8, 1, 32, 32)
+    >>> out = pk.magnify(still, alpha=10, band=(1, 4), fps=30, height=2, orientations=4)
+    >>> bool((out - still).abs().max() < 1e-5)
+    True
+    """
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
+    options = (sigma, attenuate, color, height, orientations, twidth, backend)
+    if filter != "ideal":
+        magnifier = Magnifier(
+            alpha,
+            band,
+            fps,
+            filter=filter,
+            sigma=sigma,
+            attenuate=attenuate,
+            color=color,
+            height=height,
+            orientations=orientations,
+            twidth=twidth,
+            backend=backend,
+        )
+    else:
+        magnifier = _Magnification(alpha, band, fps, filter, *options)
+    video = magnifier._check(video)
+    if video.shape[0] == 1:
+        raise ValueError("video has one frame: there is no motion to magnify")
+    if filter != "ideal":
+        return torch.cat([magnifier(chunk) for chunk in video.split(chunk_size)])
+    ideal = IdealBandpass(band, fps)
+    return magnifier._run(video, lambda level, delta: ideal(delta))
+
+
+__all__ = ["COLORS", "Magnifier", "magnify"]

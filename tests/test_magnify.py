@@ -1,0 +1,236 @@
+"""Phase-based motion magnification against motions known exactly (Fourier sub-pixel shifts
+of a photo), streaming, filters, colour, backends and bad input."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import FAST_BACKENDS, require
+
+import pyramid_kernels as pk
+from pyramid_kernels.magnifying import Magnifier, synthetic
+from pyramid_kernels.magnifying.filters import IIRBandpass
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+from eulerian import linear_magnify  # noqa: E402
+
+FPS, FRAMES, BAND = 30.0, 30, (1.0, 3.0)  # 2 Hz makes 2 whole cycles: no spectral leakage
+SMALL = dict(orientations=4)
+
+
+@pytest.fixture(scope="module")
+def photo() -> torch.Tensor:
+    """(1, 64, 64) grayscale crop of a bundled photo, float64."""
+    return pk.data.photos(64, names=["motorcycle"])[0][0].mean(0, keepdim=True).double()
+
+
+def gain(out: torch.Tensor, truth: torch.Tensor) -> float:
+    """Least-squares factor between the measured horizontal displacement and ``truth``."""
+    measured = synthetic.displacement(out[:, 0], out[0, 0])[:, 0]
+    return float((measured * truth).sum() / (truth * truth).sum())
+
+
+@pytest.mark.parametrize("amplitude, alpha", [(0.05, 5), (0.05, 20), (0.2, 5), (0.2, 10)])
+def test_in_band_motion_is_magnified_by_one_plus_alpha(amplitude, alpha):
+    """On 128x128 with 8 orientations, as bench/magnify_accuracy.py measures it (narrower
+    bands carry a translation more exactly: 4 orientations on 64x64 fall 5-10% short)."""
+    photo = pk.data.photos(128, names=["motorcycle"])[0][0].mean(0, keepdim=True)
+    truth = synthetic.oscillation(amplitude, 2.0, FPS, FRAMES)
+    video = synthetic.fourier_shift(photo, truth).float()
+    assert gain(video, truth) == pytest.approx(1.0, abs=1e-3)  # the estimator itself
+    out = pk.magnify(video, alpha=alpha, band=BAND, fps=FPS, orientations=8)
+    assert gain(out, truth) == pytest.approx(1 + alpha, rel=0.10)
+
+
+def test_beyond_the_range_the_magnification_breaks_down(photo):
+    """alpha * A = 5 px is past what octave bands carry: the measured gain falls far short
+    (the README's range table shows where)."""
+    truth = synthetic.oscillation(0.5, 2.0, FPS, FRAMES)
+    out = pk.magnify(synthetic.fourier_shift(photo, truth).float(), alpha=10, band=BAND, fps=FPS)
+    assert gain(out, truth) < 0.7 * 11
+
+
+def test_motion_outside_the_band_is_kept_or_attenuated(photo):
+    truth = synthetic.oscillation(0.2, 6.0, FPS, FRAMES)  # 6 Hz, band 1-3 Hz
+    video = synthetic.fourier_shift(photo, truth).float()
+    kept = pk.magnify(video, alpha=20, band=BAND, fps=FPS, **SMALL)
+    assert gain(kept, truth) == pytest.approx(1.0, abs=0.05)
+    removed = pk.magnify(video, alpha=20, band=BAND, fps=FPS, attenuate=True, **SMALL)
+    assert abs(gain(removed, truth)) < 0.1
+    inband = synthetic.oscillation(0.05, 2.0, FPS, FRAMES)
+    both = synthetic.fourier_shift(photo, truth + inband).float()
+    only = pk.magnify(both, alpha=10, band=BAND, fps=FPS, attenuate=True, **SMALL)
+    assert gain(only, inband) == pytest.approx(11, rel=0.15)
+
+
+@pytest.mark.parametrize("filter", ["ideal", "butterworth", "difference"])
+@pytest.mark.parametrize("channels, color", [(1, None), (3, "luminance"), (3, "rgb")])
+def test_a_still_video_is_returned_unchanged(photo, filter, channels, color):
+    still = torch.rand(1, channels, 48, 40).expand(12, -1, -1, -1)
+    out = pk.magnify(still, alpha=50, band=BAND, fps=FPS, filter=filter, color=color, sigma=1.0)
+    assert out.shape == still.shape and (out - still).abs().max() <= 1e-5
+
+
+def test_sensor_noise_is_amplified_less_than_by_linear_magnification(photo):
+    torch.manual_seed(0)
+    clean = photo.float().expand(FRAMES, 1, -1, -1)
+    noisy = clean + 0.01 * torch.randn(clean.shape)
+    phase = pk.magnify(noisy, alpha=20, band=BAND, fps=FPS, **SMALL)
+    linear = linear_magnify(noisy, 20, BAND, FPS)
+    error_phase = (phase - clean).pow(2).mean().sqrt()
+    error_linear = (linear - clean).pow(2).mean().sqrt()
+    assert error_phase < 0.5 * error_linear, (error_phase, error_linear)
+
+
+def test_luminance_edits_keep_the_chroma(photo):
+    rgb = pk.data.photos(48, names=["flower"])[0][0].double()
+    truth = synthetic.oscillation(0.2, 2.0, FPS, FRAMES)
+    video = synthetic.fourier_shift(rgb, truth)
+    out = pk.magnify(video, alpha=10, band=BAND, fps=FPS, **SMALL)
+    from pyramid_kernels.morphing.color import rgb_to_yiq
+
+    chroma_in, chroma_out = rgb_to_yiq(video)[:, 1:], rgb_to_yiq(out)[:, 1:]
+    assert (chroma_in - chroma_out).abs().max() < 1e-10
+    assert (out - video).abs().max() > 0.05  # the luminance moved
+
+
+@pytest.mark.parametrize("filter", ["butterworth", "difference"])
+def test_streaming_in_any_chunks_gives_the_same_frames(photo, filter):
+    truth = synthetic.oscillation(0.1, 2.0, FPS, 20)
+    video = synthetic.fourier_shift(photo, truth).float()
+    whole = pk.magnify(video, alpha=10, band=BAND, fps=FPS, filter=filter, chunk_size=20)
+    for size in (1, 3, 7):
+        magnifier = Magnifier(10, BAND, FPS, filter=filter)
+        parts = torch.cat([magnifier(chunk) for chunk in video.split(size)])
+        assert (parts - whole).abs().max() <= 1e-5
+
+
+def test_the_butterworth_band_pass_passes_its_centre_and_stops_dc():
+    band, fps = (1.0, 4.0), 30.0
+    t = torch.arange(600, dtype=torch.float64) / fps
+    centre = math.sqrt(band[0] * band[1])
+    for frequency, want in [(centre, 1.0), (0.0, 0.0), (14.0, 0.0)]:
+        signal = torch.cos(2 * math.pi * frequency * t)
+        out = IIRBandpass(band, fps, "butterworth")(signal)[300:]
+        assert out.abs().max() == pytest.approx(want, abs=0.03 if want else 0.1), frequency
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_fast_backends_match_the_reference(backend, photo):
+    device = require(backend)
+    truth = synthetic.oscillation(0.1, 2.0, FPS, 8)
+    video = synthetic.fourier_shift(photo[:, :32, :32], truth).float()
+    want = pk.magnify(video, alpha=10, band=(1, 5), fps=FPS, backend="torch", height=2, **SMALL)
+    got = pk.magnify(
+        video.to(device), alpha=10, band=(1, 5), fps=FPS, backend=backend, height=2, **SMALL
+    )
+    assert (got.cpu() - want).abs().max() <= 1e-5
+
+
+def test_float64_and_smoothing(photo):
+    truth = synthetic.oscillation(0.1, 2.0, FPS, FRAMES)
+    video = synthetic.fourier_shift(photo, truth)
+    out = pk.magnify(video, alpha=10, band=BAND, fps=FPS, sigma=2.0, **SMALL)
+    assert out.dtype == torch.float64
+    assert gain(out, truth) == pytest.approx(11, rel=0.15)
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        (dict(video=torch.rand(0, 1, 32, 32)), ValueError, "no frames"),
+        (dict(video=torch.rand(1, 1, 32, 32)), ValueError, "one frame"),
+        (dict(band=(1.0, 15.0)), ValueError, "Nyquist"),
+        (dict(band=(3.0, 1.0)), ValueError, "f_lo < f_hi"),
+        (dict(fps=0.0), ValueError, "fps must be > 0"),
+        (dict(fps=-30.0), ValueError, "fps must be > 0"),
+        (dict(alpha=float("inf")), ValueError, "alpha must be finite"),
+        (dict(alpha=True), TypeError, "alpha must be a number"),
+        (dict(video=torch.full((4, 1, 32, 32), float("nan"))), ValueError, "NaN"),
+        (dict(video=torch.rand(4, 1, 3, 3)), ValueError, "too small"),
+        (dict(video=torch.rand(4, 2, 32, 32)), ValueError, "1 or 3 channels"),
+        (dict(video=torch.rand(4, 32, 32)), TypeError, r"\(T, C, H, W\)"),
+        (dict(color="luminance"), ValueError, "needs 3 channels"),
+        (dict(sigma=-1.0), ValueError, "sigma must be"),
+        (dict(filter="fir"), ValueError, "filter must be one of"),
+    ],
+    ids=str,
+)
+def test_bad_input_is_refused_with_the_reason(kwargs, error, message):
+    args = dict(video=torch.rand(4, 1, 32, 32), alpha=10.0, band=(1.0, 3.0), fps=30.0) | kwargs
+    with pytest.raises(error, match=message):
+        pk.magnify(args.pop("video"), **args)
+
+
+def test_a_magnifier_takes_one_video_and_no_ideal_filter():
+    with pytest.raises(ValueError, match="needs the whole clip"):
+        Magnifier(10, BAND, FPS, filter="ideal")
+    magnifier = Magnifier(10, BAND, FPS)
+    magnifier(torch.rand(3, 1, 32, 32))
+    with pytest.raises(ValueError, match="a Magnifier takes one video"):
+        magnifier(torch.rand(3, 1, 32, 40))
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pyramid_kernels.apps.cli", "magnify", *args, "--quiet"],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_the_command_line_magnifies_a_video_file(tmp_path, photo):
+    from pyramid_kernels.io.video import read_frames, video_info, write_video
+
+    truth = synthetic.oscillation(0.1, 2.0, FPS, FRAMES)
+    video = synthetic.fourier_shift(photo, truth).float().clamp(0, 1)
+    # a GIF of a grayscale clip is lossless; H.264 at its default quality keeps only about
+    # half of a 0.1 px motion, which is then magnified as it is
+    write_video(tmp_path / "in.gif", iter(video), FPS)
+    for out, extra in [("out.mp4", []), ("out.gif", ["--filter", "ideal"])]:
+        options = ["--fps", "30", "--alpha", "10", "--band", "1", "3", "--orientations", "4"]
+        done = cli(str(tmp_path / "in.gif"), *options, "--out", str(tmp_path / out), *extra)
+        assert done.returncode == 0, done.stderr
+        frames = torch.stack(list(read_frames(tmp_path / out, gray=True)))
+        assert frames.shape == (FRAMES, 1, 64, 64)
+        rate = video_info(tmp_path / out)[0]
+        assert rate == pytest.approx(FPS, rel=0.15)  # GIF delays are hundredths of a second
+    ideal = torch.stack(list(read_frames(tmp_path / "out.gif", gray=True)))
+    assert gain(ideal.double(), truth) == pytest.approx(11, rel=0.15)  # through 8-bit frames
+
+
+def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
+    from pyramid_kernels.io.image_io import save_png
+
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video at all" * 100)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(4):
+        save_png(frames / f"{i:03d}.png", torch.rand(3, 32, 32))
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cases = [
+        ([str(garbage)], "not a video FFmpeg can read"),
+        ([str(tmp_path / "missing.mp4")], "no such video file"),
+        ([str(frames)], "no frame rate"),
+        ([str(frames), "--fps", "30", "--band", "1", "20"], "Nyquist"),
+        ([str(frames), "--fps", "30", "--out", str(blocker / "x.mp4")], "is a file"),
+    ]
+    for args, message in cases:
+        argv = [*args, "--alpha", "10"]
+        if "--band" not in argv:
+            argv += ["--band", "1", "3"]
+        if "--out" not in argv:
+            argv += ["--out", str(tmp_path / "out.mp4")]
+        done = cli(*argv)
+        assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "frames", "garbage.mp4"]
+    done = cli(str(frames), "--fps", "30", "--alpha", "10", "--band", "1", "3", "--out",
+               str(tmp_path / "seq.mp4"), "--orientations", "4")  # fmt: skip
+    assert done.returncode == 0, done.stderr
