@@ -61,6 +61,7 @@ main() {
   step "pyramid bench" 150 python bench/run.py
   step "morph bench" 130 python bench/morph_throughput.py
   step "morph efficiency bench" 60 python bench/morph_efficiency.py
+  step "magnify bench" 60 python bench/magnify_throughput.py
   step "profile" 70 python bench/cuda_profile.py
   step "plenoptic modes bench" 50 python bench/plenoptic_modes.py
   step "generate bench" 60 python bench/generate_throughput.py

@@ -15,6 +15,8 @@ MODULES = [
     "pyramid_kernels",
     "pyramid_kernels.morphing",
     "pyramid_kernels.generating",
+    "pyramid_kernels.magnifying",
+    "pyramid_kernels.magnifying.synthetic",
     "pyramid_kernels.phase_ops",
     "pyramid_kernels.steering",
     "pyramid_kernels.data",

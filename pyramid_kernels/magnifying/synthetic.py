@@ -40,14 +40,41 @@ def fourier_shift(image: Tensor, dx: Tensor, dy: Tensor | float = 0.0) -> Tensor
 
 
 def oscillation(amplitude: float, frequency: float, fps: float, frames: int) -> Tensor:
-    """(T,) displacement A sin(2 pi f t) at t = 0, 1/fps, ... in float64."""
+    """A sinusoidal displacement sampled at the frames' times.
+
+    Parameters
+    ----------
+    amplitude : float
+        A, pixels.
+    frequency : float
+        f, Hz.
+    fps : float
+        Frame rate.
+    frames : int
+        Number of frames T.
+
+    Returns
+    -------
+    Tensor
+        (T,) float64, A sin(2 pi f t) at t = 0, 1/fps, ...
+    """
     t = torch.arange(frames, dtype=torch.float64) / fps
     return amplitude * torch.sin(2 * math.pi * frequency * t)
 
 
 def two_motions(image: Tensor, first: Tensor, second: Tensor, split: float = 0.5) -> Tensor:
-    """A clip whose left part moves horizontally by ``first`` and right part by ``second``
-    (T,) pixels, joined by a smooth vertical seam at ``split`` of the width.
+    """A clip whose left and right parts move horizontally by two known displacements.
+
+    The parts are joined by a smooth vertical seam.
+
+    Parameters
+    ----------
+    image : Tensor
+        (C, H, W).
+    first, second : Tensor
+        (T,) displacements in pixels of the left and the right part.
+    split : float
+        Where the seam lies, as a fraction of the width.
 
     Returns
     -------
