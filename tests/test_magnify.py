@@ -215,7 +215,17 @@ def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
         save_png(frames / f"{i:03d}.png", torch.rand(3, 32, 32))
     blocker = tmp_path / "file"
     blocker.write_text("")
+    from pyramid_kernels.io.video import write_video
+
+    for suffix in (".mp4", ".avi"):  # cut in half: mp4 loses its index, avi its last frames
+        whole = tmp_path / f"whole{suffix}"
+        write_video(whole, iter(torch.rand(20, 3, 32, 32)), 30.0)
+        data = whole.read_bytes()
+        (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) // 2])
+        whole.unlink()
     cases = [
+        ([str(tmp_path / "cut.mp4")], "not a video FFmpeg can read"),
+        ([str(tmp_path / "cut.avi")], "is truncated"),
         ([str(garbage)], "not a video FFmpeg can read"),
         ([str(tmp_path / "missing.mp4")], "no such video file"),
         ([str(frames)], "no frame rate"),
@@ -230,7 +240,8 @@ def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
             argv += ["--out", str(tmp_path / "out.mp4")]
         done = cli(*argv)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "frames", "garbage.mp4"]
+    names = ["cut.avi", "cut.mp4", "file", "frames", "garbage.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == names
     done = cli(str(frames), "--fps", "30", "--alpha", "10", "--band", "1", "3", "--out",
                str(tmp_path / "seq.mp4"), "--orientations", "4")  # fmt: skip
     assert done.returncode == 0, done.stderr

@@ -94,6 +94,7 @@ def read_frames(
     try:
         with av.open(source) as container:
             stream = container.streams.video[0]
+            expected = stream.frames or None  # what the container says it holds, if it says
             stream.thread_type = "AUTO"  # decode in FFmpeg's threads while we process
             for frame in container.decode(stream):
                 array = frame.to_ndarray(format="rgb24")
@@ -103,6 +104,8 @@ def read_frames(
         raise VideoError(f"{source!r}: decoding failed after {count} frames: {error}") from None
     if count == 0:
         raise VideoError(f"{source!r} has no frames")
+    if expected is not None and count < expected:
+        raise VideoError(f"{source!r} is truncated: {count} of its {expected} frames decode")
 
 
 def write_video(path: str | os.PathLike, frames: Iterator[Tensor], fps: float) -> Path:
