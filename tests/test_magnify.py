@@ -132,6 +132,23 @@ def test_fast_backends_match_the_reference(backend, photo):
     assert (got.cpu() - want).abs().max() <= 1e-5
 
 
+@pytest.mark.parametrize("filter", ["butterworth", "difference"])
+@pytest.mark.parametrize("attenuate", [False, True])
+def test_the_fused_cpp_chain_matches_the_plain_one(photo, filter, attenuate):
+    """backend="cpp" runs phase difference, filter step and rotation in one C++ pass
+    (csrc/magnify.cpp, polynomial atan2 and sincos in float32); the torch backend runs them
+    as separate torch ops."""
+    require("cpp")
+    truth = synthetic.oscillation(0.2, 2.0, FPS, 24)
+    rgb = pk.data.photos(64, names=["flower"])[0][0]
+    video = synthetic.fourier_shift(rgb, truth + 0.3 * synthetic.oscillation(0.2, 7.0, FPS, 24))
+    options = dict(alpha=20, band=BAND, fps=FPS, filter=filter, attenuate=attenuate)
+    for dtype, tolerance in [(torch.float32, 2e-5), (torch.float64, 1e-12)]:
+        plain = pk.magnify(video.to(dtype), backend="torch", **options)
+        fused = pk.magnify(video.to(dtype), backend="cpp", chunk_size=5, **options)
+        assert (fused - plain).abs().max() <= tolerance, dtype
+
+
 def test_float64_and_smoothing(photo):
     truth = synthetic.oscillation(0.1, 2.0, FPS, FRAMES)
     video = synthetic.fourier_shift(photo, truth)
@@ -245,3 +262,23 @@ def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
     done = cli(str(frames), "--fps", "30", "--alpha", "10", "--band", "1", "3", "--out",
                str(tmp_path / "seq.mp4"), "--orientations", "4")  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_the_fused_kernel_checks_its_tensors():
+    require("cpp")
+    from pyramid_kernels.kernels import cpp
+
+    c = torch.randn(3, 10, dtype=torch.complex64)
+    r, state = torch.randn(10, dtype=torch.complex64), torch.zeros(2, 10)
+    filter5 = [0.1, 0.0, -0.1, -1.8, 0.8]
+    bad = [
+        (c.real, r, state, filter5, "complex CPU tensor"),
+        (c, r[:5], state, filter5, "reference must be"),
+        (c, r.to(torch.complex128), state, filter5, "reference must be"),
+        (c, r, state[:1], filter5, "state must be"),
+        (c, r, state.double(), filter5, "state must be"),
+        (c, r, state, filter5[:2], "wrong length"),
+    ]
+    for coeffs, reference, st, filt, message in bad:
+        with pytest.raises(RuntimeError, match=message):
+            cpp.magnify_iir(coeffs, reference, st, filt, False, 1.0, False)

@@ -181,3 +181,11 @@ def phase_rotate(coeffs: torch.Tensor, log_amplitude: torch.Tensor, phase: torch
 def phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales):
     """(T, *c.shape): c * exp(-s_k (g_eta + i g_delta)) (csrc/phase.cpp)."""
     return _ops.phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales)
+
+
+def magnify_iir(coeffs, reference, state, filter, difference: bool, alpha: float, attenuate: bool):
+    """Causal phase-based magnification of (T, N) complex coefficients against a reference
+    (N), fused (csrc/magnify.cpp); ``state`` (2, N) is the filter's, updated in place."""
+    return _ops.magnify_iir(
+        coeffs, reference, state, [float(f) for f in filter], difference, alpha, attenuate
+    )

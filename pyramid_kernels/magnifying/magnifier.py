@@ -6,7 +6,9 @@ frame (frame 0), wrapped to (-pi, pi]; a temporal band-pass of it (:mod:`.filter
 optionally an amplitude-weighted Gaussian smoothing, blur(A dphi) / blur(A) with ``sigma``
 pixels of each level; then the band is rotated by alpha times the filtered phase through the
 fused ``phase_rotate`` op (with ``attenuate``, by (1 + alpha) filtered - dphi, which also
-removes the motion outside the band). Residuals are kept. Colour video is edited in the
+removes the motion outside the band). With a causal filter on the C++ backend, the
+difference, the filter step and the rotation run as one fused kernel (``magnify_iir``,
+csrc/magnify.cpp). Residuals are kept. Colour video is edited in the
 luminance Y of YIQ by default (chroma untouched), or per channel.
 """
 
@@ -19,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ..backends import resolve_backend
-from ..morphing.color import rgb_to_yiq, yiq_to_rgb
+from ..morphing.color import yiq_matrices
 from ..morphing.sizing import group_budget, images_per_group
 from ..phase_ops import phase_rotate
 from ..pyramid import build_with_spec, collapse
@@ -84,7 +86,7 @@ class _Magnification:
             raise ValueError(f"video must have 1 or 3 channels, got {frames.shape[1]}")
         if frames.shape[0] == 0:
             raise ValueError("video has no frames")
-        if not torch.isfinite(frames).all():
+        if not torch.isfinite(frames.sum()) and not torch.isfinite(frames).all():  # one pass
             raise ValueError("video contains NaN or inf pixels")
         shape = (*frames.shape[1:], frames.dtype, frames.device)
         if self.frame_shape is not None and shape != self.frame_shape:
@@ -101,10 +103,11 @@ class _Magnification:
 
     def _run(self, frames: Tensor, band_pass) -> Tensor:
         """Magnify ``frames`` with ``band_pass(level, dphi (T, C', K, h, w))``."""
-        if self._luminance:
-            yiq = rgb_to_yiq(frames)
-            edited = self._edit(yiq[:, :1], band_pass)
-            return yiq_to_rgb(torch.cat([edited, yiq[:, 1:]], dim=1))
+        if self._luminance:  # only Y changes: RGB + (YIQ -> RGB column of Y) * (Y' - Y)
+            to_yiq, to_rgb = yiq_matrices(frames.device, frames.dtype)
+            luma = torch.einsum("c,tchw->thw", to_yiq[0], frames).unsqueeze(1)
+            change = self._edit(luma, band_pass) - luma
+            return torch.addcmul(frames, to_rgb[:, 0].view(1, 3, 1, 1), change)
         return self._edit(frames, band_pass)
 
     def _edit(self, x: Tensor, band_pass) -> Tensor:
@@ -116,6 +119,9 @@ class _Magnification:
             self.filters = [make_filter(self.filter, self.band, self.fps) for _ in coeffs.bands]
         bands = []
         for level, (b, ref) in enumerate(zip(coeffs.bands, self.reference, strict=True)):
+            if band_pass is None:  # the causal chain in one fused C++ pass
+                bands.append(self._fused(level, b, ref))
+                continue
             delta = torch.angle(b * ref.conj())  # (T, C', K, h, w) in (-pi, pi]
             filtered = band_pass(level, delta)
             if self.sigma > 0:
@@ -125,6 +131,29 @@ class _Magnification:
             )
             bands.append(phase_rotate(b, torch.zeros_like(theta), theta, backend))
         return collapse(coeffs.replace(bands=bands), backend)
+
+    def _fuses(self, frames: Tensor) -> bool:
+        """Whether the causal chain runs fused: the C++ kernels on CPU, no smoothing."""
+        backend = resolve_backend(self.backend, frames.device.type)
+        return backend == "cpp" and self.sigma == 0
+
+    def _fused(self, level: int, bands: Tensor, reference: Tensor) -> Tensor:
+        """One level's bands (T, C', K, h, w) magnified by ``magnify_iir`` (C++): phase
+        difference, this level's filter step per frame (its state kept in the filter) and
+        rotation, one pass over the coefficients."""
+        from ..kernels import cpp  # noqa: PLC0415 (only where the extension is built)
+
+        flat = bands.reshape(bands.shape[0], -1)
+        bandpass = self.filters[level]
+        if not isinstance(bandpass.state, Tensor):  # the fused form: (2, N), at rest
+            bandpass.state = flat.real.new_zeros((2, flat.shape[1]))
+        difference = bandpass.kind == "difference"
+        coefficients = [bandpass.r_hi, bandpass.r_lo] if difference else [*bandpass.b, *bandpass.a]
+        out = cpp.magnify_iir(
+            flat, reference.reshape(-1), bandpass.state, coefficients, difference,
+            self.alpha, self.attenuate,
+        )  # fmt: skip
+        return out.reshape(bands.shape)
 
 
 class Magnifier(_Magnification):
@@ -214,7 +243,8 @@ class Magnifier(_Magnification):
         step = self._frames_per_group(frames)
         for start in range(0, frames.shape[0], step):  # in order: the filters' state runs on
             group = frames[start : start + step]
-            out[start : start + step] = self._run(group, lambda lv, d: self.filters[lv](d))
+            band_pass = None if self._fuses(group) else (lambda lv, d: self.filters[lv](d))
+            out[start : start + step] = self._run(group, band_pass)
         return out
 
     def _frames_per_group(self, frames: Tensor) -> int:

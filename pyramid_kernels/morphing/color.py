@@ -22,6 +22,11 @@ def _matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]
     return _RGB_TO_YIQ.to(device, dtype), inverse.to(device, dtype)
 
 
+def yiq_matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(RGB -> YIQ, YIQ -> RGB) 3x3 matrices on ``device`` in ``dtype`` (cached there)."""
+    return _matrices(device, dtype)
+
+
 def rgb_to_yiq(x: Tensor) -> Tensor:
     """(..., 3, H, W) RGB -> YIQ."""
     return torch.einsum("ij,...jhw->...ihw", _matrices(x.device, x.dtype)[0], x)
