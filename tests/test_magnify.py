@@ -221,6 +221,28 @@ def test_the_command_line_magnifies_a_video_file(tmp_path, photo):
     assert gain(ideal.double(), truth) == pytest.approx(11, rel=0.15)  # through 8-bit frames
 
 
+def _variable_rate_video(path: Path) -> None:
+    """20 frames 33 and 66 ms apart in turn (H.264 in mp4)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        stream.codec_context.time_base = Fraction(1, 1000)
+        time = 0
+        for i in range(20):
+            frame = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), np.uint8), format="rgb24")
+            frame.pts, frame.time_base = time, Fraction(1, 1000)
+            time += 33 if i % 2 else 66
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+
+
 def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
     from pyramid_kernels.io.image_io import save_png
 
@@ -240,7 +262,9 @@ def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
         data = whole.read_bytes()
         (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) // 2])
         whole.unlink()
+    _variable_rate_video(tmp_path / "vfr.mp4")
     cases = [
+        ([str(tmp_path / "vfr.mp4")], "variable frame rate"),
         ([str(tmp_path / "cut.mp4")], "not a video FFmpeg can read"),
         ([str(tmp_path / "cut.avi")], "is truncated"),
         ([str(garbage)], "not a video FFmpeg can read"),
@@ -257,11 +281,14 @@ def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
             argv += ["--out", str(tmp_path / "out.mp4")]
         done = cli(*argv)
         assert done.returncode == 2 and message in done.stderr, (args, done.stderr)
-    names = ["cut.avi", "cut.mp4", "file", "frames", "garbage.mp4"]
+    names = ["cut.avi", "cut.mp4", "file", "frames", "garbage.mp4", "vfr.mp4"]
     assert sorted(p.name for p in tmp_path.iterdir()) == names
     done = cli(str(frames), "--fps", "30", "--alpha", "10", "--band", "1", "3", "--out",
                str(tmp_path / "seq.mp4"), "--orientations", "4")  # fmt: skip
     assert done.returncode == 0, done.stderr
+    done = cli(str(tmp_path / "vfr.mp4"), "--fps", "30", "--alpha", "10", "--band", "1", "3",
+               "--out", str(tmp_path / "vfr_out.mp4"), "--orientations", "4")  # fmt: skip
+    assert done.returncode == 0, done.stderr  # --fps: its frames taken as evenly spaced
 
 
 def test_the_fused_kernel_checks_its_tensors():

@@ -88,7 +88,8 @@ def run(
             )
     else:
         magnifier = Magnifier(alpha, band, rate, filter=filter, **options)
-    frames = read_frames(source, gray=gray, size=None if size == (h, w) else size)
+    resize = None if size == (h, w) else size
+    frames = read_frames(source, gray=gray, size=resize, constant_rate=fps is None)
     total = count or 0
     written = 0
 

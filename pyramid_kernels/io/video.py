@@ -65,10 +65,15 @@ def video_info(source: str | os.PathLike) -> tuple[float | None, tuple[int, int]
 
 
 def read_frames(
-    source: str | os.PathLike, gray: bool = False, size: tuple[int, int] | None = None
+    source: str | os.PathLike,
+    gray: bool = False,
+    size: tuple[int, int] | None = None,
+    constant_rate: bool = True,
 ) -> Iterator[Tensor]:
     """The frames of a video file or image sequence, one at a time, as (C, H, W) float32 in
-    [0, 1] (C = 1 with ``gray``, else 3); ``size``: resize each to (H, W)."""
+    [0, 1] (C = 1 with ``gray``, else 3); ``size``: resize each to (H, W). With
+    ``constant_rate`` a file whose frame intervals vary (variable frame rate: a temporal
+    filter would see a warped time axis) raises VideoError."""
     import av
 
     from .image_files import resize_images
@@ -96,9 +101,13 @@ def read_frames(
             stream = container.streams.video[0]
             expected = stream.frames or None  # what the container says it holds, if it says
             stream.thread_type = "AUTO"  # decode in FFmpeg's threads while we process
+            times = []
             for frame in container.decode(stream):
                 array = frame.to_ndarray(format="rgb24")
                 count += 1
+                if constant_rate and frame.time is not None and len(times) < VFR_FRAMES:
+                    times.append(frame.time)
+                    _check_constant_rate(source, times)
                 yield converted(torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0))
     except av.error.FFmpegError as error:
         raise VideoError(f"{source!r}: decoding failed after {count} frames: {error}") from None
@@ -106,6 +115,24 @@ def read_frames(
         raise VideoError(f"{source!r} has no frames")
     if expected is not None and count < expected:
         raise VideoError(f"{source!r} is truncated: {count} of its {expected} frames decode")
+
+
+VFR_FRAMES = 240  # frame intervals checked for a constant rate (the first ones)
+
+
+def _check_constant_rate(source: str, times: list[float]) -> None:
+    """VideoError when the intervals between the frames' timestamps vary by more than half."""
+    if len(times) < 3:
+        return
+    intervals = [b - a for a, b in zip(times, times[1:], strict=False)]
+    shortest, longest = min(intervals), max(intervals)
+    if shortest <= 0 or longest > 1.5 * shortest:
+        raise VideoError(
+            f"{source!r} has a variable frame rate (frame intervals from {1e3 * shortest:.1f} "
+            f"to {1e3 * longest:.1f} ms): a temporal band-pass needs evenly spaced frames; "
+            "re-encode it at a constant rate, or pass --fps to treat its frames as evenly "
+            "spaced at that rate"
+        )
 
 
 def write_video(path: str | os.PathLike, frames: Iterator[Tensor], fps: float) -> Path:
