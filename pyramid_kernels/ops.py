@@ -144,10 +144,27 @@ def _restrict(grads: list[Tensor], chosen: CoefficientSelection | None) -> list:
 
 
 def collapse_vjp(grad: Tensor, spec: PyramidSpec, backend: str, select: str = "") -> list:
-    """The gradients [highpass, *bands, lowpass] of a collapse whose image (..., H, W) has
-    gradient ``grad`` (None for what a ``select`` collapse did not read): a build. What
-    collapse's backward computes, for callers that need it without the forward (a morph's
-    source gradient)."""
+    """The gradients of the coefficients of a collapse, given its image's gradient: a build.
+
+    What collapse's backward computes, for callers that need it without the forward (a morph's
+    source gradient).
+
+    Parameters
+    ----------
+    grad : Tensor
+        (..., H, W) real, the gradient of the collapsed image.
+    spec : PyramidSpec
+        The resolved spec of the collapsed pyramid.
+    backend : str
+        A concrete backend ("torch", "cpp", "triton").
+    select : str
+        The collapse's selection (:meth:`CoefficientSelection.op_arg`; "" for everything).
+
+    Returns
+    -------
+    list of Tensor or None
+        [highpass, *bands, lowpass]; None for what a selecting collapse did not read.
+    """
     coeffs = build_op(grad, _tight(spec).op_args(), backend)
     coeffs = _rescale(coeffs, spec, tuple(grad.shape[-2:]), -1)
     coeffs = [coeffs[0], *_project(coeffs[1:-1], spec, adjoint=True), coeffs[-1]]

@@ -18,6 +18,7 @@ MODULES = [
     "pyramid_kernels.magnifying",
     "pyramid_kernels.magnifying.synthetic",
     "pyramid_kernels.phase_ops",
+    "pyramid_kernels.ops",
     "pyramid_kernels.steering",
     "pyramid_kernels.data",
     "pyramid_kernels.models",
