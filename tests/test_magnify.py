@@ -3,10 +3,12 @@ of a photo), streaming, filters, colour, backends and bad input."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
-import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -193,12 +195,14 @@ def test_a_magnifier_takes_one_video_and_no_ideal_filter():
         magnifier(torch.rand(3, 1, 32, 40))
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pyramid_kernels.apps.cli", "magnify", *args, "--quiet"],
-        capture_output=True,
-        text=True,
-    )
+def cli(*args: str) -> SimpleNamespace:
+    """``pyramid-kernels magnify ARGS --quiet`` in this process: its exit status and stderr."""
+    from pyramid_kernels.apps.cli import main
+
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors), contextlib.redirect_stdout(io.StringIO()):
+        status = main(["magnify", *args, "--quiet"])
+    return SimpleNamespace(returncode=status, stderr=errors.getvalue())
 
 
 def test_the_command_line_magnifies_a_video_file(tmp_path, photo):
