@@ -115,10 +115,12 @@ void run(const at::Tensor& coeffs, const at::Tensor& reference, at::Tensor& stat
 }
 
 // coeffs (T, N) complex, reference (N) complex, state (2, N) real (updated in place),
-// filter (b0, b1, b2, a1, a2) for the biquad, or (r_hi, r_lo) for the difference.
-at::Tensor magnify_iir(const at::Tensor& coeffs_in, const at::Tensor& reference_in,
-                       at::Tensor state, std::vector<double> filter, bool difference,
-                       double alpha, bool attenuate) {
+// filter (b0, b1, b2, a1, a2) for the biquad, or (r_hi, r_lo) for the difference; the
+// magnified coefficients go to out (T, N), which may be coeffs itself (each element is read
+// before it is written).
+void magnify_iir(const at::Tensor& coeffs_in, const at::Tensor& reference_in, at::Tensor state,
+                 std::vector<double> filter, bool difference, double alpha, bool attenuate,
+                 at::Tensor out) {
   TORCH_CHECK(coeffs_in.is_complex() && coeffs_in.device().is_cpu() && coeffs_in.dim() == 2,
               "coeffs must be a (T, N) complex CPU tensor");
   const int64_t frames = coeffs_in.size(0), n = coeffs_in.size(1);
@@ -130,12 +132,13 @@ at::Tensor magnify_iir(const at::Tensor& coeffs_in, const at::Tensor& reference_
                   state.size(0) == 2 && state.size(1) == n && state.device().is_cpu(),
               "state must be a contiguous (2, N) CPU tensor of coeffs' real dtype");
   TORCH_CHECK(filter.size() == (difference ? 2u : 5u), "filter has the wrong length");
+  TORCH_CHECK(out.scalar_type() == coeffs_in.scalar_type() && out.is_contiguous() &&
+                  out.sizes() == coeffs_in.sizes() && out.device().is_cpu(),
+              "out must be a contiguous CPU tensor of coeffs' shape and dtype");
   const at::Tensor coeffs = coeffs_in.contiguous(), reference = reference_in.contiguous();
-  at::Tensor out = at::empty_like(coeffs);
   AT_DISPATCH_FLOATING_TYPES(real, "magnify_iir", [&] {
     run<scalar_t>(coeffs, reference, state, out, filter, difference, alpha, attenuate);
   });
-  return out;
 }
 
 }  // namespace
@@ -143,7 +146,7 @@ at::Tensor magnify_iir(const at::Tensor& coeffs_in, const at::Tensor& reference_
 TORCH_LIBRARY_FRAGMENT(pyramid_kernels_cpp, m) {
   m.def(
       "magnify_iir(Tensor coeffs, Tensor reference, Tensor(a!) state, float[] filter, "
-      "bool difference, float alpha, bool attenuate) -> Tensor");
+      "bool difference, float alpha, bool attenuate, Tensor(b!) out) -> ()");
 }
 
 TORCH_LIBRARY_IMPL(pyramid_kernels_cpp, CPU, m) { m.impl("magnify_iir", &magnify_iir); }

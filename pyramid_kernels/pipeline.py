@@ -130,6 +130,29 @@ def _synthesize(highpass, bands, lowpass, spec, kernels, factors, selection=None
     return irfft2(half, s=size, norm="forward")
 
 
+def edit_bands(x: torch.Tensor, spec: PyramidSpec, kernels, edit) -> torch.Tensor:
+    """x real (N, H, W) -> the image synthesised from ``edit(level, bands)`` of the tight
+    complex bands (N, K, H_l, W_l) of each level, the residuals unchanged. ``edit`` may write
+    over the bands it is given (a fresh tensor) and return them.
+
+    Equal to collapse(build(x) with edited bands) for a tight, adjoint-synthesis complex spec
+    (to rounding), but the residuals stay spectra: their inverse and forward FFTs (four real
+    FFTs, two of them full-size) are skipped. ``spec.height`` must be resolved.
+    """
+    size = tuple(x.shape[-2:])
+    sizes = spec.level_sizes(size)
+    factors = spectral_factors(spec, size, [1.0] * (spec.height + 2))
+    # the residuals skip an inverse (unscaled) and forward FFT: fold in their gain h * w
+    gains = (size[0] * size[1], sizes[-1][0] * sizes[-1][1])
+    scaled = (factors[0] * gains[0], *factors[1:-1], factors[-1] * gains[1])
+    hp, bands, lp = kernels.analysis(rfft2(x), size, spec, scaled)
+    # the C++ stages hand out reused buffers that the synthesis writes again: keep copies
+    hp, lp = hp.clone(), lp.clone(memory_format=torch.contiguous_format)
+    spectra = [fft2(edit(level, ifft2(b, norm="forward"))) for level, b in enumerate(bands)]
+    half = kernels.synthesis(hp, spectra, lp, size, spec, factors, False)
+    return irfft2(half, s=size, norm="forward")
+
+
 def _zero_half(x: torch.Tensor) -> torch.Tensor:
     """The rfft2 half spectrum of zeros shaped like real x (..., h, w)."""
     shape = (*x.shape[:-1], x.shape[-1] // 2 + 1)

@@ -134,6 +134,35 @@ def test_fast_backends_match_the_reference(backend, photo):
     assert (got.cpu() - want).abs().max() <= 1e-5
 
 
+@pytest.mark.parametrize("backend", ["torch", *FAST_BACKENDS])
+@pytest.mark.parametrize("size", [(32, 32), (35, 42)])
+def test_editing_bands_in_place_equals_build_edit_collapse(backend, size):
+    """pipeline.edit_bands keeps the residuals as spectra (no inverse and forward FFT of
+    them): the image must equal collapse(build(x) with the same edit), float64."""
+    from pyramid_kernels import pipeline
+    from pyramid_kernels.pyramid import build_with_spec
+    from pyramid_kernels.validation import op_kernels
+
+    device = require(backend)
+    x = torch.rand(3, *size, dtype=torch.float64, device=device)
+    spec = pk.PyramidSpec(3, 4, 1.0, True, True, "adjoint", True).resolve(size)
+    angles = [
+        torch.rand(1, 4, *s, dtype=torch.float64, device=device)
+        for s in spec.level_sizes(size)[:-1]
+    ]
+
+    def edit(level, bands):
+        return bands * torch.polar(torch.ones_like(angles[level]), 3 * angles[level])
+
+    got = pipeline.edit_bands(x, spec, op_kernels(backend, x.device), edit)
+    coeffs = build_with_spec(x, spec, backend)
+    edited = coeffs.replace(bands=[edit(i, b) for i, b in enumerate(coeffs.bands)])
+    want = pk.collapse(edited, backend)
+    assert (got - want).abs().max() <= 1e-12
+    identity = pipeline.edit_bands(x, spec, op_kernels(backend, x.device), lambda _, b: b)
+    assert (identity - x).abs().max() <= 1e-12
+
+
 @pytest.mark.parametrize("filter", ["butterworth", "difference"])
 @pytest.mark.parametrize("attenuate", [False, True])
 def test_the_fused_cpp_chain_matches_the_plain_one(photo, filter, attenuate):

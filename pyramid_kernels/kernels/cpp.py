@@ -183,9 +183,13 @@ def phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales):
     return _ops.phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales)
 
 
-def magnify_iir(coeffs, reference, state, filter, difference: bool, alpha: float, attenuate: bool):
+def magnify_iir(
+    coeffs, reference, state, filter, difference: bool, alpha: float, attenuate: bool, out=None
+):
     """Causal phase-based magnification of (T, N) complex coefficients against a reference
-    (N), fused (csrc/magnify.cpp); ``state`` (2, N) is the filter's, updated in place."""
-    return _ops.magnify_iir(
-        coeffs, reference, state, [float(f) for f in filter], difference, alpha, attenuate
-    )
+    (N), fused (csrc/magnify.cpp); ``state`` (2, N) is the filter's, updated in place. The
+    result goes to ``out`` (T, N), a new tensor by default; ``out=coeffs`` works in place."""
+    out = torch.empty_like(coeffs, memory_format=torch.contiguous_format) if out is None else out
+    filter = [float(f) for f in filter]
+    _ops.magnify_iir(coeffs, reference, state, filter, difference, alpha, attenuate, out)
+    return out

@@ -20,12 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from .. import pipeline
 from ..backends import resolve_backend
 from ..morphing.color import yiq_matrices
 from ..morphing.sizing import group_budget, images_per_group
 from ..phase_ops import phase_rotate
-from ..pyramid import build_with_spec, collapse
 from ..spec import PyramidSpec
+from ..validation import op_kernels
 from .filters import IdealBandpass, make_filter
 
 COLORS = ("luminance", "rgb")
@@ -101,27 +102,32 @@ class _Magnification:
         self._luminance = color == "luminance"
         return frames
 
-    def _run(self, frames: Tensor, band_pass) -> Tensor:
-        """Magnify ``frames`` with ``band_pass(level, dphi (T, C', K, h, w))``."""
+    def _run(self, frames: Tensor, band_pass, out: Tensor | None = None) -> Tensor:
+        """Magnify ``frames`` with ``band_pass(level, dphi (T, C', K, h, w))``, into ``out``
+        (like ``frames``) when given."""
         if self._luminance:  # only Y changes: RGB + (YIQ -> RGB column of Y) * (Y' - Y)
             to_yiq, to_rgb = yiq_matrices(frames.device, frames.dtype)
             luma = torch.einsum("c,tchw->thw", to_yiq[0], frames).unsqueeze(1)
-            change = self._edit(luma, band_pass) - luma
-            return torch.addcmul(frames, to_rgb[:, 0].view(1, 3, 1, 1), change)
-        return self._edit(frames, band_pass)
+            change = self._edit(luma, band_pass).sub_(luma)
+            return torch.addcmul(frames, to_rgb[:, 0].view(1, 3, 1, 1), change, out=out)
+        edited = self._edit(frames, band_pass)
+        return edited if out is None else out.copy_(edited)
 
     def _edit(self, x: Tensor, band_pass) -> Tensor:
         spec = self.spec.resolve(tuple(x.shape[-2:]))
         backend = resolve_backend(self.backend, x.device.type)
-        coeffs = build_with_spec(x, spec, backend)
-        if self.reference is None:
-            self.reference = [b[:1].clone() for b in coeffs.bands]
-            self.filters = [make_filter(self.filter, self.band, self.fps) for _ in coeffs.bands]
-        bands = []
-        for level, (b, ref) in enumerate(zip(coeffs.bands, self.reference, strict=True)):
+        lead = x.shape[:2]  # (T, C')
+
+        def edit(level: int, flat: Tensor) -> Tensor:
+            b = flat.reshape(*lead, *flat.shape[1:])  # (T, C', K, h, w)
+            if self.reference is None:  # level 0 of the first frames: set up every level
+                self.reference, self.filters = [], []
+            if level == len(self.reference):
+                self.reference.append(b[:1].clone())
+                self.filters.append(make_filter(self.filter, self.band, self.fps))
+            ref = self.reference[level]
             if band_pass is None:  # the causal chain in one fused C++ pass
-                bands.append(self._fused(level, b, ref))
-                continue
+                return self._fused(level, b, ref).reshape(flat.shape)
             delta = torch.angle(b * ref.conj())  # (T, C', K, h, w) in (-pi, pi]
             filtered = band_pass(level, delta)
             if self.sigma > 0:
@@ -129,8 +135,12 @@ class _Magnification:
             theta = (
                 (1.0 + self.alpha) * filtered - delta if self.attenuate else self.alpha * filtered
             )
-            bands.append(phase_rotate(b, torch.zeros_like(theta), theta, backend))
-        return collapse(coeffs.replace(bands=bands), backend)
+            return phase_rotate(b, torch.zeros_like(theta), theta, backend).reshape(flat.shape)
+
+        out = pipeline.edit_bands(
+            x.reshape(-1, *x.shape[-2:]), spec, op_kernels(backend, x.device), edit
+        )
+        return out.reshape(x.shape)
 
     def _fuses(self, frames: Tensor) -> bool:
         """Whether the causal chain runs fused: the C++ kernels on CPU, no smoothing."""
@@ -140,7 +150,7 @@ class _Magnification:
     def _fused(self, level: int, bands: Tensor, reference: Tensor) -> Tensor:
         """One level's bands (T, C', K, h, w) magnified by ``magnify_iir`` (C++): phase
         difference, this level's filter step per frame (its state kept in the filter) and
-        rotation, one pass over the coefficients."""
+        rotation, one pass over the coefficients, written over them."""
         from ..kernels import cpp  # noqa: PLC0415 (only where the extension is built)
 
         flat = bands.reshape(bands.shape[0], -1)
@@ -151,7 +161,7 @@ class _Magnification:
         coefficients = [bandpass.r_hi, bandpass.r_lo] if difference else [*bandpass.b, *bandpass.a]
         out = cpp.magnify_iir(
             flat, reference.reshape(-1), bandpass.state, coefficients, difference,
-            self.alpha, self.attenuate,
+            self.alpha, self.attenuate, out=flat,
         )  # fmt: skip
         return out.reshape(bands.shape)
 
@@ -244,7 +254,7 @@ class Magnifier(_Magnification):
         for start in range(0, frames.shape[0], step):  # in order: the filters' state runs on
             group = frames[start : start + step]
             band_pass = None if self._fuses(group) else (lambda lv, d: self.filters[lv](d))
-            out[start : start + step] = self._run(group, band_pass)
+            self._run(group, band_pass, out=out[start : start + step])
         return out
 
     def _frames_per_group(self, frames: Tensor) -> int:
