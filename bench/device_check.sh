@@ -56,12 +56,14 @@ main() {
   python -c "import pytest_timeout" 2>/dev/null && timeout_flag=(--timeout=90)
   step "CUDA tests" 200 bash -c "python -m pytest -v -rfE -p no:cacheprovider -W ignore \
     ${parallel[*]} ${timeout_flag[*]} tests/test_cuda.py tests/test_triton_structure.py \
-    tests/test_backends.py tests/test_phase_ops.py tests/test_undecimated.py > $results/cuda-tests.txt 2>&1; \
+    tests/test_backends.py tests/test_phase_ops.py tests/test_undecimated.py tests/test_sub_octave.py \
+    > $results/cuda-tests.txt 2>&1; \
     status=\$?; tail -25 $results/cuda-tests.txt; exit \$status"
   step "pyramid bench" 150 python bench/run.py
   step "morph bench" 130 python bench/morph_throughput.py
   step "morph efficiency bench" 60 python bench/morph_efficiency.py
   step "magnify bench" 60 python bench/magnify_throughput.py
+  step "sub-octave bench" 40 python bench/sub_octave.py
   step "profile" 70 python bench/cuda_profile.py
   step "plenoptic modes bench" 50 python bench/plenoptic_modes.py
   step "generate bench" 60 python bench/generate_throughput.py

@@ -92,9 +92,9 @@ def _plenoptic_case(x: torch.Tensor, cfg):
     }
 
 
-def _fft_floor_case(x: torch.Tensor, cfg):
+def _fft_floor_case(x: torch.Tensor, cfg, scales_per_octave: int = 1):
     """Only the FFTs the transform needs: real transforms for real data, complex for bands."""
-    coeffs = pk.build(x, height=cfg[4], orientations=cfg[5])
+    coeffs = pk.build(x, height=cfg[4], orientations=cfg[5], scales_per_octave=scales_per_octave)
     fft, r2c, c2r = torch.fft.fft2, torch.fft.rfft2, torch.fft.irfft2
     spectra = [r2c(coeffs.highpass), *[fft(b) for b in coeffs.bands], r2c(coeffs.lowpass)]
     size = tuple(x.shape[-2:])

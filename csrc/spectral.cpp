@@ -217,8 +217,8 @@ void residual_merge(const at::Tensor& high_in, const at::Tensor& low_in, const a
 // of lomask row jy (kept columns only). Merge: low = sum_b conj-rot(bands_b * masks_b) +
 // pad(next * lomask), zero off the runs. Complex data as interleaved T pairs; masks (K, h, w),
 // lomask (h, w) on the level's grid; runs: K * h band rows, then h rows of lomask.
-// The next level is (ceil(h / 2), ceil(w / 2)), or (h, w) itself for an undecimated pyramid
-// (then every bin is kept in place).
+// The next level is any crop (hn <= h, wn <= w): (ceil(h / 2), ceil(w / 2)) per octave, the
+// sub-octave sizes of spec.level_sizes, or (h, w) itself undecimated (every bin kept in place).
 struct Level {
   int64_t k, h, w, hn, wn, left;  // kept columns: [0, left) and [w - wn / 2, w)
   Level(int64_t k, int64_t h, int64_t w, int64_t hn, int64_t wn)
@@ -311,11 +311,9 @@ void band_dispatch(int64_t order, T* low, T* bands, T* next, const T* masks, con
 }
 
 void check_next_size(const Level& lv) {
-  const bool cropped = lv.hn == (lv.h + 1) / 2 && lv.wn == (lv.w + 1) / 2;
-  const bool same = lv.hn == lv.h && lv.wn == lv.w;
-  TORCH_CHECK(cropped || same, "lowpass_next must be (ceil(H/2), ceil(W/2)) or, undecimated, ",
-              "(H, W) for a level of size (", lv.h, ", ", lv.w, "), got (", lv.hn, ", ", lv.wn,
-              ")");
+  TORCH_CHECK(lv.hn >= 1 && lv.hn <= lv.h && lv.wn >= 1 && lv.wn <= lv.w,
+              "lowpass_next must be a crop of the level: 1 <= size <= (", lv.h, ", ", lv.w,
+              ") per axis, got (", lv.hn, ", ", lv.wn, ")");
 }
 
 void check_band_args(const at::Tensor& data, const at::Tensor& masks, const at::Tensor& lomask,

@@ -6,6 +6,13 @@ frequency u = k / (N/2), so every level is measured in the units of the full ima
 the image's Nyquist). x = columns, y = rows, theta = atan2(y, x).
 
 Radial: Hi(x) = cos(pi/2 * clip(x/tw, -1, 0)), Lo(x) = sqrt(1 - Hi^2) with x = log2 r + offset.
+With s scales per octave, split j (j = 0: the residual split, j = k + 1: band level k) uses
+offset j/s and width tw/s (Hi_s, Lo_s), so band level k has the radial profile
+    Lo_s(log2 r + k/s) Hi_s(log2 r + (k+1)/s),  Hi_s(x) = cos(pi/2 clip(s x / tw, -1, 0)),
+for tw <= 1 a raised-cosine window in log2 r from 2^(-(k+1+tw)/s) to 2^(-k/s) of the Nyquist,
+equal to 1 at its centre r = 2^(-(k+1)/s) when tw = 1. Every split has Hi^2 + Lo^2 = 1, so the
+squares of the high-pass residual, all bands (summed over orientations) and the low-pass
+residual sum to 1 at every bin: a tight frame for any s. s = 1 is the octave pyramid.
 Angular: A_b = sqrt(c) cos^n(theta - pi b/K) (real) or 2 sqrt(c) cos^n(.) [cos(.) > 0] (complex),
 c = 4^n (n!)^2 / (K (2n)!), n = K - 1. The Triton and C++ kernels evaluate the same formulas.
 """
@@ -75,19 +82,29 @@ def radial_low(x: torch.Tensor, twidth: float) -> torch.Tensor:
     return torch.sin(-0.5 * math.pi * t)
 
 
-def residual_masks(size: tuple[int, int], twidth: float, device=None):
-    """(hi0, lo0), float64 (H, W): the first split into high-pass residual and low-pass."""
+def residual_masks(size: tuple[int, int], twidth: float, device=None, scales_per_octave=1):
+    """(hi0, lo0), float64 (H, W): the first split into high-pass residual and low-pass
+    (transition width twidth / scales_per_octave octaves below the image's Nyquist)."""
     ux, uy = _grid(size, size, device)
     lr = _log2_radius(ux, uy)
-    return radial_high(lr, twidth), radial_low(lr, twidth)
+    return radial_high(lr, twidth / scales_per_octave), radial_low(lr, twidth / scales_per_octave)
 
 
 def lowpass_mask(
-    level: int, size_next: tuple[int, int], full: tuple[int, int], twidth: float, device=None
+    level: int,
+    size_next: tuple[int, int],
+    full: tuple[int, int],
+    twidth: float,
+    device=None,
+    scales_per_octave: int = 1,
 ) -> torch.Tensor:
-    """Lo(log2 r + level + 1), float64 (H_{l+1}, W_{l+1}), on the cropped grid of the next level."""
+    """Lo_n(log2 r + (level + 1)/n), float64 (H_{l+1}, W_{l+1}), on the cropped grid of the
+    next level (level -1: lo0)."""
     ux, uy = _grid(size_next, full, device)
-    return radial_low(_log2_radius(ux, uy) + level + 1, twidth)
+    n = scales_per_octave
+    if n == 1:  # as the octave pyramid always computed it (bitwise)
+        return radial_low(_log2_radius(ux, uy) + level + 1, twidth)
+    return radial_low(_log2_radius(ux, uy) + (level + 1) / n, twidth / n)
 
 
 def band_masks(
@@ -114,13 +131,18 @@ def band_masks_real(
 ) -> torch.Tensor:
     """Real factor of the band masks, float64 (K, H_l, W_l), including the tight scale:
 
-    gain * Hi(log2 r + level + 1) * cos^n(theta - pi b/K), times [cos(theta - pi b/K) > 0]
+    gain * Hi_s(log2 r + (level + 1)/s) * cos^n(theta - pi b/K) (s scales per octave, Hi_s of
+    width twidth / s), times [cos(theta - pi b/K) > 0]
     for a complex pyramid. ``angles`` (float64 (A,)) replaces the K angles pi b/K: the masks
     of the same order steered to other orientations, (A, H_l, W_l).
     """
     ux, uy = _grid(size, full, device)
     r = torch.sqrt(ux * ux + uy * uy)
-    radial = radial_high(torch.log2(r) + level + 1, spec.twidth)
+    s = spec.scales_per_octave
+    if s == 1:
+        radial = radial_high(torch.log2(r) + level + 1, spec.twidth)
+    else:
+        radial = radial_high(torch.log2(r) + (level + 1) / s, spec.twidth / s)
     safe_r = torch.where(r > 0, r, torch.ones_like(r))
     k = spec.orientations
     if angles is None:

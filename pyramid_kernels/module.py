@@ -30,7 +30,7 @@ class SteerablePyramid(nn.Module):
     Parameters
     ----------
     height : int or "auto"
-        Number of band-pass levels, or "auto" for floor(log2 min(H, W)) - 2.
+        Octaves of band-pass levels, or "auto" for floor(log2 min(H, W)) - 2.
     orientations : int
         K bands per level (>= 2 when complex).
     twidth : float
@@ -46,6 +46,9 @@ class SteerablePyramid(nn.Module):
     downsample : bool
         False gives the undecimated pyramid (every band at the image size; still a tight frame
         when ``tight_frame``).
+    scales_per_octave : int
+        Band levels per octave (1 octave, 2 half-octave, 4 quarter-octave); ``height *
+        scales_per_octave`` band levels.
     """
 
     def __init__(
@@ -58,11 +61,13 @@ class SteerablePyramid(nn.Module):
         synthesis: str = "adjoint",
         backend: str = "auto",
         downsample: bool = True,
+        scales_per_octave: int = 1,
     ) -> None:
         super().__init__()
         self.spec = PyramidSpec(
-            height, orientations, twidth, is_complex, tight_frame, synthesis, downsample
-        )
+            height, orientations, twidth, is_complex, tight_frame, synthesis, downsample,
+            scales_per_octave,
+        )  # fmt: skip
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
         self.backend = backend
@@ -119,5 +124,7 @@ class SteerablePyramid(nn.Module):
         return (
             f"height={s.height!r}, orientations={s.orientations}, twidth={s.twidth}, "
             f"is_complex={s.is_complex}, tight_frame={s.tight_frame}, "
-            f"synthesis={s.synthesis!r}, downsample={s.downsample}, backend={self.backend!r}"
+            f"synthesis={s.synthesis!r}, downsample={s.downsample}, "
+            + (f"scales_per_octave={s.scales_per_octave}, " if s.scales_per_octave != 1 else "")
+            + f"backend={self.backend!r}"
         )

@@ -45,14 +45,14 @@ def amplitude_scales(spec: PyramidSpec, size: tuple[int, int]) -> list[float]:
     amplitude is 2^l at every size (plenoptic doubles the low-pass per level).
     """
     if spec.tight_frame:
-        return [1.0] * (spec.height + 2)
+        return [1.0] * (spec.levels + 2)
     area = size[0] * size[1]
     if spec.downsample:
         level = [(area / (h * w)) ** 0.5 for h, w in spec.level_sizes(size)]
     else:
-        level = [2.0**i for i in range(spec.height + 1)]
+        level = [2.0 ** (i / spec.scales_per_octave) for i in range(spec.levels + 1)]
     complex_gain = 2.0**0.5 if spec.is_complex else 1.0
-    return [1.0] + [level[i] * complex_gain for i in range(spec.height)] + [level[-1]]
+    return [1.0] + [level[i] * complex_gain for i in range(spec.levels)] + [level[-1]]
 
 
 def analyze(
@@ -141,7 +141,7 @@ def edit_bands(x: torch.Tensor, spec: PyramidSpec, kernels, edit) -> torch.Tenso
     """
     size = tuple(x.shape[-2:])
     sizes = spec.level_sizes(size)
-    factors = spectral_factors(spec, size, [1.0] * (spec.height + 2))
+    factors = spectral_factors(spec, size, [1.0] * (spec.levels + 2))
     # the residuals skip an inverse (unscaled) and forward FFT: fold in their gain h * w
     gains = (size[0] * size[1], sizes[-1][0] * sizes[-1][1])
     scaled = (factors[0] * gains[0], *factors[1:-1], factors[-1] * gains[1])

@@ -83,7 +83,13 @@ class Pyramid:
 
     @property
     def height(self) -> int:
+        """Octaves of band levels (``spec.height``)."""
         return self.spec.height
+
+    @property
+    def levels(self) -> int:
+        """Band levels: height * scales_per_octave (``len(bands)``)."""
+        return self.spec.levels
 
     @property
     def image_size(self) -> tuple[int, int]:
@@ -135,7 +141,7 @@ class Pyramid:
         >>> float(c.select(levels=[0]).lowpass.abs().max())
         0.0
         """
-        chosen = CoefficientSelection.of(levels, bands, self.height, self.spec.orientations)
+        chosen = CoefficientSelection.of(levels, bands, self.levels, self.spec.orientations)
         if chosen is None:
             return self
         new = []
@@ -199,7 +205,7 @@ class Pyramid:
             )
         _check_channel_tensor(tensor, spec, split_complex)
         spec = spec.resolve(tuple(tensor.shape[-2:]))
-        k, height = spec.orientations, spec.height
+        k, height = spec.orientations, spec.levels
         counts = [1, *([k] * height), 1]
         complex_parts = [False, *([spec.is_complex] * height), False]
         parts = unstack_channels(tensor, counts, complex_parts, split_complex)
@@ -270,6 +276,7 @@ def build(
     synthesis: str = "adjoint",
     backend: str = "auto",
     downsample: bool = True,
+    scales_per_octave: int = 1,
 ) -> Pyramid:
     """Steerable pyramid of real images.
 
@@ -279,7 +286,7 @@ def build(
         (..., H, W) real images, float32 or float64 (half precision computes in float32), on
         CPU or CUDA; H, W >= 4.
     height : int or "auto"
-        Number of band-pass levels; "auto" is ``max_height((H, W))``.
+        Octaves of band-pass levels; "auto" is ``max_height((H, W))``.
     orientations : int
         K bands per level (>= 2 when complex).
     twidth : float
@@ -296,6 +303,11 @@ def build(
         The kernels; "auto" picks Triton on CUDA and C++ on CPU when built.
     downsample : bool
         False builds the undecimated pyramid (every level at the image size).
+    scales_per_octave : int
+        Band levels per octave: 1 (octave), 2 (half-octave), 4 (quarter-octave) or any n >= 1;
+        the pyramid has ``height * scales_per_octave`` band levels, band level k centred at
+        2^(-(k+1)/n) of the Nyquist and stored at the crop of its frequency support
+        (:func:`pyramid_kernels.spec.level_sizes`).
 
     Returns
     -------
@@ -309,7 +321,10 @@ def build(
     >>> [tuple(b.shape) for b in c.bands]
     [(2, 4, 64, 64), (2, 4, 32, 32), (2, 4, 16, 16)]
     """
-    spec = PyramidSpec(height, orientations, twidth, is_complex, tight_frame, synthesis, downsample)
+    spec = PyramidSpec(
+        height, orientations, twidth, is_complex, tight_frame, synthesis, downsample,
+        scales_per_octave,
+    )  # fmt: skip
     return build_with_spec(x, spec, backend)
 
 
@@ -348,7 +363,7 @@ def collapse(
             f"coeffs must be a pyramid_kernels.Pyramid, got {type(coeffs).__name__}; "
             "wrap tensors with Pyramid(highpass, bands, lowpass, spec)"
         )
-    chosen = CoefficientSelection.of(levels, bands, coeffs.height, coeffs.spec.orientations)
+    chosen = CoefficientSelection.of(levels, bands, coeffs.levels, coeffs.spec.orientations)
     concrete = resolve_backend(backend, coeffs.highpass.device.type)
     return ops.collapse_op(
         coeffs.highpass,

@@ -32,25 +32,27 @@ def max_height(size: tuple[int, int]) -> int:
 
 
 def level_sizes(
-    size: tuple[int, int], height: int, downsample: bool = True
+    size: tuple[int, int], height: int, downsample: bool = True, scales_per_octave: int = 1
 ) -> list[tuple[int, int]]:
-    """Sizes of levels 0..height; entry ``height`` is the low-pass residual's size.
+    """Sizes of band levels 0..height * scales_per_octave - 1, then the low-pass residual's.
 
-    Level 0 has the image size; each coarser level is ceil(d / 2) per axis, or the image size
-    again for an undecimated pyramid (``downsample=False``).
+    Level 0 has the image size. Band level k holds the frequencies below 2^(-k/n) of the
+    image's Nyquist (n = ``scales_per_octave``), so it is stored at the DFT crop of that disk's
+    bounding box: ceil(d 2^(-k/n)) bins per axis of size d (ceil(d / 2^k) per octave, the same
+    as halving k times). ``downsample=False`` keeps every level at the image size.
     """
-    sizes = [tuple(size)]
-    for _ in range(height):
-        sizes.append(next_size(sizes[-1], downsample))
-    return sizes
+    n = scales_per_octave
+    return [_scaled_size(size, k, n, downsample) for k in range(height * n + 1)]
 
 
-def next_size(size: tuple[int, int], downsample: bool = True) -> tuple[int, int]:
-    """The size of the level below one of ``size``: ceil(d / 2) per axis, or ``size`` itself
-    when not downsampling."""
+def _scaled_size(size, k: int, n: int, downsample: bool) -> tuple[int, int]:
+    """ceil(d 2^(-k/n)) per axis (exact integer arithmetic at whole octaves)."""
     if not downsample:
         return tuple(size)
-    return ((size[0] + 1) // 2, (size[1] + 1) // 2)
+    octaves, rest = divmod(k, n)
+    if rest == 0:
+        return tuple(-(-d // 2**octaves) for d in size)
+    return tuple(math.ceil(d * 2.0 ** (-k / n)) for d in size)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,10 @@ class PyramidSpec:
         How complex bands are collapsed.
     downsample : bool
         False gives the undecimated pyramid: every level at the image size.
+    scales_per_octave : int
+        Band levels per octave n: 1 (octave), 2 (half-octave), 4 (quarter-octave), any n >= 1.
+        ``height`` counts octaves, so the pyramid has ``height * n`` band levels
+        (:attr:`levels`) covering the same frequencies whatever n.
     """
 
     height: int | str = "auto"
@@ -85,6 +91,7 @@ class PyramidSpec:
     tight_frame: bool = True
     synthesis: str = "adjoint"
     downsample: bool = True
+    scales_per_octave: int = 1
 
     def __post_init__(self) -> None:
         for name in ("is_complex", "tight_frame", "downsample"):
@@ -111,6 +118,15 @@ class PyramidSpec:
             raise TypeError(f"twidth must be a positive number, got {self.twidth!r}")
         if not (self.twidth > 0 and math.isfinite(self.twidth)):
             raise ValueError(f"twidth must be a finite number > 0, got {self.twidth}")
+        n = self.scales_per_octave
+        if isinstance(n, bool) or not isinstance(n, (int, numpy.integer)):
+            raise TypeError(f"scales_per_octave must be an int >= 1, got {n!r}")
+        if n < 1:
+            raise ValueError(
+                f"scales_per_octave must be >= 1 (1 octave, 2 half-octave, 4 quarter-octave "
+                f"bands), got {n}"
+            )
+        object.__setattr__(self, "scales_per_octave", int(n))
         if self.synthesis not in SYNTHESIS_MODES:
             raise ValueError(f"synthesis must be one of {SYNTHESIS_MODES}, got {self.synthesis!r}")
         object.__setattr__(self, "twidth", float(self.twidth))
@@ -118,6 +134,11 @@ class PyramidSpec:
     def __reduce__(self):
         """Pickle through the constructor (validated on load; see Pyramid.__reduce__)."""
         return (PyramidSpec, tuple(getattr(self, f.name) for f in fields(self)))
+
+    @property
+    def levels(self) -> int:
+        """Band levels: height * scales_per_octave (needs a resolved height)."""
+        return self.height * self.scales_per_octave
 
     @property
     def order(self) -> int:
@@ -135,9 +156,9 @@ class PyramidSpec:
         Returns
         -------
         list of tuple of int
-            (H_l, W_l) for l = 0..height (the last one is the low-pass residual's).
+            (H_l, W_l) for l = 0..levels (the last one is the low-pass residual's).
         """
-        return level_sizes(size, self.height, self.downsample)
+        return level_sizes(size, self.height, self.downsample, self.scales_per_octave)
 
     def resolve(self, size: tuple[int, int]) -> PyramidSpec:
         """This spec with ``height`` checked against an image size and "auto" replaced.

@@ -57,9 +57,12 @@ def check_coefficients(highpass: Tensor, bands, lowpass: Tensor, spec: PyramidSp
         )
     if highpass.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"highpass must be float32 or float64, got {highpass.dtype}")
-    if len(bands) != spec.height:
+    if len(bands) != spec.levels:
+        per_octave = spec.scales_per_octave
         raise ValueError(
-            f"bands must have one tensor per level: spec.height={spec.height}, got {len(bands)}"
+            f"bands must have one tensor per level: spec.height={spec.height}"
+            + (f" x scales_per_octave={per_octave}" if per_octave > 1 else "")
+            + f" = {spec.levels} levels, got {len(bands)}"
         )
     lead, size = tuple(highpass.shape[:-2]), tuple(highpass.shape[-2:])
     sizes = spec.level_sizes(size)

@@ -328,6 +328,7 @@ def _magnify(args: argparse.Namespace) -> int:
         scale=args.scale,
         height=args.height,
         orientations=args.orientations,
+        scales_per_octave=args.scales_per_octave,
         device=args.device,
         chunk_size=args.chunk_size,
         gray=args.gray,
@@ -377,6 +378,15 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--group-bytes", type=int, help="memory budget of the frozen frames")
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="pyramid backend")
     parser.add_argument(
+        "--scales-per-octave",
+        type=int,
+        default=1,
+        choices=range(1, 9),
+        metavar="N",
+        help="pyramid band levels per octave for --space csp: 1 octave, 2 half-octave, "
+        "4 quarter-octave",
+    )
+    parser.add_argument(
         "--no-cuda-graph",
         action="store_true",
         help="on CUDA, never replay frozen morphs from a CUDA graph",
@@ -385,22 +395,32 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
 
 def _morph_options(args: argparse.Namespace) -> dict:
     """The pk.morph keyword arguments of parsed ``_add_morph_options`` options."""
+    from ..module import SteerablePyramid
+
     color = {} if args.color == "auto" else {"color": args.color}
-    return color | {
-        "space": args.space,
-        "edit": args.edit,
-        "loss": args.loss,
-        "regime": args.regime,
-        "steps": args.steps,
-        "amplification": args.amplification,
-        "phase_step": args.phase_step,
-        "budget": args.budget,
-        "clamp": None if args.no_clamp else tuple(args.clamp),
-        "chunk_size": args.chunk_size,
-        "group_bytes": args.group_bytes,
-        "backend": args.backend,
-        "cuda_graph": False if args.no_cuda_graph else None,
-    }
+    per_octave = args.scales_per_octave
+    pyramid = {}
+    if per_octave != 1:
+        pyramid = {"pyramid": SteerablePyramid(scales_per_octave=per_octave, backend=args.backend)}
+    return (
+        color
+        | pyramid
+        | {
+            "space": args.space,
+            "edit": args.edit,
+            "loss": args.loss,
+            "regime": args.regime,
+            "steps": args.steps,
+            "amplification": args.amplification,
+            "phase_step": args.phase_step,
+            "budget": args.budget,
+            "clamp": None if args.no_clamp else tuple(args.clamp),
+            "chunk_size": args.chunk_size,
+            "group_bytes": args.group_bytes,
+            "backend": args.backend,
+            "cuda_graph": False if args.no_cuda_graph else None,
+        }
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -498,6 +518,15 @@ def _parser() -> argparse.ArgumentParser:
     ma.add_argument("--scale", type=float, default=1.0, help="process at this fraction of the size")
     ma.add_argument("--height", type=_height, default="auto", help="pyramid levels or auto")
     ma.add_argument("--orientations", type=int, default=8, help="bands per level")
+    ma.add_argument(
+        "--scales-per-octave",
+        type=int,
+        default=1,
+        choices=range(1, 9),
+        metavar="N",
+        help="band levels per octave: 1 octave, 2 half-octave, 4 quarter-octave (narrower bands "
+        "take larger --alpha)",
+    )
     ma.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     ma.add_argument("--chunk-size", type=int, default=16, help="frames per chunk (streaming)")
     ma.add_argument("--quiet", action="store_true", help="no progress bar")

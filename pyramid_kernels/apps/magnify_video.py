@@ -60,6 +60,7 @@ def run(
     scale: float,
     height,
     orientations: int,
+    scales_per_octave: int,
     device: str,
     chunk_size: int,
     gray: bool,
@@ -75,11 +76,22 @@ def run(
     size = (max(4, round(h * scale)), max(4, round(w * scale)))
     options = dict(
         sigma=sigma, attenuate=attenuate, color=color, height=height,
-        orientations=orientations,
+        orientations=orientations, scales_per_octave=scales_per_octave,
     )  # fmt: skip
     if filter == "ideal":
         _Magnification(
-            alpha, band, rate, filter, sigma, attenuate, color, height, orientations, 1.0, "auto"
+            alpha,
+            band,
+            rate,
+            filter,
+            sigma,
+            attenuate,
+            color,
+            height,
+            orientations,
+            1.0,
+            "auto",
+            scales_per_octave,
         )  # fmt: skip  (validates before decoding)
         if count is not None and count * 3 * size[0] * size[1] * 4 * 12 > MAX_IDEAL_BYTES:
             raise ValueError(

@@ -23,7 +23,6 @@ from .. import (
     _C,  # noqa: F401  (loads the library and registers torch.ops.pyramid_kernels_cpp)
     frequency,
 )
-from ..spec import next_size
 from . import levels
 from .reference import _residual_masks as reference_masks
 from .reference import lowpass_merge  # noqa: F401  (a stage: the reference's serves here)
@@ -85,18 +84,19 @@ def row_runs(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return offsets, torch.stack([starts[:, 1], stops[:, 1]], dim=1).contiguous()
 
 
-def _support(level: int, size, full, twidth: float) -> torch.Tensor:
-    """Where the low-pass entering ``level`` can be nonzero: Lo(log2 r + level) != 0, bool
-    (H_l, W_l). Outside it a split reads zeros and a merge's output is later multiplied by
+def _support(level: int, size, full, spec) -> torch.Tensor:
+    """Where the low-pass entering ``level`` can be nonzero: the previous split's Lo != 0,
+    bool (H_l, W_l). Outside it a split reads zeros and a merge's output is later multiplied by
     zero (by lo0 or the previous level's lomask), so both stages skip those bins exactly."""
-    return frequency.lowpass_mask(level - 1, size, full, twidth) != 0
+    mask = frequency.lowpass_mask(level - 1, size, full, spec.twidth, None, spec.scales_per_octave)
+    return mask != 0
 
 
 @lru_cache(maxsize=64)
-def _residual_masks(size, twidth, dtype, hp_factor=1.0, low_factor=1.0):
+def _residual_masks(size, twidth, dtype, hp_factor=1.0, low_factor=1.0, scales=1):
     """(hi0 * hp_factor, lo0 * low_factor) real (H, W) and the runs of lo0."""
     cpu = torch.device("cpu")
-    hi0, lo0 = reference_masks(size, twidth, dtype, cpu, hp_factor, low_factor)
+    hi0, lo0 = reference_masks(size, twidth, dtype, cpu, hp_factor, low_factor, scales)
     return hi0, lo0, *row_runs(lo0)
 
 
@@ -106,10 +106,10 @@ def _band_masks(level, size, full, spec, dtype, band_factor=1.0, next_factor=1.0
     times next_factor, and the runs of the masks (K * H_l rows) then of Lo on the kept
     (cropped) bins (H_l rows), both within the support of the incoming low-pass."""
     masks = frequency.band_masks_real(level, size, full, spec)
-    lomask = frequency.lowpass_mask(level, size, full, spec.twidth)
-    support = _support(level, size, full, spec.twidth)
+    lomask = frequency.lowpass_mask(level, size, full, spec.twidth, None, spec.scales_per_octave)
+    support = _support(level, size, full, spec)
     kept = torch.zeros(size, dtype=torch.bool)
-    size_next = next_size(size, spec.downsample)
+    size_next = spec.level_sizes(full)[level + 1]
     rows, cols = (frequency.crop_index(d, dn) for d, dn in zip(size, size_next, strict=True))
     kept[rows[:, None], cols[None, :]] = True
     on = torch.cat([(masks != 0) & support, ((lomask != 0) & kept & support)[None]])
@@ -120,7 +120,8 @@ def _band_masks(level, size, full, spec, dtype, band_factor=1.0, next_factor=1.0
 def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     size = (half.shape[-2], width)
-    masks = _residual_masks(size, spec.twidth, half.dtype.to_real(), hp_factor, low_factor)
+    real = half.dtype.to_real()
+    masks = _residual_masks(size, spec.twidth, real, hp_factor, low_factor, spec.scales_per_octave)
     half = half.contiguous()
     high = _scratch(half.shape, half)
     low = _scratch((half.shape[0], *size), half, support=("residual", size, spec.twidth))
@@ -131,20 +132,22 @@ def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
 def residual_merge(highpass, lowpass, spec, hp_factor=1.0, low_factor=1.0):
     """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
     size = tuple(lowpass.shape[-2:])
-    masks = _residual_masks(size, spec.twidth, lowpass.dtype.to_real(), hp_factor, low_factor)
+    real = lowpass.dtype.to_real()
+    masks = _residual_masks(size, spec.twidth, real, hp_factor, low_factor, spec.scales_per_octave)
     out = _scratch(highpass.shape, highpass)
     _ops.residual_merge(highpass.contiguous(), lowpass.contiguous(), *masks, out)
     return out
 
 
 def band_split(lowpass, level, full, spec, band_factor=1.0, next_factor=1.0):
-    """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1)."""
+    """(N, H_l, W_l) complex -> bands (N, K, H_l, W_l), next low-pass (N, H_l+1, W_l+1) of
+    the next level's size."""
     n, h, w = lowpass.shape
     real = lowpass.dtype.to_real()
     masks = _band_masks(level, (h, w), full, spec, real, band_factor, next_factor)
     support = ("band", level, full, spec)
     bands = _scratch((n, spec.orientations, h, w), lowpass, support)
-    nxt = _scratch((n, *next_size((h, w), spec.downsample)), lowpass, support)
+    nxt = _scratch((n, *spec.level_sizes(full)[level + 1]), lowpass, support)
     _ops.band_split(lowpass.contiguous(), *masks, spec.order, bands, nxt)
     return bands, nxt
 

@@ -41,7 +41,7 @@ def hermitian_expand(half: Tensor, width: int) -> Tensor:
 def _next_factor(level: int, spec: PyramidSpec, factors) -> float:
     """The factor of the low-pass a stage passes on (level -1: the residual stage): the
     low-pass residual's a_lp from the deepest stage, 1 from the others."""
-    return factors[-1] if level == spec.height - 1 else 1.0
+    return factors[-1] if level == spec.levels - 1 else 1.0
 
 
 def analysis(stages, half: Tensor, size, spec: PyramidSpec, factors) -> tuple:
@@ -49,7 +49,7 @@ def analysis(stages, half: Tensor, size, spec: PyramidSpec, factors) -> tuple:
     next_factor = _next_factor(-1, spec, factors)
     hp, low = stages.residual_split(half, size[1], spec, factors[0], next_factor)
     bands = []
-    for level in range(spec.height):
+    for level in range(spec.levels):
         next_factor = _next_factor(level, spec, factors)
         b, low = stages.band_split(low, level, size, spec, factors[1 + level], next_factor)
         bands.append(b if spec.is_complex else b[..., : b.shape[-1] // 2 + 1])
@@ -63,7 +63,7 @@ def synthesis(
     band spectra are None counts as zero."""
     sizes = spec.level_sizes(tuple(size))
     low = hermitian_expand(lp_half, sizes[-1][1])
-    for level in reversed(range(spec.height)):
+    for level in reversed(range(spec.levels)):
         spectrum = bands[level]
         next_factor = _next_factor(level, spec, factors)
         if spectrum is None:  # zero bands (a partial collapse): pass the low-pass up

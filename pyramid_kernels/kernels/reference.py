@@ -13,7 +13,6 @@ import sys
 import torch
 
 from .. import frequency
-from ..spec import next_size
 from . import levels
 from .constants import device_constants
 
@@ -21,18 +20,21 @@ SYNTHESIS_CHUNK_BYTES = None  # collapse whole batches
 
 
 @device_constants(maxsize=64)
-def _residual_masks(size, twidth, dtype, device, hp_factor=1.0, low_factor=1.0):
-    """(hi0 * hp_factor, lo0 * low_factor), real (H, W)."""
-    hi0, lo0 = frequency.residual_masks(size, twidth, device)
+def _residual_masks(size, twidth, dtype, device, hp_factor=1.0, low_factor=1.0, scales=1):
+    """(hi0 * hp_factor, lo0 * low_factor), real (H, W); ``scales`` per octave."""
+    hi0, lo0 = frequency.residual_masks(size, twidth, device, scales)
     return (hi0 * hp_factor).to(dtype), (lo0 * low_factor).to(dtype)
 
 
 @device_constants(maxsize=64)
 def _band_masks(level, size, full, spec, dtype, device, band_factor, next_factor):
-    """(band masks (K, H_l, W_l) complex, lowpass mask (H_l+1, W_l+1) real, crop rows, cols)."""
-    size_next = next_size(size, spec.downsample)
+    """(band masks (K, H_l, W_l) complex, the next level's lowpass mask real, crop rows, cols)."""
+    size_next = spec.level_sizes(full)[level + 1]
     masks = (frequency.band_masks(level, size, full, spec, device) * band_factor).to(dtype)
-    lomask = frequency.lowpass_mask(level, size_next, full, spec.twidth, device) * next_factor
+    lomask = frequency.lowpass_mask(
+        level, size_next, full, spec.twidth, device, spec.scales_per_octave
+    )
+    lomask = lomask * next_factor
     rows = frequency.crop_index(size[0], size_next[0], device)
     cols = frequency.crop_index(size[1], size_next[1], device)
     return masks, lomask.to(masks.dtype.to_real()), rows, cols
@@ -42,8 +44,9 @@ def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     h, wh = half.shape[-2:]
     hi0, lo0 = _residual_masks(
-        (h, width), spec.twidth, half.dtype.to_real(), half.device, hp_factor, low_factor
-    )
+        (h, width), spec.twidth, half.dtype.to_real(), half.device, hp_factor, low_factor,
+        spec.scales_per_octave,
+    )  # fmt: skip
     return half * hi0[:, :wh], levels.hermitian_expand(half, width) * lo0
 
 
@@ -51,8 +54,9 @@ def residual_merge(highpass, lowpass, spec, hp_factor=1.0, low_factor=1.0):
     """Adjoint of :func:`residual_split`: (N, H, W//2+1), (N, H, W) -> (N, H, W//2+1)."""
     (h, w), wh = lowpass.shape[-2:], highpass.shape[-1]
     hi0, lo0 = _residual_masks(
-        (h, w), spec.twidth, lowpass.dtype.to_real(), lowpass.device, hp_factor, low_factor
-    )
+        (h, w), spec.twidth, lowpass.dtype.to_real(), lowpass.device, hp_factor, low_factor,
+        spec.scales_per_octave,
+    )  # fmt: skip
     mirror = lowpass.index_select(-2, levels.mirror_index(h, lowpass.device))
     mirror = mirror.index_select(-1, levels.mirror_index(w, lowpass.device)[:wh]).conj_physical()
     return highpass * hi0[:, :wh] + (lowpass[..., :wh] + mirror) * (0.5 * lo0[:, :wh])

@@ -48,9 +48,12 @@ class _Magnification:
         orientations,
         twidth,
         backend,
+        scales_per_octave=1,
     ) -> None:
         self._setup(alpha, band, fps, filter, sigma, attenuate, color)
-        self.spec = PyramidSpec(height, orientations, twidth, True, True, "adjoint", True)
+        self.spec = PyramidSpec(
+            height, orientations, twidth, True, True, "adjoint", True, scales_per_octave
+        )
         self.backend = backend
         self.reference: list[Tensor] | None = None
         self.filters: list | None = None
@@ -196,9 +199,12 @@ class Magnifier(_Magnification):
     orientations : int
         Bands per level (>= 2).
     twidth : float
-        Radial transition width in octaves.
+        Radial transition width in octaves (per band: twidth / scales_per_octave).
     backend : {"auto", "torch", "cpp", "triton"}
         The kernels.
+    scales_per_octave : int
+        Band levels per octave: 2 (half-octave) or 4 (quarter-octave) bands are narrower and
+        carry larger magnifications before they break down (1: octave bands).
     """
 
     def __init__(
@@ -215,6 +221,7 @@ class Magnifier(_Magnification):
         orientations: int = 8,
         twidth: float = 1.0,
         backend: str = "auto",
+        scales_per_octave: int = 1,
     ) -> None:
         if filter == "ideal":
             raise ValueError(
@@ -233,6 +240,7 @@ class Magnifier(_Magnification):
             orientations,
             twidth,
             backend,
+            scales_per_octave,
         )
 
     def __call__(self, frames: Tensor) -> Tensor:
@@ -262,7 +270,9 @@ class Magnifier(_Magnification):
         cache (one frame of a large video), on CUDA a quarter of the free memory's worth."""
         h, w = frames.shape[-2:]
         channels = 1 if self._luminance else frames.shape[1]
-        elements = channels * self.spec.orientations * h * w * 4 // 3  # bands of every level
+        per_octave = self.spec.scales_per_octave  # the bands of every level: a geometric sum
+        area = 1.0 / (1.0 - 4.0 ** (-1.0 / per_octave))  # of the level areas (4/3 per octave)
+        elements = int(channels * self.spec.orientations * h * w * area)
         budget = group_budget(frames.device, None)
         return images_per_group(elements, 1, 2 * frames.element_size(), budget)
 
@@ -303,6 +313,7 @@ def magnify(
     twidth: float = 1.0,
     backend: str = "auto",
     chunk_size: int = 32,
+    scales_per_octave: int = 1,
 ) -> Tensor:
     """Magnify the motions of a video in a temporal frequency band.
 
@@ -335,6 +346,9 @@ def magnify(
         The kernels.
     chunk_size : int
         Frames per chunk for the causal filters.
+    scales_per_octave : int
+        Band levels per octave: 2 (half-octave) or 4 (quarter-octave) bands carry larger
+        magnifications before they break down (1: octave bands).
 
     Returns
     -------
@@ -351,7 +365,7 @@ def magnify(
     """
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
         raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
-    options = (sigma, attenuate, color, height, orientations, twidth, backend)
+    options = (sigma, attenuate, color, height, orientations, twidth, backend, scales_per_octave)
     if filter != "ideal":
         magnifier = Magnifier(
             alpha,
@@ -365,6 +379,7 @@ def magnify(
             orientations=orientations,
             twidth=twidth,
             backend=backend,
+            scales_per_octave=scales_per_octave,
         )
     else:
         magnifier = _Magnification(alpha, band, fps, filter, *options)

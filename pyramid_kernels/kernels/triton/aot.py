@@ -105,7 +105,7 @@ def library_variants(dtypes=(torch.float32, torch.float64)) -> dict[tuple, ASTSo
             cdtype = torch.complex64 if dtype == torch.float32 else torch.complex128
             for spec, size in specs:
                 x = torch.empty(2, *size, dtype=dtype, device="meta")
-                scales = [1.0] * (spec.height + 2)
+                scales = [1.0] * (spec.levels + 2)
                 hp, *bands, lp = pipeline.analyze(x, spec, kernels, scales)
                 pipeline.synthesize(hp, bands, lp, spec, kernels, scales)
             c = torch.empty(3, 5, dtype=cdtype, device="meta")

@@ -3,7 +3,9 @@
 One launch per direction for the whole pyramid. Every bin k of a coarser level is also a bin
 of level 0 (the crops keep integer frequencies), and the low-pass entering level l is the image
 spectrum X times lo0 and the low-pass masks of the levels above it:
-    low_l(k) = X(k) lo0(k) prod_{j<l} Lo(log2 r + j + 1),   band_{l,b}(k) = low_l(k) mask_{l,b}(k).
+    low_l(k) = X(k) lo0(k) prod_{j<l} Lo(log2 r + (j + 1) s),
+    band_{l,b}(k) = low_l(k) mask_{l,b}(k),
+with s = 1 / scales_per_octave (1 for the octave pyramid) and every split of width twidth s.
 So the analysis kernel walks the level-0 grid once: a program reads a 2-D tile of one image's
 rfft2 half (mirrored into the full grid), builds the masks in closed form from each bin's
 frequency (no mask tensors, no atan2: cos(theta - theta_b) = (u . e_b) / r), and writes the
@@ -19,9 +21,11 @@ Hermitian fold of the residual merge) from every level active on its tile:
 An undecimated pyramid (``DOWNSAMPLE`` false) keeps every level on the level-0 grid, so the
 same walk writes each level in place.
 
-Sizes and the height are runtime arguments that are never specialised (``do_not_specialize``;
-the levels are a runtime loop, the band pointers a tuple of SLOTS): one compiled variant per
-(dtype, K, complex, real bands, decimation) serves every image size and every height up to 8.
+Sizes and the number of levels are runtime arguments that are never specialised
+(``do_not_specialize``; the level sizes, any crop chain such as the sub-octave one, come in the
+parameter buffer; the levels are a runtime loop, the band pointers a tuple of SLOTS): one
+compiled variant per
+(dtype, K, complex, real bands, decimation) serves every image size and up to 8 levels.
 Float constants arrive in a cached device buffer in the compute dtype (offsets below), so
 float64 runs stay float64 and a warm call copies nothing from the host.
 
@@ -42,13 +46,15 @@ from ..constants import device_constants
 from . import _common
 
 # the parameter buffer, per (spec, size, dtype, device, factors)
-TWIDTH = tl.constexpr(0)
+TWIDTH = tl.constexpr(0)  # twidth / scales_per_octave: the width of every split
 GAIN = tl.constexpr(1)  # band_gain(spec): sqrt(c), times sqrt(2) for complex bands
 SCALE_Y = tl.constexpr(2)  # 2 / H: normalised frequency per row bin
 SCALE_X = tl.constexpr(3)  # 2 / W
 HALF_PI = tl.constexpr(4)
-COS = tl.constexpr(5)  # cos(theta_b), b < K; then sin(theta_b) at COS + K
-# then the factors a_hp, a_0 .. a_{L-1}, a_lp at COS + 2 K (pipeline.spectral_factors)
+STEP = tl.constexpr(5)  # 1 / scales_per_octave: split j sits at log2 r = -j * STEP
+COS = tl.constexpr(6)  # cos(theta_b), b < K; then sin(theta_b) at COS + K
+# then the factors a_hp, a_0 .. a_{L-1}, a_lp at COS + 2 K (pipeline.spectral_factors), then
+# the sizes (h_l, w_l) of levels 1..L (L: the low-pass residual), as floats (exact integers)
 
 
 @device_constants(maxsize=256)
@@ -56,8 +62,11 @@ def _params(spec: PyramidSpec, size, dtype: torch.dtype, device: torch.device, f
     """The parameter buffer (layout above), made once per key: a warm call copies nothing."""
     k = spec.orientations
     theta = [math.pi * b / k for b in range(k)]
-    values = [spec.twidth, frequency.band_gain(spec), 2.0 / size[0], 2.0 / size[1], math.pi / 2]
+    n = spec.scales_per_octave
+    values = [spec.twidth / n, frequency.band_gain(spec), 2.0 / size[0], 2.0 / size[1]]
+    values += [math.pi / 2, 1.0 / n]
     values += [math.cos(t) for t in theta] + [math.sin(t) for t in theta] + list(factors)
+    values += [float(d) for hw in spec.level_sizes(tuple(size))[1:] for d in hw]
     return torch.tensor(values, dtype=dtype, device=device)
 
 
@@ -161,15 +170,16 @@ def _tile(pid, tiles_x, tiles, rows, cols, BY: tl.constexpr, BX: tl.constexpr):
 
 
 @triton.jit
-def _level_active(r2_min, r2_max, level, twidth):
+def _level_active(r2_min, r2_max, level, twidth, step):
     """Whether level ``level`` can be nonzero in a tile with squared radii in
-    [r2_min, r2_max]: Hi(log2 r + level + 1) != 0 needs r > 2^-(level + 1 + twidth), and the
-    low-pass reaching the level (lo0 and the Lo of the levels above) needs r < 2^-level.
+    [r2_min, r2_max]: Hi(log2 r + (level + 1) step) != 0 needs r > 2^-((level + 1) step +
+    twidth), and the low-pass reaching the level (lo0 and the Lo of the levels above) needs
+    r < 2^-(level step).
     Outside, every bin's mask is exactly 0 (so the level is skipped or written as zeros) and a
     skipped level's Lo is exactly 1 (small r) or the levels below are skipped too (large r).
     The thresholds have a 1e-4 margin: near them the masks are computed."""
-    return (r2_max > tl.exp2(-2.0 * (level + 1.0 + twidth)) * 0.9999) & (
-        r2_min < tl.exp2(-2.0 * level) * 1.0001
+    return (r2_max > tl.exp2(-2.0 * ((level + 1.0) * step + twidth)) * 0.9999) & (
+        r2_min < tl.exp2(-2.0 * level * step) * 1.0001
     )
 
 
@@ -215,7 +225,9 @@ def _analysis_kernel(
     twidth = tl.load(params_ptr + TWIDTH)
     half_pi = tl.load(params_ptr + HALF_PI)
     gain = tl.load(params_ptr + GAIN)
+    step = tl.load(params_ptr + STEP)
     factors = params_ptr + COS + 2 * K
+    sizes = factors + levels + 2  # (h_l, w_l) of levels 1..levels
     hi0, lo0 = _radial(lr, dc, 0.0, twidth, half_pi)
     a_hp = tl.load(factors) * hi0
     _common.store_complex(
@@ -231,8 +243,8 @@ def _analysis_kernel(
         cols = wl if IS_COMPLEX else wl // 2 + 1
         keep = valid & _in_grid(ky, kx, hl, wl) & (col < cols)
         base = image * K * hl * cols + row * cols + col
-        if _level_active(r2_min, r2_max, level, twidth):
-            hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
+        if _level_active(r2_min, r2_max, level, twidth, step):
+            hi, lo = _radial(lr, dc, (level + 1.0) * step, twidth, half_pi)
             scale = gain * hi * tl.load(factors + 1 + level)
             for b in range(K):
                 m = scale * _angular(ux, uy, inv_r, dc, params_ptr, b, K, ORDER, IS_COMPLEX)
@@ -245,13 +257,15 @@ def _analysis_kernel(
             for b in range(K):
                 _common.store_complex(band_ptr, base + b * hl * cols, zero, zero, keep)
         if DOWNSAMPLE:
-            hl = (hl + 1) // 2
-            wl = (wl + 1) // 2
+            hl = tl.load(sizes + 2 * level).to(tl.int32)
+            wl = tl.load(sizes + 2 * level + 1).to(tl.int32)
     row, col = _row_col(ky, kx, hl, wl)
     cols = wl // 2 + 1
     keep = valid & _in_grid(ky, kx, hl, wl) & (col < cols)
-    # the low-pass residual is nonzero only for r < 2^-height (else low_r may be stale)
-    a_lp = tl.where(r2_min < tl.exp2(-2.0 * levels) * 1.0001, tl.load(factors + 1 + levels), 0.0)
+    # the low-pass residual is nonzero only for r < 2^-(levels s) (else low_r may be stale)
+    a_lp = tl.where(
+        r2_min < tl.exp2(-2.0 * levels * step) * 1.0001, tl.load(factors + 1 + levels), 0.0
+    )
     _common.store_complex(
         lp_ptr, image * hl * cols + row * cols + col, low_r * a_lp, low_i * a_lp, keep
     )
@@ -305,15 +319,17 @@ def _synthesis_kernel(
     twidth = tl.load(params_ptr + TWIDTH)
     half_pi = tl.load(params_ptr + HALF_PI)
     gain = tl.load(params_ptr + GAIN)
+    step = tl.load(params_ptr + STEP)
     factors = params_ptr + COS + 2 * K
+    sizes = factors + levels + 2  # (h_l, w_l) of levels 1..levels
     zero = r2 * 0.0
     acc_r, acc_i, mir_r, mir_i = zero, zero, zero, zero  # low_0 at k and at -k
     chain = zero + 1.0  # lo0 is applied at the end; chain = the Lo of the levels above
     hl = h
     wl = w
     for level in range(levels):
-        if _level_active(r2_min, r2_max, level, twidth):
-            hi, lo = _radial(lr, dc, level + 1.0, twidth, half_pi)
+        if _level_active(r2_min, r2_max, level, twidth, step):
+            hi, lo = _radial(lr, dc, (level + 1.0) * step, twidth, half_pi)
             if (present >> level) & 1:  # a level left out of a partial collapse is not read
                 band_ptr = _level_ptr(band_ptrs, level, SLOTS)
                 weight = chain * gain * hi * tl.load(factors + 1 + level)
@@ -339,9 +355,9 @@ def _synthesis_kernel(
                     mir_i += ci
             chain = chain * lo
         if DOWNSAMPLE:
-            hl = (hl + 1) // 2
-            wl = (wl + 1) // 2
-    if r2_min < tl.exp2(-2.0 * levels) * 1.0001:  # the low-pass residual can be nonzero
+            hl = tl.load(sizes + 2 * level).to(tl.int32)
+            wl = tl.load(sizes + 2 * level + 1).to(tl.int32)
+    if r2_min < tl.exp2(-2.0 * levels * step) * 1.0001:  # the low-pass residual can be nonzero
         weight = chain * tl.load(factors + 1 + levels)
         nonzero = valid & (weight != 0)
         base = image * hl * (wl // 2 + 1)
@@ -385,7 +401,7 @@ def _launch(
     tiles_x = -(-cols // bx)  # ceil division in plain Python (triton.cdiv costs ~4 us)
     tiles = -(-size[0] // by) * tiles_x
     real = _common.as_real
-    slots = SLOTS * max(1, -(-spec.height // SLOTS))
+    slots = SLOTS * max(1, -(-spec.levels // SLOTS))
     pointers = [real(b) for b in bands]
     pointers += [real(second)] * (slots - len(pointers))
     with _common.on_device(first):
@@ -397,7 +413,7 @@ def _launch(
             _params(spec, tuple(size), first.dtype.to_real(), first.device, tuple(factors)),
             size[0],
             size[1],
-            spec.height,
+            spec.levels,
             *extra,
             tiles_x,
             tiles,
