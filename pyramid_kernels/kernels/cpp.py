@@ -30,7 +30,7 @@ from .reference import lowpass_merge  # noqa: F401  (a stage: the reference's se
 _ops = torch.ops.pyramid_kernels_cpp
 _local = threading.local()
 WORKSPACE = os.environ.get("PYRAMID_KERNELS_WORKSPACE", "1") != "0"
-WORKSPACE_SLOTS = 32
+WORKSPACE_SLOTS = 128  # the ~2 buffers per level of a few pyramids, sub-octave ones included
 SYNTHESIS_CHUNK_BYTES = 8 << 20  # pipeline.synthesize: level-0 band spectra per chunk
 
 
@@ -41,7 +41,9 @@ def _scratch(shape, like: torch.Tensor, support=None, slot: int = 0) -> torch.Te
 
     Large fresh allocations page-fault on every call (~10 ms per 50 MB on the 2-core bench
     machine), so each thread keeps one buffer per shape for the last WORKSPACE_SLOTS shapes
-    (about one level-0 band spectrum plus the full-size low-pass per image size).
+    (about one level-0 band spectrum plus the full-size low-pass per image size). A transform
+    uses two shapes per level, so the slots hold a few pyramids' worth, a quarter-octave one of
+    36 levels included: with fewer, each call would evict and zero its own buffers again.
     PYRAMID_KERNELS_WORKSPACE=0 turns this off; :func:`clear_workspace` frees the buffers.
 
     ``support`` (a hashable key of the masks) asks for a buffer that is zero off the masks'

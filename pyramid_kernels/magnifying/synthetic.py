@@ -88,9 +88,19 @@ def two_motions(image: Tensor, first: Tensor, second: Tensor, split: float = 0.5
 
 
 def displacement(
-    frames: Tensor, reference: Tensor, band: tuple[float, float] = (0.06, 0.16)
+    frames: Tensor,
+    reference: Tensor,
+    band: tuple[float, float] = (0.06, 0.16),
+    coarse: tuple[tuple[float, float], ...] = ((0.02, 0.035), (0.035, 0.06)),
 ) -> Tensor:
-    """Global sub-pixel displacement of each frame from a reference.
+    """Global sub-pixel displacement of each frame from a reference: a weighted least-squares
+    fit of the cross-spectrum's phase slopes, coarse to fine.
+
+    The phase 2 pi k d of a frequency k wraps once |k d| > 1/2, so a fit over ``band`` alone
+    is exact only up to 1 / (2 f) pixels, f its upper frequency (about 3 px). Each annulus of
+    ``coarse`` (low frequencies first) is fitted after removing the displacement found so far,
+    so every fit sees small residual phases: displacements up to 1 / (2 f) pixels of the first
+    annulus (about 14 px) are measured with the accuracy of ``band``.
 
     Parameters
     ----------
@@ -99,8 +109,10 @@ def displacement(
     reference : Tensor
         (H, W) real.
     band : (float, float)
-        The annulus of spatial frequencies fitted, cycles per pixel: above the pyramid's
-        low-pass residual and low enough that the phase (2 pi k d) does not wrap.
+        The annulus of spatial frequencies of the final fit, cycles per pixel: above the
+        pyramid's low-pass residual (which magnification leaves in place).
+    coarse : tuple of (float, float)
+        Lower annuli fitted first, in order.
 
     Returns
     -------
@@ -111,11 +123,16 @@ def displacement(
     ky = torch.fft.fftfreq(h, dtype=torch.float64)[:, None].expand(h, w)
     kx = torch.fft.fftfreq(w, dtype=torch.float64)[None, :].expand(h, w)
     radius = (kx**2 + ky**2).sqrt()
-    keep = (radius >= band[0]) & (radius <= band[1])
     cross = torch.fft.fft2(frames.double()) * torch.fft.fft2(reference.double()).conj()
-    phase, weight = torch.angle(cross)[..., keep], cross.abs()[..., keep]
-    design = -2 * math.pi * torch.stack([kx[keep], ky[keep]], dim=-1)  # phase = design @ d
-    rows = weight[..., None] * design  # (T, n, 2)
-    normal = rows.transpose(-1, -2) @ rows
-    rhs = rows.transpose(-1, -2) @ (weight * phase)[..., None]
-    return torch.linalg.solve(normal, rhs)[..., 0]
+    found = cross.real.new_zeros((cross.shape[0], 2))
+    for low, high in (*coarse, band):
+        keep = (radius >= low) & (radius <= high)
+        design = -2 * math.pi * torch.stack([kx[keep], ky[keep]], dim=-1)  # phase = design @ d
+        turn = -(found @ design.T)
+        shifted = cross[..., keep] * torch.polar(torch.ones_like(turn), turn)
+        phase, weight = torch.angle(shifted), shifted.abs()
+        rows = weight[..., None] * design  # (T, n, 2)
+        normal = rows.transpose(-1, -2) @ rows
+        rhs = rows.transpose(-1, -2) @ (weight * phase)[..., None]
+        found = found + torch.linalg.solve(normal, rhs)[..., 0]
+    return found
