@@ -251,13 +251,21 @@ def test_torchrun_two_ranks_write_what_one_process_writes(digits_dir, tmp_path):
     assert run["sessions"][0]["world_size"] == 2
 
 
+def _parts(out: Path) -> list[Path]:
+    """The finished manifest parts: not the hidden temporaries (".name.XXXX.csv") that an
+    atomic write leaves behind when it is killed before its rename (pathlib's glob matches
+    names starting with a dot)."""
+    return [p for p in (out / "parts").glob("*.csv") if not p.name.startswith(".")]
+
+
 def _no_partial_files(out: Path) -> None:
-    for shard in (out / "frames").glob("*.safetensors"):
+    """Every file under its final name is whole (temporaries of a killed write are hidden)."""
+    for shard in (out / "frames").glob("[!.]*.safetensors"):
         with safe_open(shard, framework="pt") as f:
             f.get_tensor("frames")
-    for strip in (out / "strips").rglob("*.png"):
+    for strip in (out / "strips").rglob("[!.]*.png"):
         Image.open(strip).load()
-    for part in (out / "parts").glob("*.csv"):
+    for part in _parts(out):
         rows = list(csv.DictReader(part.open()))
         assert rows and all(r["status"] == "ok" for r in rows)
 
@@ -273,11 +281,11 @@ def test_killed_run_resumes_to_the_uninterrupted_result(digits_dir, tmp_path):
     environment = {**os.environ, "PYTHONPATH": str(HERE)}
     process = subprocess.Popen(command + [str(out)], env=environment, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while len(list((out / "parts").glob("*.csv"))) < 3 and time.monotonic() < deadline:
+    while len(_parts(out)) < 3 and time.monotonic() < deadline:
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait()
-    finished = len(list((out / "parts").glob("*.csv")))
+    finished = len(_parts(out))
     assert 3 <= finished < COUNT // 2, "the run was not killed mid-way"
     assert not (out / "manifest.csv").exists()
     _no_partial_files(out)

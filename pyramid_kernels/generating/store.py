@@ -81,7 +81,7 @@ class RunStore:
         ``allow_mixed``), or finished images without a run.json."""
         run = self.read_run()
         if run is None:
-            if any((self.root / "parts").glob("*.csv")):
+            if self.finished():  # not a killed write's hidden temporary (".name.XXXX.csv")
                 raise ValueError(
                     f"{self.root} holds manifest parts but no run.json; use another out_dir"
                 )
