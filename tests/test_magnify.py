@@ -180,21 +180,51 @@ def test_editing_bands_in_place_equals_build_edit_collapse(backend, size):
     assert (identity - x).abs().max() <= 1e-12
 
 
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
 @pytest.mark.parametrize("filter", ["butterworth", "difference"])
 @pytest.mark.parametrize("attenuate", [False, True])
-def test_the_fused_cpp_chain_matches_the_plain_one(photo, filter, attenuate):
-    """backend="cpp" runs phase difference, filter step and rotation in one C++ pass
-    (csrc/magnify.cpp, polynomial atan2 and sincos in float32); the torch backend runs them
-    as separate torch ops."""
-    require("cpp")
-    truth = synthetic.oscillation(0.2, 2.0, FPS, 24)
-    rgb = pk.data.photos(64, names=["flower"])[0][0]
-    video = synthetic.fourier_shift(rgb, truth + 0.3 * synthetic.oscillation(0.2, 7.0, FPS, 24))
+def test_the_fused_chain_matches_the_plain_one(photo, backend, filter, attenuate):
+    """backend="cpp" (float32 and float64) and "triton" (float32) run phase difference, filter
+    step and rotation in one pass (csrc/magnify.cpp, kernels/triton/magnify.py; polynomial
+    atan2 in float32); the torch backend runs them as separate torch ops."""
+    device = require(backend)
+    frames, size = (24, 64) if backend == "cpp" else (10, 32)  # the interpreter is slow
+    truth = synthetic.oscillation(0.2, 2.0, FPS, frames)
+    rgb = pk.data.photos(size, names=["flower"])[0][0]
+    motion = truth + 0.3 * synthetic.oscillation(0.2, 7.0, FPS, frames)
+    video = synthetic.fourier_shift(rgb, motion)
     options = dict(alpha=20, band=BAND, fps=FPS, filter=filter, attenuate=attenuate)
+    if backend == "triton":
+        options |= dict(height=2, orientations=4)
     for dtype, tolerance in [(torch.float32, 2e-5), (torch.float64, 1e-12)]:
         plain = pk.magnify(video.to(dtype), backend="torch", **options)
-        fused = pk.magnify(video.to(dtype), backend="cpp", chunk_size=5, **options)
-        assert (fused - plain).abs().max() <= tolerance, dtype
+        fused = pk.magnify(video.to(device, dtype), backend=backend, chunk_size=5, **options)
+        assert (fused.cpu() - plain).abs().max() <= tolerance, dtype
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+def test_the_fused_chain_is_one_kernel_per_level(photo, backend):
+    """With a causal filter and no smoothing, no band's phase is computed by torch ops (no
+    angle, polar or elementwise pass over the bands): each level is one fused kernel call."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    device = require(backend)
+
+    class Ops(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.names = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.names.add(str(func.overloadpacket))
+            return func(*args, **(kwargs or {}))
+
+    video = photo.float().expand(6, 1, -1, -1).contiguous().to(device)
+    magnifier = Magnifier(10, BAND, FPS, orientations=4, height=2, backend=backend)
+    magnifier(video[:3])  # set up
+    with Ops() as ops:
+        magnifier(video[3:])
+    assert not {"aten.angle", "aten.polar", "aten.atan2", "aten.cos"} & ops.names
 
 
 def test_float64_and_smoothing(photo):
@@ -339,6 +369,26 @@ def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
     done = cli(str(tmp_path / "vfr.mp4"), "--fps", "30", "--alpha", "10", "--band", "1", "3",
                "--out", str(tmp_path / "vfr_out.mp4"), "--orientations", "4")  # fmt: skip
     assert done.returncode == 0, done.stderr  # --fps: its frames taken as evenly spaced
+
+
+def test_the_fused_triton_kernel_checks_its_tensors():
+    device = require("triton")
+    from pyramid_kernels.kernels.triton import magnify
+
+    c = torch.randn(3, 10, dtype=torch.complex64, device=device)
+    r = torch.randn(10, dtype=torch.complex64, device=device)
+    state = torch.zeros(2, 10, device=device)
+    filter5 = [0.1, 0.0, -0.1, -1.8, 0.8]
+    bad = [
+        (c.to(torch.complex128), r, state, filter5, "complex64"),
+        (c, r[:5], state, filter5, "reference must be"),
+        (c, r, state[:1], filter5, "state must be"),
+        (c, r, state.double(), filter5, "state must be"),
+        (c, r, state, filter5[:2], "wrong length"),
+    ]
+    for coeffs, reference, st, filt, message in bad:
+        with pytest.raises(ValueError, match=message):
+            magnify.magnify_iir(coeffs, reference, st, filt, False, 1.0, False)
 
 
 def test_the_fused_kernel_checks_its_tensors():

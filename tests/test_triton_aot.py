@@ -36,9 +36,11 @@ def test_every_kernel_variant_compiles_for_sm90(tmp_path):
     compiled = json.loads(done.stdout.splitlines()[-1])
     kernels = {(name, pointer) for name, pointer, _ in compiled}
     names = ("_analysis_kernel", "_synthesis_kernel", "_rotate_kernel", "_extrapolate_kernel")
-    assert kernels == {(n, p) for n in names for p in ("*fp32", "*fp64")}
-    # 5 pyramids x 2 stages + 2 phase ops, per dtype: the set covers what the tests launch
-    assert len(compiled) == 24
+    magnify = {("_magnify_kernel", "*fp32")}
+    assert kernels == {(n, p) for n in names for p in ("*fp32", "*fp64")} | magnify
+    # 5 pyramids x 2 stages + 2 phase ops, per dtype, and the two magnification filters
+    # (float32): the set covers what the tests launch
+    assert len(compiled) == 26
     assert any("('SLOTS', 16)" in constants for _, _, constants in compiled)  # height > 8
 
 

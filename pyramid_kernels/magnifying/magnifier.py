@@ -6,10 +6,11 @@ frame (frame 0), wrapped to (-pi, pi]; a temporal band-pass of it (:mod:`.filter
 optionally an amplitude-weighted Gaussian smoothing, blur(A dphi) / blur(A) with ``sigma``
 pixels of each level; then the band is rotated by alpha times the filtered phase through the
 fused ``phase_rotate`` op (with ``attenuate``, by (1 + alpha) filtered - dphi, which also
-removes the motion outside the band). With a causal filter on the C++ backend, the
-difference, the filter step and the rotation run as one fused kernel (``magnify_iir``,
-csrc/magnify.cpp). Residuals are kept. Colour video is edited in the
-luminance Y of YIQ by default (chroma untouched), or per channel.
+removes the motion outside the band). With a causal filter and no smoothing, the difference,
+the filter step and the rotation run as one fused kernel (``magnify_iir``: csrc/magnify.cpp on
+the C++ backend, kernels/triton/magnify.py in float32 on the Triton one). Residuals are kept,
+as spectra between analysis and synthesis. Colour video is edited in the luminance Y of YIQ by
+default (chroma untouched), or per channel.
 """
 
 from __future__ import annotations
@@ -146,15 +147,20 @@ class _Magnification:
         return out.reshape(x.shape)
 
     def _fuses(self, frames: Tensor) -> bool:
-        """Whether the causal chain runs fused: the C++ kernels on CPU, no smoothing."""
+        """Whether the causal chain runs fused, without smoothing: the C++ kernel on CPU, the
+        Triton kernel (float32) on CUDA or in the interpreter."""
         backend = resolve_backend(self.backend, frames.device.type)
-        return backend == "cpp" and self.sigma == 0
+        fused = backend == "cpp" or (backend == "triton" and frames.dtype == torch.float32)
+        return fused and self.sigma == 0
 
     def _fused(self, level: int, bands: Tensor, reference: Tensor) -> Tensor:
-        """One level's bands (T, C', K, h, w) magnified by ``magnify_iir`` (C++): phase
-        difference, this level's filter step per frame (its state kept in the filter) and
-        rotation, one pass over the coefficients, written over them."""
-        from ..kernels import cpp  # noqa: PLC0415 (only where the extension is built)
+        """One level's bands (T, C', K, h, w) magnified by ``magnify_iir`` (C++ or Triton):
+        phase difference, this level's filter step per frame (its state kept in the filter)
+        and rotation, one pass over the coefficients, written over them."""
+        if resolve_backend(self.backend, bands.device.type) == "cpp":
+            from ..kernels import cpp as kernels  # noqa: PLC0415 (only where it is built)
+        else:
+            from ..kernels.triton import magnify as kernels  # noqa: PLC0415
 
         flat = bands.reshape(bands.shape[0], -1)
         bandpass = self.filters[level]
@@ -162,7 +168,7 @@ class _Magnification:
             bandpass.state = flat.real.new_zeros((2, flat.shape[1]))
         difference = bandpass.kind == "difference"
         coefficients = [bandpass.r_hi, bandpass.r_lo] if difference else [*bandpass.b, *bandpass.a]
-        out = cpp.magnify_iir(
+        out = kernels.magnify_iir(
             flat, reference.reshape(-1), bandpass.state, coefficients, difference,
             self.alpha, self.attenuate, out=flat,
         )  # fmt: skip

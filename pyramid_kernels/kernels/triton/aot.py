@@ -18,9 +18,9 @@ import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from . import phase, spectral
+from . import magnify, phase, spectral
 
-KERNEL_MODULES = (spectral, phase)
+KERNEL_MODULES = (spectral, phase, magnify)
 _POINTER = {
     torch.float16: "*fp16",
     torch.bfloat16: "*bf16",
@@ -35,6 +35,8 @@ def _type(value) -> str | tuple:
         return _POINTER[value.dtype]
     if isinstance(value, tuple):
         return tuple(_type(v) for v in value)
+    if isinstance(value, float):  # Triton passes Python floats as fp32
+        return "fp32"
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(f"unexpected launch argument {value!r}")
     return "i32" if -(2**31) <= value < 2**31 else "i64"
@@ -88,7 +90,8 @@ def library_variants(dtypes=(torch.float32, torch.float64)) -> dict[tuple, ASTSo
     """The variants the library launches on CUDA for a representative set of pyramids
     (complex and real, decimated and undecimated, K = 4 and 6, heights up to 8 and above;
     sizes, heights and partial collapses are runtime arguments) and the phase ops, per
-    dtype: recorded on ``meta`` tensors."""
+    dtype, and the fused magnification chain (float32; biquad and difference filters):
+    recorded on ``meta`` tensors."""
     from ... import pipeline  # noqa: PLC0415 (pipeline imports the backends' packages)
     from ...spec import PyramidSpec  # noqa: PLC0415
     from .. import triton as kernels  # noqa: PLC0415
@@ -112,6 +115,11 @@ def library_variants(dtypes=(torch.float32, torch.float64)) -> dict[tuple, ASTSo
             a = torch.empty(3, 5, dtype=dtype, device="meta")
             kernels.phase_rotate(c, a, a)
             kernels.phase_extrapolate(c, a, a, torch.empty(4, dtype=dtype, device="meta"))
+        c = torch.empty(3, 5, dtype=torch.complex64, device="meta")  # magnification: float32
+        state = torch.empty(2, 5, device="meta")
+        for difference in (False, True):
+            filter = [0.0] * (2 if difference else 5)
+            magnify.magnify_iir(c, c[0], state, filter, difference, 1.0, False)
     return sources
 
 
