@@ -345,6 +345,18 @@ def data_split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return data.digits(name.split("-", 1)[1])
 
 
+def _add_scales_per_octave(parser: argparse.ArgumentParser, what: str) -> None:
+    """--scales-per-octave N (1..8) of the pyramid; ``what`` begins its help."""
+    parser.add_argument(
+        "--scales-per-octave",
+        type=int,
+        default=1,
+        choices=range(1, 9),
+        metavar="N",
+        help=f"{what}: 1 octave, 2 half-octave, 4 quarter-octave",
+    )
+
+
 def _add_morph_options(parser: argparse.ArgumentParser) -> None:
     """The options of pk.morph, shared by ``morph`` and ``generate``."""
     parser.add_argument("--space", default="csp", choices=SPACES, help="edit space")
@@ -377,15 +389,7 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--chunk-size", type=int, help="morph this many images at a time")
     parser.add_argument("--group-bytes", type=int, help="memory budget of the frozen frames")
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="pyramid backend")
-    parser.add_argument(
-        "--scales-per-octave",
-        type=int,
-        default=1,
-        choices=range(1, 9),
-        metavar="N",
-        help="pyramid band levels per octave for --space csp: 1 octave, 2 half-octave, "
-        "4 quarter-octave",
-    )
+    _add_scales_per_octave(parser, "pyramid band levels per octave for --space csp")
     parser.add_argument(
         "--no-cuda-graph",
         action="store_true",
@@ -518,15 +522,7 @@ def _parser() -> argparse.ArgumentParser:
     ma.add_argument("--scale", type=float, default=1.0, help="process at this fraction of the size")
     ma.add_argument("--height", type=_height, default="auto", help="pyramid levels or auto")
     ma.add_argument("--orientations", type=int, default=8, help="bands per level")
-    ma.add_argument(
-        "--scales-per-octave",
-        type=int,
-        default=1,
-        choices=range(1, 9),
-        metavar="N",
-        help="band levels per octave: 1 octave, 2 half-octave, 4 quarter-octave (narrower bands "
-        "take larger --alpha)",
-    )
+    _add_scales_per_octave(ma, "band levels per octave (narrower bands take larger --alpha)")
     ma.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     ma.add_argument("--chunk-size", type=int, default=16, help="frames per chunk (streaming)")
     ma.add_argument("--quiet", action="store_true", help="no progress bar")

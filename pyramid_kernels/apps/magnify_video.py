@@ -79,20 +79,8 @@ def run(
         orientations=orientations, scales_per_octave=scales_per_octave,
     )  # fmt: skip
     if filter == "ideal":
-        _Magnification(
-            alpha,
-            band,
-            rate,
-            filter,
-            sigma,
-            attenuate,
-            color,
-            height,
-            orientations,
-            1.0,
-            "auto",
-            scales_per_octave,
-        )  # fmt: skip  (validates before decoding)
+        # validates before decoding
+        _Magnification(alpha, band, rate, filter, twidth=1.0, backend="auto", **options)
         if count is not None and count * 3 * size[0] * size[1] * 4 * 12 > MAX_IDEAL_BYTES:
             raise ValueError(
                 f"{count} frames of {size[0]}x{size[1]} are too many for --filter ideal in "

@@ -56,8 +56,8 @@ class _Magnification:
             height, orientations, twidth, True, True, "adjoint", True, scales_per_octave
         )
         self.backend = backend
-        self.reference: list[Tensor] | None = None
-        self.filters: list | None = None
+        self.reference: list[Tensor] = []  # per level, set by the first frames
+        self.filters: list = []
         self.frame_shape: tuple | None = None
 
     def _setup(self, alpha, band, fps, filter, sigma, attenuate, color) -> None:
@@ -124,14 +124,12 @@ class _Magnification:
 
         def edit(level: int, flat: Tensor) -> Tensor:
             b = flat.reshape(*lead, *flat.shape[1:])  # (T, C', K, h, w)
-            if self.reference is None:  # level 0 of the first frames: set up every level
-                self.reference, self.filters = [], []
-            if level == len(self.reference):
+            if level == len(self.reference):  # the first frames: set this level up
                 self.reference.append(b[:1].clone())
                 self.filters.append(make_filter(self.filter, self.band, self.fps))
             ref = self.reference[level]
-            if band_pass is None:  # the causal chain in one fused C++ pass
-                return self._fused(level, b, ref).reshape(flat.shape)
+            if band_pass is None:  # the causal chain in one fused pass (C++ or Triton)
+                return self._fused(level, b, ref, backend).reshape(flat.shape)
             delta = torch.angle(b * ref.conj())  # (T, C', K, h, w) in (-pi, pi]
             filtered = band_pass(level, delta)
             if self.sigma > 0:
@@ -153,11 +151,11 @@ class _Magnification:
         fused = backend == "cpp" or (backend == "triton" and frames.dtype == torch.float32)
         return fused and self.sigma == 0
 
-    def _fused(self, level: int, bands: Tensor, reference: Tensor) -> Tensor:
+    def _fused(self, level: int, bands: Tensor, reference: Tensor, backend: str) -> Tensor:
         """One level's bands (T, C', K, h, w) magnified by ``magnify_iir`` (C++ or Triton):
         phase difference, this level's filter step per frame (its state kept in the filter)
         and rotation, one pass over the coefficients, written over them."""
-        if resolve_backend(self.backend, bands.device.type) == "cpp":
+        if backend == "cpp":
             from ..kernels import cpp as kernels  # noqa: PLC0415 (only where it is built)
         else:
             from ..kernels.triton import magnify as kernels  # noqa: PLC0415
