@@ -457,6 +457,11 @@ def test_errors_before_any_work(tmp_path, capsys, digits_dir):
         assert status == 2, args
         assert message in capsys.readouterr().err, args
         assert not out.exists(), args
+    before = sorted(folder.rglob("*"))
+    status = main(["generate", "--images", str(folder), "--model", DRIVER, "--out",
+                   str(folder / "sub" / ".."), "--quiet"])  # fmt: skip
+    assert status == 2 and "is the input" in capsys.readouterr().err
+    assert sorted(folder.rglob("*")) == before
     with pytest.raises(TypeError, match="unknown options \\['stpes'\\]"):
         pk.generate(pk.models.load(DRIVER), folder, out, stpes=3)
     with pytest.raises(ValueError, match="training mode"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import os
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -369,6 +370,58 @@ def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
     done = cli(str(tmp_path / "vfr.mp4"), "--fps", "30", "--alpha", "10", "--band", "1", "3",
                "--out", str(tmp_path / "vfr_out.mp4"), "--orientations", "4")  # fmt: skip
     assert done.returncode == 0, done.stderr  # --fps: its frames taken as evenly spaced
+
+
+def test_the_output_is_never_the_input(tmp_path, monkeypatch):
+    """--out naming the input (the same path, a relative path, a symlink or a hard link, or a
+    file of an image sequence) is refused before any work, and the input is kept as it was."""
+    from pyramid_kernels.io.image_io import save_png
+    from pyramid_kernels.io.video import write_video
+
+    clip = tmp_path / "clip.gif"
+    write_video(clip, iter(torch.rand(6, 3, 32, 32)), 10.0)
+    original = clip.read_bytes()
+    (tmp_path / "link.gif").symlink_to(clip)
+    os.link(clip, tmp_path / "hard.gif")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(4):
+        save_png(frames / f"{i:03d}.png", torch.rand(3, 32, 32))
+    monkeypatch.chdir(tmp_path)
+    options = ["--alpha", "5", "--band", "1", "3", "--fps", "10"]
+    for source, out in [
+        (str(clip), str(clip)),
+        (str(clip), "clip.gif"),
+        ("clip.gif", "./sub/../clip.gif"),
+        (str(clip), "link.gif"),
+        (str(clip), "hard.gif"),
+        ("link.gif", str(clip)),
+        ("frames", "frames/002.png"),
+        (str(tmp_path / "frames" / "*.png"), "frames/000.png"),
+    ]:
+        done = cli(source, *options, "--out", out)
+        assert done.returncode == 2 and "is the input" in done.stderr, (source, out, done.stderr)
+    assert clip.read_bytes() == original
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clip.gif",
+        "frames",
+        "hard.gif",
+        "link.gif",
+    ]
+
+
+def test_a_failed_run_leaves_no_file_and_no_folder(tmp_path):
+    from pyramid_kernels.io.video import write_video
+
+    whole = tmp_path / "whole.avi"
+    write_video(whole, iter(torch.rand(20, 3, 32, 32)), 30.0)
+    data = whole.read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[: len(data) // 2])  # fails after some frames
+    whole.unlink()
+    out = tmp_path / "new" / "deeper" / "out.mp4"
+    done = cli(str(tmp_path / "cut.avi"), "--alpha", "5", "--band", "1", "3", "--out", str(out))
+    assert done.returncode == 2 and "is truncated" in done.stderr, done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.avi"]
 
 
 def test_the_fused_triton_kernel_checks_its_tensors():

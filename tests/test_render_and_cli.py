@@ -1,5 +1,7 @@
 """Rendering a pyramid, writing pictures, and the demo command."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -143,6 +145,22 @@ def test_morph_command_errors_are_one_line_with_status_2(tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:  # argparse's own errors: status 2 too
         main(["morph", str(tmp_path / "d.png")])
     assert exit_info.value.code == 2
+
+
+def test_morph_never_writes_over_its_image(tmp_path, capsys, monkeypatch):
+    from pyramid_kernels.io.image_io import save_png
+
+    save_png(tmp_path / "d.png", torch.rand(1, 32, 32))
+    original = (tmp_path / "d.png").read_bytes()
+    os.link(tmp_path / "d.png", tmp_path / "hard.png")
+    (tmp_path / "link.png").symlink_to(tmp_path / "d.png")
+    monkeypatch.chdir(tmp_path)
+    for image, out in [("d.png", "d.png"), ("d.png", str(tmp_path / "d.png")),
+                       ("d.png", "hard.png"), ("link.png", "d.png")]:  # fmt: skip
+        args = ["morph", image, "--model", "digits-driver", "--target", "1", "--out", out]
+        assert main(args) == 2
+        assert "is the input" in capsys.readouterr().err, (image, out)
+    assert (tmp_path / "d.png").read_bytes() == original
 
 
 def test_embedded_models_convert_photos_themselves(tmp_path, capsys):

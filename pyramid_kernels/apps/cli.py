@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from ..backends import BACKENDS
-from ..io.image_io import check_writable
+from ..io.image_io import check_not_input, check_writable
 from ..magnifying import FILTERS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
 from .photo_demo import BUDGET as PHOTO_BUDGET
@@ -583,6 +583,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _input_files(args: argparse.Namespace) -> list[str]:
+    """The files (or, for generate, the folder) a command reads, which its --out must not be."""
+    if args.command == "morph":
+        return [args.image]
+    if args.command == "magnify":
+        from ..io.video import video_files
+
+        return video_files(args.video)
+    if args.command == "generate" and args.images is not None:
+        return [args.images]
+    return []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # argparse reports its own errors with status 2
@@ -592,6 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         out = getattr(args, "out", None)
         if out is not None:  # before any work: a morph must not run only to fail at the end
             check_writable(out, folder=args.command not in ("morph", "magnify"))
+            check_not_input(out, _input_files(args))
         return args.run(args)
     except (CLIError, ValueError, TypeError, OSError) as error:
         if args.debug:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -43,14 +44,60 @@ def check_writable(path: str | os.PathLike, folder: bool = False) -> Path:
     return path
 
 
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether two paths name one file: the same path written another way, a symlink to it or
+    a hard link of it (same device and inode); paths that do not exist compare resolved."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(a).resolve() == Path(b).resolve()
+
+
+def check_not_input(
+    out: str | os.PathLike, inputs: Iterable[str | os.PathLike], argument: str = "--out"
+) -> None:
+    """ValueError naming ``argument`` when ``out`` is one of the ``inputs`` (see same_file):
+    writing it would replace or mix with the input, before any work is done."""
+    for source in inputs:
+        if same_file(out, source):
+            raise ValueError(
+                f"{argument} {os.fspath(out)!r} is the input {os.fspath(source)!r} (the same "
+                "file or folder): choose an output path that is not an input"
+            )
+
+
+def make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing ancestors; the folders created, deepest first (for
+    remove_folders after a failure)."""
+    created = []
+    missing = folder
+    while not missing.exists() and missing != missing.parent:
+        created.append(missing)
+        missing = missing.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    return created
+
+
+def remove_folders(created: list[Path]) -> None:
+    """Remove the folders make_folders created, deepest first, as long as they are empty."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 def write_atomic(path: str | os.PathLike, save) -> Path:
     """Call ``save(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
-    OSErrors of the folder or the temporary file name ``path``."""
+    On failure nothing is left: no file, and no folder this call created. OSErrors of the
+    folder or the temporary file name ``path``."""
     path = check_writable(path)
+    created: list[Path] = []
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        created = make_folders(path.parent)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
     except OSError as error:
+        remove_folders(created)
         raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from error
     os.close(fd)
     try:
@@ -62,6 +109,7 @@ def write_atomic(path: str | os.PathLike, save) -> Path:
     except BaseException as error:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        remove_folders(created)
         if isinstance(error, OSError) and error.strerror:  # name the path asked for, not tmp
             raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from error
         raise

@@ -40,6 +40,12 @@ def _image_sequence(source: str) -> list[Path] | None:
     return files
 
 
+def video_files(source: str | os.PathLike) -> list[Path]:
+    """The files a video source is read from: the image sequence's files, else the video file
+    itself (existing or not)."""
+    return _image_sequence(os.fspath(source)) or [Path(source)]
+
+
 def video_info(source: str | os.PathLike) -> tuple[float | None, tuple[int, int], int | None]:
     """(frame rate or None, (H, W), frame count or None) of a video file or image sequence,
     without decoding it all."""
