@@ -1,16 +1,17 @@
 """pyramid_kernels: a fast, exact, differentiable complex steerable pyramid for PyTorch."""
 
-from . import data, models
+from . import data, metrics, models
 from ._version import __version__ as __version__
 from .backends import available_backends
 from .generating import generate
 from .magnifying import Magnifier, magnify
 from .module import SteerablePyramid
-from .morphing import MorphResult, morph
+from .morphing import BandProbe, MorphResult, morph, probe_bands
 from .pyramid import Pyramid, build, collapse
 from .spec import PyramidSpec, max_height
 
 __all__ = [
+    "BandProbe",
     "Magnifier",
     "MorphResult",
     "Pyramid",
@@ -22,7 +23,9 @@ __all__ = [
     "data",
     "generate",
     "magnify",
+    "metrics",
     "models",
     "morph",
     "max_height",
+    "probe_bands",
 ]

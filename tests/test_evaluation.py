@@ -49,5 +49,18 @@ def test_eval_command_on_a_handful_of_images(tmp_path):
     table = (tmp_path / "eval.md").read_text()
     assert table.count("\n| frozen |") == 8 and table.count("\n| anchored |") == 8
     lines = (tmp_path / "eval.csv").read_text().strip().splitlines()
-    assert len(lines) == 17 and lines[0].startswith("regime,mnist_budget")
+    assert len(lines) == 17 and lines[0].startswith("driver,regime,mnist_budget")
+    assert "E warp,E warp+gain" in lines[0]
     assert (tmp_path / "eval.png").stat().st_size > 1000
+
+
+def test_coherence_measures_only_what_is_asked():
+    x = torch.rand(4, 1, 16, 16)
+    edited = x.roll(1, -1)
+    edited[2] = x[2]  # an edit of zero energy
+    edited[3] = float("nan")  # frames that are not finite
+    measured = torch.tensor([True, False, True, True])
+    e = ev.coherence(x, edited, measured)
+    for values in e.values():
+        assert values[0].isfinite() and values[1:].isnan().all()
+        assert 0 <= values[0] <= 1

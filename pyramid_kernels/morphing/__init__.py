@@ -12,9 +12,11 @@ from .core import (
     morph,
 )
 from .graphs import clear_cuda_graphs
+from .probe import BandProbe, probe_bands
 
 __all__ = [
     "BUDGET_CONTRACT",
+    "BandProbe",
     "COLORS",
     "EDITS",
     "LOSSES",
@@ -24,4 +26,5 @@ __all__ = [
     "MorphOptions",
     "MorphResult",
     "morph",
+    "probe_bands",
 ]
