@@ -10,7 +10,8 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "pyramid_kernels"
 # bottom to top; a module belongs to the longest entry that is it or one of its parents
 LAYERS = {
-    "core": ["_version", "spec", "frequency", "selection", "channels", "steering", "registration"],
+    "core": ["_version", "spec", "frequency", "selection", "channels", "steering", "registration"]
+    + ["metrics"],
     "kernels": ["kernels", "_C"],
     # kernels.triton.aot: the ahead-of-time compile tool, which drives the pipeline
     "ops": ["backends", "validation", "pipeline", "ops", "phase_ops", "pyramid", "module"]
