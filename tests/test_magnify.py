@@ -245,7 +245,15 @@ def test_float64_and_smoothing(photo):
         (dict(band=(3.0, 1.0)), ValueError, "f_lo < f_hi"),
         (dict(fps=0.0), ValueError, "fps must be > 0"),
         (dict(fps=-30.0), ValueError, "fps must be > 0"),
-        (dict(alpha=float("inf")), ValueError, "alpha must be finite"),
+        (dict(alpha=float("inf")), ValueError, "alpha must be a finite number"),
+        (dict(alpha=1e30), ValueError, r"\|alpha\| <= 1e\+06"),
+        (dict(alpha=-1e39), ValueError, r"\|alpha\| <= 1e\+06"),
+        (dict(band="13"), TypeError, "band must be two numbers"),
+        (dict(band=(1.0, "3")), TypeError, "band must be two numbers"),
+        (dict(video=torch.rand(4, 1, 7, 7)), ValueError, "at least 8 pixels"),
+        (dict(video=torch.rand(4, 1, 4, 64)), ValueError, "at least 8 pixels"),
+        (dict(video=torch.rand(4, 1, 32, 32, device="meta")), ValueError, "meta device"),
+        (dict(video=torch.rand(4, 1, 32, 32, requires_grad=True)), ValueError, "detach"),
         (dict(alpha=True), TypeError, "alpha must be a number"),
         (dict(video=torch.full((4, 1, 32, 32), float("nan"))), ValueError, "NaN"),
         (dict(video=torch.rand(4, 1, 3, 3)), ValueError, "too small"),
@@ -261,6 +269,41 @@ def test_bad_input_is_refused_with_the_reason(kwargs, error, message):
     args = dict(video=torch.rand(4, 1, 32, 32), alpha=10.0, band=(1.0, 3.0), fps=30.0) | kwargs
     with pytest.raises(error, match=message):
         pk.magnify(args.pop("video"), **args)
+
+
+@pytest.mark.parametrize("filter", ["ideal", "butterworth", "difference"])
+def test_large_alphas_stay_finite_on_every_filter(filter):
+    video = torch.rand(6, 1, 16, 16)
+    out = pk.magnify(video, alpha=1e6, band=BAND, fps=FPS, filter=filter, **SMALL)
+    assert torch.isfinite(out).all()
+
+
+def test_numpy_numbers_half_precision_and_wide_smoothing_are_accepted(photo):
+    np = pytest.importorskip("numpy")
+    truth = synthetic.oscillation(0.1, 2.0, FPS, FRAMES)
+    video = synthetic.fourier_shift(photo, truth).float()
+    alpha, fps = np.float32(10.0), np.float64(FPS)
+    reference = pk.magnify(video, alpha=10.0, band=BAND, fps=FPS, **SMALL)
+    assert torch.equal(pk.magnify(video, alpha=alpha, band=BAND, fps=fps, **SMALL), reference)
+    for dtype in (torch.float16, torch.bfloat16):  # computed in float32, returned as given
+        out = pk.magnify(video.to(dtype), alpha=10.0, band=BAND, fps=FPS, **SMALL)
+        assert out.dtype == dtype
+        assert (out.float() - reference).abs().max() < 0.02
+    # a Gaussian wider than the coarsest levels wraps around them instead of failing
+    wide = pk.magnify(video, alpha=10.0, band=BAND, fps=FPS, sigma=40.0, **SMALL)
+    assert torch.isfinite(wide).all() and wide.shape == video.shape
+
+
+def test_a_refused_chunk_leaves_the_magnifier_as_it_was():
+    frames = torch.rand(6, 3, 32, 32)
+    magnifier = Magnifier(10, BAND, FPS, color="luminance")
+    with pytest.raises(ValueError, match="needs 3 channels"):
+        magnifier(torch.rand(3, 1, 32, 32))
+    with pytest.raises(ValueError, match="at least 8 pixels"):
+        magnifier(torch.rand(3, 3, 6, 6))
+    streamed = torch.cat([magnifier(frames[:3]), magnifier(frames[3:])])
+    fresh = Magnifier(10, BAND, FPS, color="luminance")
+    assert torch.equal(streamed, torch.cat([fresh(frames[:3]), fresh(frames[3:])]))
 
 
 def test_a_magnifier_takes_one_video_and_no_ideal_filter():
@@ -462,3 +505,49 @@ def test_the_fused_kernel_checks_its_tensors():
     for coeffs, reference, st, filt, message in bad:
         with pytest.raises(RuntimeError, match=message):
             cpp.magnify_iir(coeffs, reference, st, filt, False, 1.0, False)
+
+
+def test_the_command_line_checks_its_options_and_clip(tmp_path, capsys):
+    from pyramid_kernels.apps.cli import main
+    from pyramid_kernels.io.video import video_info, write_video
+
+    one = tmp_path / "one.gif"
+    write_video(one, iter(torch.rand(1, 3, 32, 32)), 30.0)
+    odd = tmp_path / "odd.gif"
+    write_video(odd, iter(torch.rand(10, 3, 33, 35)), 30.0)
+    base = ["--alpha", "10", "--band", "1", "3", "--orientations", "4", "--quiet"]
+    for argv, message in [
+        (["--device", "foo"], "is not a device"),
+        (["--device", "cuda:7"], "CUDA GPU"),
+        (["--chunk-size", "0"], "expected an int >= 1"),
+    ]:
+        with pytest.raises(SystemExit) as exit:
+            main(["magnify", str(odd), *base, "--out", str(tmp_path / "x.gif"), *argv])
+        assert exit.value.code == 2 and message in capsys.readouterr().err
+    for filter in ("ideal", "butterworth", "difference"):  # every filter refuses it alike
+        status = main(["magnify", str(one), *base, "--filter", filter, "--out",
+                       str(tmp_path / "one_out.gif")])  # fmt: skip
+        assert status == 2 and "has one frame" in capsys.readouterr().err, filter
+    assert not (tmp_path / "one_out.gif").exists()
+    # the CLI's default filter is the library's
+    assert main(["magnify", str(odd), *base, "--out", str(tmp_path / "odd.mp4")]) == 0
+    said = capsys.readouterr().out
+    assert "35x33 frames were padded to 36x34" in said, said
+    assert video_info(tmp_path / "odd.mp4")[1] == (34, 36)
+    assert main(["magnify", str(odd), *base, "--out", str(tmp_path / "odd_out.gif")]) == 0
+    assert "padded" not in capsys.readouterr().out
+
+
+def test_the_help_shows_each_default_once():
+    from pyramid_kernels.apps.cli import _parser
+
+    parser = _parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert "magnify" in parser.format_help() and "probe" in parser.format_help()
+    for name, command in commands.items():
+        text = command.format_help()
+        assert "(default: None)" not in text and "(default: False)" not in text, name
+        assert "default 0.2) (default" not in text
+    magnify_help = " ".join(commands["magnify"].format_help().split())
+    assert "(default: ideal)" in magnify_help and "--color" in magnify_help
+    assert "negative alpha" in magnify_help

@@ -68,3 +68,20 @@ def test_bad_probe_arguments_are_refused_by_name():
             pk.probe_bands(model, x[:1], **({"target": 1} | kwargs))
     with pytest.raises(ValueError, match="training mode"):
         pk.probe_bands(pk.models.load("digits-driver").train(), x[:1], 1)
+
+
+def test_the_probe_command(tmp_path, capsys):
+    from pyramid_kernels.apps.cli import main
+    from pyramid_kernels.io.image_io import save_png
+
+    x, _ = pk.data.digits("test")
+    save_png(tmp_path / "d.png", x[0])
+    args = ["probe", str(tmp_path / "d.png"), "--model", "digits-driver", "--target", "3"]
+    assert main([*args, "--n-random", "2", "--out", str(tmp_path / "p.png")]) == 0
+    out = capsys.readouterr().out
+    assert "6 -> 3" in out and "largest at level" in out and (tmp_path / "p.png").exists()
+    with pytest.raises(SystemExit):  # argparse: the heat map is a PNG
+        main([*args, "--out", str(tmp_path / "p.gif")])
+    assert main([*args, "--target", "6", "--out", str(tmp_path / "q.png")]) == 2
+    assert "target equals the source" in capsys.readouterr().err
+    assert not (tmp_path / "q.png").exists()

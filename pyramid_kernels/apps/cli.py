@@ -1,4 +1,5 @@
-"""Command line: ``pyramid-kernels demo``, ``eval``, ``morph`` and ``generate``.
+"""Command line: ``pyramid-kernels demo``, ``eval``, ``morph``, ``probe``, ``generate`` and
+``magnify``.
 
 A bad argument or input ends in one line on stderr and exit status 2; ``--debug`` shows the
 traceback instead.
@@ -28,6 +29,7 @@ from ..magnifying import FILTERS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
 from .photo_demo import BUDGET as PHOTO_BUDGET
 from .protocol import DEMO_MNIST_BUDGET, mnist_budget
+from .system import available_memory
 
 USAGE_ERROR = 2
 EMBEDDED = ("digits-test", "digits-train")
@@ -48,6 +50,48 @@ MORPH_BYTES_PER_ELEMENT = 4 * 64
 
 class CLIError(Exception):
     """A user error the CLI reports in one line."""
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Help with "(default: X)" where a default says something (not None, not False) and the
+    help does not already give it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        shown = action.default not in (None, False, argparse.SUPPRESS) and not action.required
+        if shown and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an int >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an int >= 1, got {value}")
+    return value
+
+
+def device_arg(text: str) -> torch.device:
+    """argparse type: a device torch knows and this machine has."""
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a device: use cpu, cuda or cuda:N"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(f"{text!r}: this machine has no CUDA GPU; use cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: this machine has {torch.cuda.device_count()} CUDA GPU(s)"
+        )
+    if device.type not in ("cpu", "cuda"):
+        raise argparse.ArgumentTypeError(f"{text!r}: only cpu and cuda devices are supported")
+    return device
 
 
 def load_model(spec: str):
@@ -102,28 +146,13 @@ def check_memory(images: int, channels: int, size: tuple[int, int], steps: int) 
     """Raise CLIError before any allocation when a morph of ``images`` images of ``size``
     would need more memory than the machine has available (a generous estimate)."""
     need = images * channels * size[0] * size[1] * (MORPH_BYTES_PER_ELEMENT + 4 * steps)
-    available = _available_memory()
+    available = available_memory()
     if available is not None and need > available:
         raise CLIError(
             f"a morph of {images}x{channels}x{size[0]}x{size[1]} images needs about "
             f"{need / 2**30:.1f} GiB, more than the {available / 2**30:.1f} GiB available; "
             "pass a smaller --size"
         )
-
-
-def _available_memory() -> int | None:
-    """Bytes of memory available to new allocations (Linux MemAvailable), or None."""
-    try:
-        with open("/proc/meminfo") as info:
-            for line in info:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -188,7 +217,7 @@ def _image_for(args: argparse.Namespace) -> torch.Tensor:
     gray, size = _model_input(args, args.image)
     shape = size or image_size(args.image)
     if shape is not None:
-        check_memory(1, 1 if gray else 3, shape, args.steps)
+        check_memory(1, 1 if gray else 3, shape, getattr(args, "steps", 0))
     if not gray and is_grayscale(args.image):
         print(f"{args.image} is grayscale: repeated over 3 channels for an RGB model")
     return load_image(args.image, gray, size, args.fit)
@@ -249,6 +278,33 @@ def _morph(args: argparse.Namespace) -> int:
         f"final L2 distance {result.distance[-1, 0]:.4f}; final top-1 {name(final)}; "
         f"wrote {args.out}"
     )
+    return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from ..models.class_names import class_indices, model_labels
+    from ..morphing import probe_bands
+
+    model = _normalized(load_model(args.model), args)
+    names = model_labels(model)
+    target = class_indices(class_arg(args.target), names, argument="--target")
+    x = _image_for(args)
+    color = "luminance" if x.shape[1] == 3 else "rgb"
+    try:
+        probe = probe_bands(model, x, target, l2=args.l2, n_random=args.n_random, color=color)
+    except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
+        raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
+    probe.save(args.out)
+    level, k = probe.peak()[0]
+    advantage = probe.advantage[0]
+    print(
+        f"{probe.class_name(int(probe.source[0]))} -> {probe.class_name(int(probe.target[0]))}"
+        f": margin {float(probe.margin[0]):.3f}; margin advantage per band at L2 {args.l2:g} "
+        "(rows: levels, finest first; columns: orientations)"
+    )
+    for row in advantage.tolist():
+        print("  " + " ".join(f"{v:+.3f}" for v in row))
+    print(f"largest at level {level}, orientation {k}; wrote {args.out}")
     return 0
 
 
@@ -315,7 +371,7 @@ def _height(text: str):
 def _magnify(args: argparse.Namespace) -> int:
     from .magnify_video import run
 
-    written, rate = run(
+    written, rate, (height, width) = run(
         args.video,
         args.out,
         alpha=args.alpha,
@@ -335,6 +391,17 @@ def _magnify(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(f"magnified {written} frames at {rate:g} fps; wrote {args.out}")
+    if (height % 2 or width % 2) and Path(args.out).suffix.lower() in (
+        ".mp4",
+        ".mkv",
+        ".mov",
+        ".avi",
+    ):
+        print(
+            f"note: {width}x{height} frames were padded to {width + width % 2}x"
+            f"{height + height % 2} (by their last column/row): H.264 and MPEG-4 need even "
+            "sizes; write .gif to keep the size"
+        )
     return 0
 
 
@@ -374,7 +441,9 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
     knob = parser.add_mutually_exclusive_group()
     knob.add_argument("--amplification", type=float, help="raw gradient x this per step")
     knob.add_argument(
-        "--phase-step", type=float, help="largest parameter change per step (default 0.2)"
+        "--phase-step",
+        type=float,
+        help="largest parameter change per step (0.2 when no step control is given)",
     )
     knob.add_argument("--budget", type=float, help="final pixel L2 distance from the input")
     parser.add_argument(
@@ -386,8 +455,10 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
         help="pixel range of every frame",
     )
     parser.add_argument("--no-clamp", action="store_true", help="do not clamp the frames")
-    parser.add_argument("--chunk-size", type=int, help="morph this many images at a time")
-    parser.add_argument("--group-bytes", type=int, help="memory budget of the frozen frames")
+    parser.add_argument("--chunk-size", type=positive_int, help="morph this many images at a time")
+    parser.add_argument(
+        "--group-bytes", type=positive_int, help="memory budget of the frozen frames"
+    )
     parser.add_argument("--backend", default="auto", choices=BACKENDS, help="pyramid backend")
     _add_scales_per_octave(parser, "pyramid band levels per octave for --space csp")
     parser.add_argument(
@@ -428,7 +499,7 @@ def _morph_options(args: argparse.Namespace) -> dict:
 
 
 def _parser() -> argparse.ArgumentParser:
-    formatter = argparse.ArgumentDefaultsHelpFormatter
+    formatter = _HelpFormatter
     parser = argparse.ArgumentParser(
         prog="pyramid-kernels", description=__doc__, formatter_class=formatter
     )
@@ -515,24 +586,63 @@ def _parser() -> argparse.ArgumentParser:
     )
     ma.add_argument("video", help="video file (mp4, mov, avi, gif, ...), folder or glob of images")
     ma.add_argument("--out", required=True, help="output .mp4, .gif, .avi, .mkv or .mov")
-    ma.add_argument("--alpha", type=float, required=True, help="magnification factor")
+    ma.add_argument(
+        "--alpha",
+        type=float,
+        required=True,
+        help="magnification: in-band motion becomes (1 + alpha) times itself; a negative "
+        "alpha attenuates it (-1 removes it); |alpha| <= 1e6",
+    )
     ma.add_argument(
         "--band", type=float, nargs=2, required=True, metavar=("F_LO", "F_HI"), help="Hz"
     )
     ma.add_argument("--fps", type=float, help="frame rate (default: the container's)")
-    ma.add_argument("--filter", default="butterworth", choices=FILTERS, help="temporal band-pass")
+    ma.add_argument(
+        "--filter",
+        default="ideal",
+        choices=FILTERS,
+        help="temporal band-pass: ideal (an FFT over the whole clip, in memory) or a causal "
+        "filter that streams (butterworth, difference)",
+    )
     ma.add_argument("--sigma", type=float, default=0.0, help="phase smoothing, pixels per level")
     ma.add_argument("--attenuate", action="store_true", help="remove motion outside the band")
-    ma.add_argument("--color", default="auto", choices=("auto", "luminance", "rgb"))
+    ma.add_argument(
+        "--color",
+        default="auto",
+        choices=("auto", "luminance", "rgb"),
+        help="luminance magnifies Y of YIQ and keeps the chroma; rgb each channel; auto is "
+        "luminance for colour video",
+    )
     ma.add_argument("--gray", action="store_true", help="read the video as grayscale")
     ma.add_argument("--scale", type=float, default=1.0, help="process at this fraction of the size")
     ma.add_argument("--height", type=_height, default="auto", help="pyramid levels or auto")
     ma.add_argument("--orientations", type=int, default=8, help="bands per level")
     _add_scales_per_octave(ma, "band levels per octave (narrower bands take larger --alpha)")
-    ma.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
-    ma.add_argument("--chunk-size", type=int, default=16, help="frames per chunk (streaming)")
+    ma.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:1, ...")
+    ma.add_argument(
+        "--chunk-size", type=positive_int, default=16, help="frames per chunk (streaming)"
+    )
     ma.add_argument("--quiet", action="store_true", help="no progress bar")
     ma.set_defaults(run=_magnify)
+
+    pr = sub.add_parser(
+        "probe",
+        help="which pyramid bands carry a model's class-sensitive phase direction (heat map)",
+        formatter_class=formatter,
+    )
+    pr.add_argument("image", help="image file (PNG, JPEG, ...)")
+    pr.add_argument("--model", required=True, help=MODEL_HELP)
+    pr.add_argument("--target", required=True, help="target class: an index or a name")
+    pr.add_argument("--out", required=True, help="output .png heat map")
+    pr.add_argument("--l2", type=float, default=0.5, help="pixel L2 of every probed image")
+    pr.add_argument("--n-random", type=int, default=8, help="random directions per band")
+    pr.add_argument("--gray", action="store_true", help="read the image as grayscale")
+    pr.add_argument(
+        "--size", type=int, nargs=2, metavar=("H", "W"), help="resize the image (embedded: auto)"
+    )
+    pr.add_argument("--fit", default="crop", choices=FITS, help=FIT_HELP)
+    pr.add_argument("--normalize", help=NORMALIZE_HELP)
+    pr.set_defaults(run=_probe)
 
     ge = sub.add_parser(
         "generate",
@@ -572,7 +682,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     ge.add_argument("--seed", type=int, default=0, help="torch seed before each batch")
     ge.add_argument("--workers", type=int, default=2, help="DataLoader decoding processes")
-    ge.add_argument("--device", help="device (default: cuda:LOCAL_RANK if CUDA, else cpu)")
+    ge.add_argument(
+        "--device", type=device_arg, help="device (default: cuda:LOCAL_RANK if CUDA, else cpu)"
+    )
     ge.add_argument(
         "--allow-mixed",
         action="store_true",
@@ -591,7 +703,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _input_files(args: argparse.Namespace) -> list[str]:
     """The files (or, for generate, the folder) a command reads, which its --out must not be."""
-    if args.command == "morph":
+    if args.command in ("morph", "probe"):
         return [args.image]
     if args.command == "magnify":
         from ..io.video import video_files
@@ -607,10 +719,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)  # argparse reports its own errors with status 2
     if args.command == "morph" and not args.out.lower().endswith((".gif", ".png")):
         parser.error("--out must end in .gif or .png")
+    if args.command == "probe" and not args.out.lower().endswith(".png"):
+        parser.error("--out must end in .png")
     try:
         out = getattr(args, "out", None)
         if out is not None:  # before any work: a morph must not run only to fail at the end
-            check_writable(out, folder=args.command not in ("morph", "magnify"))
+            check_writable(out, folder=args.command not in ("morph", "magnify", "probe"))
             check_not_input(out, _input_files(args))
         return args.run(args)
     except (CLIError, ValueError, TypeError, OSError) as error:

@@ -17,8 +17,25 @@ from ..io.progress import Progress
 from ..io.video import read_frames, video_info, write_video
 from ..magnifying import Magnifier, magnify
 from ..magnifying.magnifier import _Magnification
+from .system import available_memory
 
 MAX_IDEAL_BYTES = 8 * 2**30  # the ideal filter holds the clip and its pyramid's phases
+# bytes per pixel of a frame: the ideal filter holds 12 float32 values per pixel and channel
+# of the clip; a causal filter about 4 chunks of frames (two decoded ahead, one in work, one
+# out) and two pyramids of one frame (complex64, 4/3 of the frame per orientation)
+IDEAL_BYTES_PER_PIXEL = 3 * 4 * 12
+
+
+def _causal_bytes(size: tuple[int, int], chunk: int, orientations: int) -> int:
+    return size[0] * size[1] * (4 * chunk * 3 * 4 + 2 * orientations * 8 * 4 // 3)
+
+
+def _check_ideal(count: int, size: tuple[int, int]) -> None:
+    if count * size[0] * size[1] * IDEAL_BYTES_PER_PIXEL > MAX_IDEAL_BYTES:
+        raise ValueError(
+            f"{count} frames of {size[0]}x{size[1]} are too many for --filter ideal in memory: "
+            "use a causal filter (--filter butterworth) or --scale"
+        )
 
 
 def _chunks(frames: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
@@ -61,12 +78,13 @@ def run(
     height,
     orientations: int,
     scales_per_octave: int,
-    device: str,
+    device: str | torch.device,
     chunk_size: int,
     gray: bool,
     progress: bool,
-) -> tuple[int, float]:
-    """Magnify ``source`` into ``out``; returns (frames written, frame rate used)."""
+) -> tuple[int, float, tuple[int, int]]:
+    """Magnify ``source`` into ``out``; returns (frames written, frame rate used, (H, W) of
+    the frames written)."""
     rate, (h, w), count = video_info(source)
     rate = fps if fps is not None else rate
     if rate is None:
@@ -81,13 +99,16 @@ def run(
     if filter == "ideal":
         # validates before decoding
         _Magnification(alpha, band, rate, filter, twidth=1.0, backend="auto", **options)
-        if count is not None and count * 3 * size[0] * size[1] * 4 * 12 > MAX_IDEAL_BYTES:
-            raise ValueError(
-                f"{count} frames of {size[0]}x{size[1]} are too many for --filter ideal in "
-                "memory: use a causal filter (--filter butterworth) or --scale"
-            )
+        _check_ideal(count or 0, size)
     else:
         magnifier = Magnifier(alpha, band, rate, filter=filter, **options)
+        need, limit = _causal_bytes(size, chunk_size, orientations), available_memory()
+        if limit is not None and need > limit:
+            raise ValueError(
+                f"frames of {size[0]}x{size[1]} in chunks of {chunk_size} need about "
+                f"{need / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB available: "
+                "pass --scale below 1 (or a smaller --chunk-size)"
+            )
     resize = None if size == (h, w) else size
     frames = read_frames(source, gray=gray, size=resize, constant_rate=fps is None)
     total = count or 0
@@ -98,6 +119,7 @@ def run(
         with Progress(total, "magnify", enabled=progress, unit="frames") as bar:
             if filter == "ideal":
                 clip = torch.stack(list(frames)).to(device)
+                _check_ideal(clip.shape[0], size)  # the container may not have said
                 out_frames = magnify(clip, alpha=alpha, band=band, fps=rate, **options)
                 for frame in out_frames:
                     written += 1
@@ -109,6 +131,8 @@ def run(
                     written += 1
                     bar.update()
                     yield frame
+            if written == 1:  # the write is atomic: raising here leaves no file
+                raise ValueError(f"{source!r} has one frame: there is no motion to magnify")
 
     write_video(out, magnified(), rate)
-    return written, rate
+    return written, rate, size

@@ -11,23 +11,32 @@
 from __future__ import annotations
 
 import math
+import numbers
 
+import numpy as np
 import torch
 from torch import Tensor
 
 FILTERS = ("ideal", "butterworth", "difference")
 
 
+def is_number(value) -> bool:
+    """A real number: Python or NumPy ints and floats (np.float32 included), not bools."""
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+
+
 def check_band(band, fps) -> tuple[float, float, float]:
     """(f_lo, f_hi, fps) as floats; ValueError naming what is wrong."""
-    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not math.isfinite(fps):
+    if not is_number(fps) or not math.isfinite(fps):
         raise TypeError(f"fps must be a finite number > 0, got {fps!r}")
     if fps <= 0:
         raise ValueError(f"fps must be > 0, got {fps!r}")
-    try:
-        f_lo, f_hi = (float(f) for f in band)
-    except (TypeError, ValueError):
-        raise TypeError(f"band must be (f_lo, f_hi) in Hz, got {band!r}") from None
+    pair = isinstance(band, (tuple, list, np.ndarray, Tensor)) and len(band) == 2
+    if not pair or not all(
+        is_number(f) or (isinstance(f, Tensor) and f.numel() == 1) for f in band
+    ):
+        raise TypeError(f"band must be two numbers (f_lo, f_hi) in Hz, got {band!r}")
+    f_lo, f_hi = (float(f) for f in band)
     if not (math.isfinite(f_lo) and math.isfinite(f_hi)) or not 0 <= f_lo < f_hi:
         raise ValueError(f"band must be (f_lo, f_hi) with 0 <= f_lo < f_hi, got {band!r}")
     if f_hi >= fps / 2:

@@ -28,9 +28,10 @@ from ..morphing.sizing import group_budget, images_per_group
 from ..phase_ops import phase_rotate
 from ..spec import PyramidSpec
 from ..validation import op_kernels
-from .filters import IdealBandpass, make_filter
+from .filters import IdealBandpass, is_number, make_filter
 
 COLORS = ("luminance", "rgb")
+MAX_ALPHA = 1e6  # beyond, the rotation angles outgrow what float32 sin/cos can represent
 
 
 class _Magnification:
@@ -61,11 +62,14 @@ class _Magnification:
         self.frame_shape: tuple | None = None
 
     def _setup(self, alpha, band, fps, filter, sigma, attenuate, color) -> None:
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)):
+        if not is_number(alpha):
             raise TypeError(f"alpha must be a number, got {alpha!r}")
-        if not math.isfinite(alpha):
-            raise ValueError(f"alpha must be finite, got {alpha!r}")
-        if isinstance(sigma, bool) or not isinstance(sigma, (int, float)):
+        if not (math.isfinite(alpha) and abs(alpha) <= MAX_ALPHA):
+            raise ValueError(
+                f"alpha must be a finite number with |alpha| <= {MAX_ALPHA:g} (phase rotations "
+                f"beyond do not fit float32), got {alpha!r}"
+            )
+        if not is_number(sigma):
             raise TypeError(f"sigma must be a number >= 0 (pixels), got {sigma!r}")
         if not (math.isfinite(sigma) and sigma >= 0):
             raise ValueError(f"sigma must be a finite number >= 0 (pixels), got {sigma!r}")
@@ -78,6 +82,8 @@ class _Magnification:
         self.filter, self.sigma, self.attenuate, self.color = filter, float(sigma), attenuate, color
 
     def _check(self, frames: Tensor) -> Tensor:
+        """``frames`` validated (float16/bfloat16 as float32); the Magnifier's state (frame
+        shape, colour mode) is set only once every check has passed."""
         if not isinstance(frames, Tensor) or not frames.is_floating_point() or frames.dim() != 4:
             raise TypeError(
                 "video must be a floating tensor (T, C, H, W) of frames in [0, 1], got "
@@ -87,12 +93,28 @@ class _Magnification:
                     else type(frames).__name__
                 )
             )
+        if frames.device.type == "meta":
+            raise ValueError("video is on the meta device: magnification needs its pixels")
+        if frames.requires_grad:
+            raise ValueError(
+                "video requires grad, but magnification is not differentiable (its kernels "
+                "write in place and its filters keep state); pass video.detach()"
+            )
         if frames.shape[1] not in (1, 3):
             raise ValueError(f"video must have 1 or 3 channels, got {frames.shape[1]}")
         if frames.shape[0] == 0:
             raise ValueError("video has no frames")
+        spec = self.spec.resolve(tuple(frames.shape[-2:]))  # a height too large says so
+        if spec.height < 1:
+            raise ValueError(
+                f"frames of {frames.shape[-2]}x{frames.shape[-1]} pixels are too small for one "
+                "pyramid band level: both sides must be at least 8 pixels"
+            )
         if not torch.isfinite(frames.sum()) and not torch.isfinite(frames).all():  # one pass
             raise ValueError("video contains NaN or inf pixels")
+        color = self.color or ("luminance" if frames.shape[1] == 3 else "rgb")
+        if color == "luminance" and frames.shape[1] != 3:
+            raise ValueError("color='luminance' needs 3 channels (RGB); pass color='rgb'")
         shape = (*frames.shape[1:], frames.dtype, frames.device)
         if self.frame_shape is not None and shape != self.frame_shape:
             raise ValueError(
@@ -100,11 +122,8 @@ class _Magnification:
                 f"follow frames of {self.frame_shape}: a Magnifier takes one video"
             )
         self.frame_shape = shape
-        color = self.color or ("luminance" if frames.shape[1] == 3 else "rgb")
-        if color == "luminance" and frames.shape[1] != 3:
-            raise ValueError("color='luminance' needs 3 channels (RGB); pass color='rgb'")
         self._luminance = color == "luminance"
-        return frames
+        return frames.float() if frames.dtype in (torch.float16, torch.bfloat16) else frames
 
     def _run(self, frames: Tensor, band_pass, out: Tensor | None = None) -> Tensor:
         """Magnify ``frames`` with ``band_pass(level, dphi (T, C', K, h, w))``, into ``out``
@@ -260,6 +279,7 @@ class Magnifier(_Magnification):
         Tensor
             (T, C, H, W) magnified.
         """
+        dtype = frames.dtype if isinstance(frames, Tensor) else None
         frames = self._check(frames)
         out = torch.empty_like(frames)
         step = self._frames_per_group(frames)
@@ -267,7 +287,7 @@ class Magnifier(_Magnification):
             group = frames[start : start + step]
             band_pass = None if self._fuses(group) else (lambda lv, d: self.filters[lv](d))
             self._run(group, band_pass, out=out[start : start + step])
-        return out
+        return out.to(dtype)
 
     def _frames_per_group(self, frames: Tensor) -> int:
         """Frames magnified at once: on CPU as many as keep a group's coefficients near the
@@ -282,20 +302,29 @@ class Magnifier(_Magnification):
 
 
 def _smooth(phase: Tensor, amplitude: Tensor, sigma: float) -> Tensor:
-    """blur(A phase) / blur(A), a periodic Gaussian of ``sigma`` pixels over (h, w)."""
-    radius = max(1, math.ceil(3 * sigma))
-    x = torch.arange(-radius, radius + 1, dtype=phase.dtype, device=phase.device)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = kernel / kernel.sum()
+    """blur(A phase) / blur(A), a periodic Gaussian of ``sigma`` pixels over (h, w) (on a level
+    narrower than the Gaussian, its taps wrap around the level as many times as they need)."""
+
+    def kernel(size: int) -> tuple[Tensor, int]:
+        """(the Gaussian's taps folded onto at most ``size`` bins, their radius)."""
+        radius = max(1, math.ceil(3 * sigma))
+        x = torch.arange(-radius, radius + 1, dtype=phase.dtype, device=phase.device)
+        taps = torch.exp(-0.5 * (x / sigma) ** 2)
+        taps = taps / taps.sum()
+        if 2 * radius + 1 <= size:
+            return taps, radius
+        folded = torch.zeros(size, dtype=phase.dtype, device=phase.device)
+        folded.index_add_(0, (x.long() + size // 2) % size, taps)  # centred at size // 2
+        return folded, size // 2
+
+    (ky, ry), (kx, rx) = kernel(phase.shape[-2]), kernel(phase.shape[-1])
 
     def blur(t: Tensor) -> Tensor:
         flat = t.reshape(-1, 1, *t.shape[-2:])
-        flat = F.conv2d(
-            F.pad(flat, (radius, radius, 0, 0), mode="circular"), kernel.view(1, 1, 1, -1)
-        )
-        flat = F.conv2d(
-            F.pad(flat, (0, 0, radius, radius), mode="circular"), kernel.view(1, 1, -1, 1)
-        )
+        left, right = rx, len(kx) - 1 - rx
+        flat = F.conv2d(F.pad(flat, (left, right, 0, 0), mode="circular"), kx.view(1, 1, 1, -1))
+        top, bottom = ry, len(ky) - 1 - ry
+        flat = F.conv2d(F.pad(flat, (0, 0, top, bottom), mode="circular"), ky.view(1, 1, -1, 1))
         return flat.reshape(t.shape)
 
     eps = torch.finfo(phase.dtype).tiny ** 0.5
@@ -387,13 +416,15 @@ def magnify(
         )
     else:
         magnifier = _Magnification(alpha, band, fps, filter, *options)
+    dtype = video.dtype if isinstance(video, Tensor) else None
     video = magnifier._check(video)
     if video.shape[0] == 1:
         raise ValueError("video has one frame: there is no motion to magnify")
     if filter != "ideal":
-        return torch.cat([magnifier(chunk) for chunk in video.split(chunk_size)])
+        magnifier.frame_shape = None  # checked here; the chunks set it again
+        return torch.cat([magnifier(chunk) for chunk in video.split(chunk_size)]).to(dtype)
     ideal = IdealBandpass(band, fps)
-    return magnifier._run(video, lambda level, delta: ideal(delta))
+    return magnifier._run(video, lambda level, delta: ideal(delta)).to(dtype)
 
 
 __all__ = ["COLORS", "Magnifier", "magnify"]

@@ -69,6 +69,20 @@ class BandProbe:
     l2: float
     labels: tuple[str, ...] | None = None
 
+    def class_name(self, index: int) -> str:
+        """The name of a class (its number when the model has no labels).
+
+        Parameters
+        ----------
+        index : int
+            A class index.
+
+        Returns
+        -------
+        str
+        """
+        return self.labels[index] if self.labels else str(index)
+
     def peak(self) -> list[tuple[int, int]]:
         """The (level, orientation) of the largest advantage, per image.
 
@@ -110,7 +124,6 @@ class BandProbe:
             1, batch, figsize=(1.2 + 0.7 * orientations * batch, 0.9 + 0.55 * levels),
             squeeze=False,
         )  # fmt: skip
-        name = (lambda c: self.labels[c]) if self.labels else str
         for b, ax in enumerate(axes[0]):
             values = self.advantage[b].double().cpu().numpy()
             bound = max(abs(values).max(), 1e-12)
@@ -122,10 +135,10 @@ class BandProbe:
             ax.set_xlabel("orientation", fontsize=7)
             ax.set_ylabel("level (0 = finest)", fontsize=7)
             source, target = int(self.source[b]), int(self.target[b])
-            ax.set_title(f"{name(source)} -> {name(target)}", fontsize=7)
+            ax.set_title(f"{self.class_name(source)} -> {self.class_name(target)}", fontsize=7)
             fig.colorbar(shown, ax=ax, fraction=0.05)
         fig.suptitle(
-            f"margin advantage of each band's phase gradient over random phase directions "
+            f"margin advantage of each band's phase gradient\nover random phase directions "
             f"(image L2 {self.l2:g})",
             fontsize=7,
         )
