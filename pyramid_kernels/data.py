@@ -11,8 +11,10 @@ inputs, not independent scenes).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -143,6 +145,47 @@ def _raw_photos() -> dict[str, Tensor]:
     return out
 
 
+MAX_PHOTO_SIZE = 4096  # the largest photo is 1024 px wide: beyond, only memory grows
+
+
+def _photo_names(names) -> list[str]:
+    """``names`` (None: all; one name or a sequence of names) checked against ``PHOTOS``."""
+    if names is None:
+        return list(PHOTOS)
+    chosen = [names] if isinstance(names, str) else names
+    if (
+        not isinstance(chosen, (list, tuple))
+        or not chosen
+        or not all(isinstance(n, str) and n in PHOTOS for n in chosen)
+    ):
+        raise ValueError(f"names must be a non-empty list of {list(PHOTOS)}, got {names!r}")
+    return list(chosen)
+
+
+def save_photos(folder: str | os.PathLike, names=None) -> list[Path]:
+    """Write the bundled photographs at their own size as PNG files, ``folder/<name>.png``
+    (the folder is created), for tools that take image files.
+
+    Parameters
+    ----------
+    folder : str or path
+        Where to write.
+    names : str, sequence of str or None
+        Which photos (default: all of ``PHOTOS``).
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    from .io.image_io import check_writable, save_png
+
+    chosen = _photo_names(names)
+    folder = check_writable(folder, folder=True)
+    raw = _raw_photos()
+    return [save_png(folder / f"{name}.png", raw[name]) for name in chosen]
+
+
 def photos(
     size: int | tuple[int, int] = 224, names=None, fit: str = "crop"
 ) -> tuple[Tensor, tuple[str, ...]]:
@@ -169,13 +212,15 @@ def photos(
     if not (
         isinstance(size, (tuple, list))
         and len(size) == 2
-        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 8 for v in size)
+        and all(
+            isinstance(v, int) and not isinstance(v, bool) and 8 <= v <= MAX_PHOTO_SIZE
+            for v in size
+        )
     ):
-        raise ValueError(f"size must be an int or (H, W) ints >= 8, got {size!r}")
-    chosen = list(PHOTOS) if names is None else list(names)
-    unknown = [n for n in chosen if n not in PHOTOS]
-    if unknown or not chosen:
-        raise ValueError(f"names must be a non-empty list of {list(PHOTOS)}, got {names!r}")
+        raise ValueError(
+            f"size must be an int or (H, W) ints in [8, {MAX_PHOTO_SIZE}], got {size!r}"
+        )
+    chosen = _photo_names(names)
     raw = _raw_photos()
     images = [resize_images(raw[n][None], tuple(size), fit)[0] for n in chosen]
     return torch.stack(images).clamp(0, 1), tuple(chosen)

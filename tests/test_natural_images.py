@@ -15,6 +15,7 @@ from pyramid_kernels.generating.model_input import Normalized, parse_normalize
 from pyramid_kernels.io.image_files import read_image, resize_images
 from pyramid_kernels.io.image_io import save_png
 from pyramid_kernels.models import class_index, model_labels
+from pyramid_kernels.models.class_names import class_indices
 
 CAT, TIGER_CAT, TIGER, LION, ESPRESSO, TRIPOD, MOPED = 285, 282, 292, 291, 967, 872, 665
 
@@ -89,6 +90,11 @@ def test_class_names_come_from_the_package_and_resolve():
         class_index("tigr", labels, synonyms)
     with pytest.raises(ValueError, match="name must be one of"):
         pk.models.labels("resnet50")
+    for value in (b"tiger", {"tiger"}, frozenset({292})):  # refused, never passed through
+        with pytest.raises(TypeError, match="target must be a class index"):
+            class_indices(value, (labels, synonyms))
+    with pytest.raises(TypeError, match="name must be one model's name"):
+        pk.models.load(["imagenet-lite0"])
 
 
 def test_photos_are_named_cropped_and_in_range():
@@ -105,6 +111,21 @@ def test_photos_are_named_cropped_and_in_range():
         pk.data.photos(64, ["dog"])
     with pytest.raises(ValueError, match="size must be"):
         pk.data.photos(4)
+    for size in (10**6, (64, 10**7)):  # refused before any allocation
+        with pytest.raises(ValueError, match=r"ints in \[8, 4096\]"):
+            pk.data.photos(size)
+    with pytest.raises(ValueError, match="names must be"):
+        pk.data.photos(32, names=7)
+    assert pk.data.photos(32, names="cat")[1] == ("cat",)
+
+
+def test_the_photos_export_to_files_the_commands_read(tmp_path, capsys):
+    assert main(["photos", "--out", str(tmp_path / "photos"), "cat", "cameraman"]) == 0
+    assert sorted(p.name for p in (tmp_path / "photos").iterdir()) == ["cameraman.png", "cat.png"]
+    cat = read_image(tmp_path / "photos" / "cat.png", 3)
+    assert cat.shape == (3, 300, 451)  # the photo's own size
+    assert main(["photos", "--out", str(tmp_path / "more"), "dog"]) == 2
+    assert "names must be" in capsys.readouterr().err and not (tmp_path / "more").exists()
 
 
 def test_resize_fits_keep_the_aspect_ratio():
@@ -130,7 +151,9 @@ def test_morph_by_class_name(driver, photos):
     assert by_name.top1[0].tolist() == [CAT, ESPRESSO]
     headings, captions = by_name.captions()
     assert headings == ["Egyptian cat -> tiger cat", "espresso -> cup"]
-    assert captions[1][0] == f"p={by_name.target_prob[0, 1]:.2f} espresso"
+    assert captions[1][0] == f"p={by_name.target_prob[0, 1]:.2f} top=espresso"
+    assert repr(by_name).startswith("MorphResult(2 image(s) (3, 224, 224), 2 steps, attained")
+    assert len(repr(by_name)) < 200  # a summary, not the frames
     with pytest.raises(ValueError, match="'lino' is not a class"):
         pk.morph(driver, x[:1], "lino", steps=1)
     anonymous = torch.nn.Sequential(*driver.children()).eval()  # no labels
@@ -145,6 +168,16 @@ def test_saved_strips_are_captioned(tmp_path, driver, photos):
     result = pk.morph(driver, photos[0][:1], "tiger cat", steps=2, phase_step=0.05)
     result.save(tmp_path / "plain.png", captions=False)
     result.save(tmp_path / "captioned.png")
+    e = result.coherence()
+    assert e.shape == (3, 1) and e[0].isnan().all()
+    assert torch.allclose(
+        e[2], pk.metrics.warp_explained(result.frames[0], result.frames[2], gain=True)
+    )
+    _, texts = result.captions(e)
+    assert texts[0][0].startswith("p=") and "E=- " in texts[0][0]
+    assert f"E={float(e[2, 0]):.2f} top=" in texts[0][2]
+    result.save(tmp_path / "with_e.gif", coherence=True)
+    assert Image.open(tmp_path / "with_e.gif").n_frames == 3
     plain, captioned = Image.open(tmp_path / "plain.png"), Image.open(tmp_path / "captioned.png")
     assert plain.size == (3 * 224, 224)
     assert captioned.size == (3 * 224, 224 + 2 * 12)  # a heading and a caption line

@@ -11,6 +11,7 @@ import pyramid_kernels as pk
 from pyramid_kernels.apps.cli import main
 from pyramid_kernels.apps.images import pattern_image
 from pyramid_kernels.apps.render import render_pyramid
+from pyramid_kernels.io.image_files import read_image
 
 
 def test_render_layout_and_range():
@@ -88,6 +89,14 @@ def test_morph_command(tmp_path, capsys, monkeypatch):
     assert main(args) == 0
     assert Image.open(out).n_frames == 5
     assert "final L2 distance 2.00" in capsys.readouterr().out
+    # the runner-up target, as generate takes it, and E in the captions
+    runner = [a if a != "3" else "runner-up" for a in args[:-1]] + [str(tmp_path / "r.png")]
+    assert main([*runner, "--coherence"]) == 0
+    said = capsys.readouterr().out
+    with torch.no_grad():
+        read = read_image(tmp_path / "digit.png", 1)[None]  # what the command reads
+        second = int(pk.models.load("digits-driver")(read).topk(2).indices[0, 1])
+    assert f"-> target {second} " in said and "E (warp + gain) per frame: - 0." in said
     # a model given as module:callable (a class, instantiated), and a TorchScript file
     (tmp_path / "digit_models.py").write_text(
         "import pyramid_kernels as pk\n"

@@ -1,5 +1,5 @@
-"""Command line: ``pyramid-kernels demo``, ``eval``, ``morph``, ``probe``, ``generate`` and
-``magnify``.
+"""Command line: ``pyramid-kernels demo``, ``eval``, ``morph``, ``probe``, ``generate``,
+``magnify`` and ``photos``.
 
 A bad argument or input ends in one line on stderr and exit status 2; ``--debug`` shows the
 traceback instead.
@@ -243,7 +243,9 @@ def _morph(args: argparse.Namespace) -> int:
 
     model = _normalized(load_model(args.model), args)
     names = model_labels(model)
-    target = class_indices(class_arg(args.target), names, argument="--target")
+    runner_up = args.target.strip() == "runner-up"
+    if not runner_up:
+        target = class_indices(class_arg(args.target), names, argument="--target")
     x = _image_for(args)
     try:
         with torch.no_grad():
@@ -258,7 +260,11 @@ def _morph(args: argparse.Namespace) -> int:
             f"{index} ({names[0][index]})" if names and 0 <= index < len(names[0]) else str(index)
         )
 
+    if runner_up and logits.shape[1] < 2:
+        raise CLIError(f"--target runner-up: --model {args.model!r} has one class")
     source = int(logits.argmax(1))  # an out-of-range target is refused by morph below
+    if runner_up:
+        target = int(logits.topk(2, dim=1).indices[0, 1])
     if source == target:
         raise CLIError(
             f"--target {name(target)} is already the model's class for {args.image!r}; "
@@ -269,11 +275,15 @@ def _morph(args: argparse.Namespace) -> int:
         result = morph(model, x, target, progress=True, **options)
     except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
-    result.save(args.out)
+    coherence = result.coherence() if args.coherence else None
+    result.save(args.out, coherence=False if coherence is None else coherence)
     probs = " ".join(f"{p:.3f}" for p in result.target_prob[:, 0].tolist())
     final = int(result.top1[-1, 0])
     print(f"source {name(source)} -> target {name(target)}")
     print(f"target probability per frame: {probs}")
+    if coherence is not None:
+        explained = " ".join("-" if e != e else f"{e:.3f}" for e in coherence[:, 0].tolist())
+        print(f"E (warp + gain) per frame: {explained}")
     print(
         f"final L2 distance {result.distance[-1, 0]:.4f}; final top-1 {name(final)}; "
         f"wrote {args.out}"
@@ -305,6 +315,14 @@ def _probe(args: argparse.Namespace) -> int:
     for row in advantage.tolist():
         print("  " + " ".join(f"{v:+.3f}" for v in row))
     print(f"largest at level {level}, orientation {k}; wrote {args.out}")
+    return 0
+
+
+def _photos(args: argparse.Namespace) -> int:
+    from .. import data
+
+    for path in data.save_photos(args.out, args.names or None):
+        print(path)
     return 0
 
 
@@ -562,7 +580,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     mo.add_argument("image", help="image file (PNG, JPEG, ...)")
     mo.add_argument("--model", required=True, help=MODEL_HELP)
-    mo.add_argument("--target", required=True, help="target class: an index or a name (e.g. tiger)")
+    mo.add_argument(
+        "--target",
+        required=True,
+        help="target class: an index, a name (e.g. tiger) or runner-up (the model's second choice)",
+    )
+    mo.add_argument(
+        "--coherence",
+        action="store_true",
+        help="caption each frame with E, the share of its change a smooth warp explains",
+    )
     mo.add_argument("--out", required=True, help="output .gif or .png")
     mo.add_argument(
         "--gray", action="store_true", help="read the image as grayscale (embedded models: auto)"
@@ -698,6 +725,15 @@ def _parser() -> argparse.ArgumentParser:
     ge.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_morph_options(ge)
     ge.set_defaults(run=_generate)
+
+    ph = sub.add_parser(
+        "photos",
+        help="write the bundled photos as PNG files at their own size (to try the commands)",
+        formatter_class=formatter,
+    )
+    ph.add_argument("--out", required=True, help="output folder")
+    ph.add_argument("names", nargs="*", help="which photos (default: all)")
+    ph.set_defaults(run=_photos)
     return parser
 
 

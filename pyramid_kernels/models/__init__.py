@@ -97,6 +97,8 @@ def load(name: str) -> nn.Module:
 
 
 def _check_name(name: str) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"name must be one model's name, a str of {NAMES}, got {name!r}")
     if name not in INPUTS:
         raise ValueError(f"name must be one of {list(NAMES)}, got {name!r}")
 

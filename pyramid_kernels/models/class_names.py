@@ -68,6 +68,11 @@ def class_indices(value, names, argument: str = "target"):
     -------
     int, list of int, or the value unchanged
     """
+    if isinstance(value, (bytes, bytearray, set, frozenset, dict)):
+        raise TypeError(
+            f"{argument} must be a class index, a class name (str), a list of them or a tensor "
+            f"of indices, got {type(value).__name__} {value!r}"
+        )
     named = isinstance(value, str) or (
         isinstance(value, (list, tuple)) and any(isinstance(v, str) for v in value)
     )
