@@ -354,3 +354,32 @@ def test_generate_target_name_needs_a_model_with_names():
     with pytest.raises(ValueError, match="the model has no class names"):
         Targets("tiger", ["a.png"], None)
     assert Targets("tiger", ["a.png"], model_labels(pk.models.load("imagenet-lite0"))).fixed == 292
+
+
+def test_large_jpegs_decode_reduced_and_huge_images_are_refused_by_name(tmp_path, monkeypatch):
+    import warnings
+
+    from pyramid_kernels.io import image_files
+
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (200, 240, 3), dtype=np.uint8)).save(tmp_path / "a.jpg")
+    monkeypatch.setattr(image_files, "MAX_PIXELS", 10_000)  # 200x240 is over it
+    with pytest.raises(image_files.ImageFileError, match=r"it is 240x200 \(0 megapixels\)"):
+        read_image(tmp_path / "a.jpg", 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and no PIL warning on the way
+        small = read_image(tmp_path / "a.jpg", 3, (32, 32))  # decoded at 1/4: 60x50
+    assert small.shape == (3, 32, 32)
+
+
+def test_cli_says_what_it_does_to_tiny_and_transparent_images(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (5, 5, 3), dtype=np.uint8)).save(tmp_path / "t.png")
+    Image.fromarray(rng.integers(0, 255, (40, 50, 4), dtype=np.uint8)).save(tmp_path / "a.png")
+    args = ["--model", "digits-driver", "--target", "runner-up", "--steps", "1"]
+    assert main(["morph", str(tmp_path / "t.png"), *args, "--out", str(tmp_path / "t.gif")]) == 2
+    assert "is 5x5: too small to resize to 32x32" in capsys.readouterr().err
+    assert main(["morph", str(tmp_path / "a.png"), *args, "--out", str(tmp_path / "a.gif")]) == 0
+    said = capsys.readouterr().out
+    assert "has transparency: composited over black" in said
+    assert "upscaled" not in said  # 40x50 to 32x32 shrinks

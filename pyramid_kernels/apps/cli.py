@@ -25,6 +25,7 @@ import torch
 
 from ..backends import BACKENDS
 from ..io.image_io import check_not_input, check_writable
+from ..io.video import GIF_MAX_FPS
 from ..magnifying import FILTERS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
 from .photo_demo import BUDGET as PHOTO_BUDGET
@@ -32,6 +33,7 @@ from .protocol import DEMO_MNIST_BUDGET, mnist_budget
 from .system import available_memory
 
 USAGE_ERROR = 2
+MIN_RESIZE_SIDE = 16  # an image resized for a model must have sides of at least this
 EMBEDDED = ("digits-test", "digits-train")
 MODEL_HELP = (
     "embedded model name, TorchScript file, or module:callable (a class is instantiated with "
@@ -212,14 +214,27 @@ def _model_input(args: argparse.Namespace, what: str) -> tuple[bool, tuple[int, 
 def _image_for(args: argparse.Namespace) -> torch.Tensor:
     """The image as the model takes it (see _model_input), its size checked against the
     memory available before it is decoded or resized."""
-    from ..io.image_files import image_size, is_grayscale
+    from ..io.image_files import has_alpha, image_size, is_grayscale
 
     gray, size = _model_input(args, args.image)
-    shape = size or image_size(args.image)
+    stored = image_size(args.image)
+    if size is not None and stored is not None:
+        (h, w), (th, tw) = stored, size
+        if min(h, w) < MIN_RESIZE_SIDE:
+            raise CLIError(
+                f"{args.image!r} is {h}x{w}: too small to resize to {th}x{tw} (its sides must "
+                f"be at least {MIN_RESIZE_SIDE} pixels)"
+            )
+        factor = max(th / h, tw / w)
+        if factor > 2:
+            print(f"note: {args.image} is {h}x{w}: upscaled {factor:.1f}x to {th}x{tw}")
+    shape = size or stored
     if shape is not None:
         check_memory(1, 1 if gray else 3, shape, getattr(args, "steps", 0))
     if not gray and is_grayscale(args.image):
         print(f"{args.image} is grayscale: repeated over 3 channels for an RGB model")
+    if has_alpha(args.image):
+        print(f"note: {args.image} has transparency: composited over black")
     return load_image(args.image, gray, size, args.fit)
 
 
@@ -409,6 +424,8 @@ def _magnify(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(f"magnified {written} frames at {rate:g} fps; wrote {args.out}")
+    if Path(args.out).suffix.lower() == ".gif" and rate > GIF_MAX_FPS:
+        print(f"note: a GIF plays at most {GIF_MAX_FPS:g} fps; write .mp4 to keep {rate:g} fps")
     if (height % 2 or width % 2) and Path(args.out).suffix.lower() in (
         ".mp4",
         ".mkv",

@@ -3,8 +3,10 @@ documented rule for every mode and bit depth."""
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +32,9 @@ FITS = ("crop", "pad", "stretch")  # how a resize keeps the aspect ratio (resize
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # PIL's one-channel modes
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" conversion
 ORIENTATION = 0x0112  # EXIF tag: values 5-8 turn the stored image by 90 degrees
+# the most pixels decoded from one file (a 2^27-pixel image is 1.5 GB as float32 RGB); a
+# larger JPEG read at a smaller size is decoded reduced (by 2, 4 or 8) below it
+MAX_PIXELS = 2**27
 
 
 class ImageFileError(ValueError):
@@ -133,7 +138,17 @@ def read_image(
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3, got {channels!r}")
     try:
-        with Image.open(path) as opened:
+        with _open(path) as opened:
+            if size is not None and opened.format == "JPEG":
+                # decode at 1/2, 1/4 or 1/8 scale when that still covers ``size``
+                side = max(size)  # either orientation: EXIF may turn it after
+                opened.draft(opened.mode, _decode_size(opened.size, (side, side), fit))
+            if opened.width * opened.height > MAX_PIXELS:
+                raise ImageFileError(
+                    f"it is {opened.width}x{opened.height} "
+                    f"({opened.width * opened.height / 1e6:.0f} megapixels), more than the "
+                    f"{MAX_PIXELS / 1e6:.0f} read at once: resize it first"
+                )
             picture = ImageOps.exif_transpose(opened)  # upright, as viewers show it
             array = _decoded(picture)
     except ImageFileError:
@@ -148,6 +163,38 @@ def read_image(
     if size is not None and tuple(image.shape[-2:]) != tuple(size):
         image = resize_images(image[None], size, fit)[0]
     return image.float().clamp(0, 1).contiguous()
+
+
+@contextlib.contextmanager
+def _open(path: str | os.PathLike):
+    """PIL's Image.open without its DecompressionBombWarning: sizes are checked by name here
+    (MAX_PIXELS), and a file beyond PIL's own limit still raises DecompressionBombError."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as picture:
+            yield picture
+
+
+def _decode_size(stored: tuple[int, int], size: tuple[int, int], fit: str) -> tuple[int, int]:
+    """The smallest (W, H) a reduced JPEG decode may have so that a resize to ``size`` (H, W)
+    by ``fit`` still only shrinks: with "crop" the image's shorter side (relative to the
+    target's aspect) must cover the target, with "pad"/"stretch" both sides."""
+    width, height = stored
+    target_h, target_w = size
+    if fit == "crop":
+        scale = max(target_h / height, target_w / width)  # the crop keeps the larger ratio
+        return (max(1, round(width * scale)), max(1, round(height * scale)))
+    return (target_w, target_h)
+
+
+def has_alpha(path: str | os.PathLike) -> bool:
+    """Whether the file's image has an alpha channel or a transparent colour (read_image
+    composites it over black); False for a file that cannot be opened."""
+    try:
+        with _open(path) as picture:
+            return "A" in picture.getbands() or "transparency" in picture.info
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return False
 
 
 def resize_images(images: torch.Tensor, size: tuple[int, int], fit: str = "crop") -> torch.Tensor:
@@ -184,7 +231,7 @@ def is_grayscale(path: str | os.PathLike) -> bool:
     """Whether the file holds a grayscale image (any bit depth, with or without alpha); False
     for a file that cannot be opened (read_image reports it)."""
     try:
-        with Image.open(path) as picture:
+        with _open(path) as picture:
             return picture.mode in GRAY_MODES
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
         return False
@@ -194,7 +241,7 @@ def image_size(path: str | os.PathLike) -> tuple[int, int] | None:
     """(H, W) from the file's header, upright (EXIF orientation), or None when it cannot be
     read."""
     try:
-        with Image.open(path) as picture:
+        with _open(path) as picture:
             turned = picture.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)
             return (picture.width, picture.height) if turned else (picture.height, picture.width)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):

@@ -64,6 +64,10 @@ def video_info(source: str | os.PathLike) -> tuple[float | None, tuple[int, int]
                 raise VideoError(f"{source!r} has no video stream")
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
+            if container.format.name == "gif" and stream.frames and stream.duration:
+                # FFmpeg gives a GIF the rate of its first delay; its frames per second of
+                # play is what a GIF written at 30 fps (delays 30, 40, 30 ms, ...) says
+                rate = stream.frames / float(stream.duration * stream.time_base)
             size = (stream.codec_context.height, stream.codec_context.width)
             return (float(rate) if rate else None), size, (stream.frames or None)
     except av.error.FFmpegError as error:
@@ -96,8 +100,18 @@ def read_frames(
         return frame.contiguous()
 
     if files is not None:
+        first = None
         for file in files:
-            yield converted(read_image(file, channels))
+            image = read_image(file, channels)
+            if first is None:
+                first = (tuple(image.shape[-2:]), file)
+            elif tuple(image.shape[-2:]) != first[0]:
+                (h, w), name = first
+                raise VideoError(
+                    f"{str(file)!r} is {image.shape[-2]}x{image.shape[-1]} but {str(name)!r} "
+                    f"is {h}x{w}: the frames of an image sequence must share one size"
+                )
+            yield converted(image)
         return
     if not Path(source).is_file():
         raise VideoError(f"{source!r}: no such video file")
@@ -105,22 +119,42 @@ def read_frames(
     try:
         with av.open(source) as container:
             stream = container.streams.video[0]
-            expected = stream.frames or None  # what the container says it holds, if it says
+            expected, exact = _expected_frames(container, stream)
             stream.thread_type = "AUTO"  # decode in FFmpeg's threads while we process
             times = []
             for frame in container.decode(stream):
                 array = frame.to_ndarray(format="rgb24")
                 count += 1
-                if constant_rate and frame.time is not None and len(times) < VFR_FRAMES:
+                if constant_rate and frame.time is not None and len(times) <= VFR_FRAMES:
                     times.append(frame.time)
-                    _check_constant_rate(source, times)
+                    # the newest interval is checked once a later frame decodes: a cut file's
+                    # last frame is reported as truncation, not as a variable rate
+                    _check_constant_rate(source, times[:-1])
                 yield converted(torch.from_numpy(array).permute(2, 0, 1).float().div_(255.0))
     except av.error.FFmpegError as error:
         raise VideoError(f"{source!r}: decoding failed after {count} frames: {error}") from None
     if count == 0:
         raise VideoError(f"{source!r} has no frames")
-    if expected is not None and count < expected:
-        raise VideoError(f"{source!r} is truncated: {count} of its {expected} frames decode")
+    if expected is not None and count < (expected if exact else expected - 1):
+        said = "its" if exact else "the about"
+        where = "" if exact else " its duration implies"
+        raise VideoError(
+            f"{source!r} is truncated: {count} of {said} {expected} frames{where} decode"
+        )
+    if constant_rate:
+        _check_constant_rate(source, times)
+
+
+def _expected_frames(container, stream) -> tuple[int | None, bool]:
+    """(frames the file should hold, whether the container said so exactly): the stream's
+    frame count, else (Matroska, WebM, ...) its duration times its rate, rounded (one frame
+    short of it is taken as rounding); (None, False) when neither is known."""
+    if stream.frames:
+        return int(stream.frames), True
+    rate = stream.average_rate or stream.guessed_rate
+    if container.duration and rate:
+        return round(container.duration / 1e6 * float(rate)), False
+    return None, False
 
 
 VFR_FRAMES = 240  # frame intervals checked for a constant rate (the first ones)
@@ -132,7 +166,7 @@ def _check_constant_rate(source: str, times: list[float]) -> None:
         return
     intervals = [b - a for a, b in zip(times, times[1:], strict=False)]
     shortest, longest = min(intervals), max(intervals)
-    if shortest <= 0 or longest > 1.5 * shortest:
+    if shortest <= 0 or longest > 1.5 * shortest + 1e-6:  # timestamps are rounded
         raise VideoError(
             f"{source!r} has a variable frame rate (frame intervals from {1e3 * shortest:.1f} "
             f"to {1e3 * longest:.1f} ms): a temporal band-pass needs evenly spaced frames; "
@@ -202,7 +236,23 @@ def _write_gif(path: str, frames: Iterator[Tensor], fps: float) -> None:
         pictures.append(Image.fromarray(array.permute(1, 2, 0).cpu().numpy()))
     if not pictures:
         raise ValueError("there are no frames to write")
-    duration = max(20, round(1000 / fps / 10) * 10)  # GIF delays are hundredths of a second
     pictures[0].save(
-        path, format="GIF", save_all=True, append_images=pictures[1:], duration=duration, loop=0
+        path,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        duration=gif_delays(len(pictures), fps),
+        loop=0,
     )
+
+
+GIF_MAX_FPS = 50.0  # delays are hundredths of a second, and players treat under 2 as slow
+
+
+def gif_delays(count: int, fps: float) -> list[int]:
+    """Per-frame delays in ms, multiples of 10 (GIF stores hundredths of a second), whose
+    running sum follows the frame times i / fps (30 fps: 30, 40, 30, 30, 40, ...), so the clip
+    plays, and reads back, at ``fps``; at most ``GIF_MAX_FPS``."""
+    fps = min(fps, GIF_MAX_FPS)
+    ends = [round((i + 1) * 100 / fps) * 10 for i in range(count)]
+    return [b - a for a, b in zip([0, *ends], ends, strict=False)]
