@@ -87,7 +87,8 @@ def test_outputs_match_morph(digits_dir, driver, tmp_path):
     for b, row in enumerate(rows):
         assert row["status"] == "ok" and row["error"] == ""
         assert int(row["target"]) == target[b] and int(row["source"]) == expected.source[b]
-        assert bool(int(row["attained"])) == bool(expected.attained[b])
+        assert row["attained"] == int(expected.attained[b])  # typed: ints and floats
+        assert row["reached_target"] == int(expected.top1[-1, b] == target[b])
         assert float(row["step"]) == pytest.approx(expected.step[b].item(), rel=1e-6)
         probs = [float(row[f"target_prob_{k}"]) for k in range(7)]
         l2 = [float(row[f"l2_{k}"]) for k in range(7)]
@@ -98,10 +99,11 @@ def test_outputs_match_morph(digits_dir, driver, tmp_path):
         frames = load_frames(out, row["image"])
         assert frames.dtype == torch.float32 and frames.shape == (7, 1, 32, 32)
         assert (frames - expected.frames[:, b]).abs().max() <= 1e-6
-        strip = np.asarray(Image.open(out / "strips" / f"{row['image']}.png"))
+        stem = row["image"].rsplit(".", 1)[0]  # "x.png" -> strips/x.png, not x.png.png
+        strip = np.asarray(Image.open(out / "strips" / f"{stem}.png"))
         # 32-pixel frames upscaled 4x, side by side, under a heading and over their captions
         assert strip.shape == (128 + 2 * 12, 7 * 128)
-        assert Image.open(out / "gifs" / f"{row['image']}.gif").n_frames == 7
+        assert Image.open(out / "gifs" / f"{stem}.gif").n_frames == 7
     # the shard files hold whole batches, named in their metadata
     shards = sorted((out / "frames").glob("*.safetensors"))
     assert len(shards) == 5
@@ -131,7 +133,9 @@ def test_rerun_skips_finished_images_and_refuses_other_settings(digits_dir, driv
     again = pk.generate(driver, folder, out, gray=True, batch_size=3, pictures=[], steps=2)
     assert (again.morphed, again.skipped) == (0, COUNT)
     assert (out / "manifest.csv").read_bytes() == before
-    with pytest.raises(ValueError, match=r"other settings \(morph: .*steps.* use another out_dir"):
+    with pytest.raises(
+        ValueError, match=r"other settings \(morph\.steps: 2 -> 3\); use another out_dir"
+    ):
         pk.generate(driver, folder, out, gray=True, pictures=[], steps=3)
     # a new image is added to the folder: only it is morphed
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(folder / "zzz_new.png")
@@ -164,7 +168,7 @@ def test_targets_fixed_csv_and_normalize(digits_dir, driver, tmp_path):
     assert [int(r["target"]) for r in read_manifest(out)] == [n % 10 for n in range(COUNT)]
     fixed = tmp_path / "fixed"
     pk.generate(driver, folder, fixed, targets=7, gray=True, pictures=[], steps=2)
-    assert {r["target"] for r in read_manifest(fixed)} == {"7"}
+    assert {r["target"] for r in read_manifest(fixed)} == {7}
     # normalize: the wrapped model sees (x - mean) / std; the same as a model doing it itself
     plain = tmp_path / "plain"
     pk.generate(
@@ -359,7 +363,7 @@ def test_non_ascii_file_names_survive_the_manifest(tmp_path, driver):
     out = tmp_path / "out"
     pk.generate(driver, folder, out, gray=True, targets=3, pictures=["png"], steps=1)
     assert read_manifest(out)[0]["image"] == "chiffre_é_漢.png"
-    assert (out / "strips" / "chiffre_é_漢.png.png").exists()
+    assert (out / "strips" / "chiffre_é_漢.png").exists()
     assert "漢" in (out / "manifest.csv").read_bytes().decode("utf-8")
 
 
@@ -485,3 +489,44 @@ def test_importing_the_entry_module_keeps_pk_generate_callable():
     import pyramid_kernels.generate as entry
 
     assert callable(pk.generate) and callable(entry)
+
+
+def test_ctrl_c_stops_in_one_line_and_the_rerun_resumes(digits_dir, tmp_path, monkeypatch, capsys):
+    from pyramid_kernels.apps.cli import main
+    from pyramid_kernels.generating import run
+
+    folder, _ = digits_dir
+    out = tmp_path / "out"
+    argv = ["generate", "--model", DRIVER, "--images", str(folder), "--out", str(out)]
+    argv += ["--steps", "2", "--batch-size", "8", "--workers", "0", "--pictures", "none"]
+    argv += ["--quiet"]
+    real, calls = run._Batch._morph, []
+
+    def interrupted(self, batch, x):
+        calls.append(len(batch.good))
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(self, batch, x)
+
+    monkeypatch.setattr(run._Batch, "_morph", interrupted)
+    assert main(argv) == 130
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "interrupted: its finished batches are kept" in err
+    assert "Traceback" not in err
+    assert len(list((out / "parts").glob("*.csv"))) == 1  # the first batch, whole
+    assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary left
+    monkeypatch.setattr(run._Batch, "_morph", real)
+    assert main(argv) == 0
+    assert "8 finished before" in capsys.readouterr().out
+    assert len(read_manifest(out)) == COUNT
+
+
+def test_picture_names_drop_the_suffix_unless_two_images_share_a_stem():
+    from pyramid_kernels.generating.store import colliding_stems, picture_path
+
+    ids = ["a/x.jpg", "a/x.png", "a/y.jpg", "z.png", "../up.png"]
+    keep = colliding_stems(ids)
+    assert keep == {"a/x.jpg", "a/x.png"}
+    names = [picture_path(Path("gifs"), i, ".gif", i in keep).as_posix() for i in ids]
+    assert names == ["gifs/a/x.jpg.gif", "gifs/a/x.png.gif", "gifs/a/y.gif", "gifs/z.gif",
+                     "gifs/__/up.gif"]  # fmt: skip

@@ -301,6 +301,25 @@ def test_cli_unknown_model_and_module_rules(tmp_path, photo_files, capsys, monke
         main(["morph", "--help"])
     help_text = capsys.readouterr().out
     assert "a class is instantiated" in help_text and "current folder" in help_text
+    # --model errors say that they came from --model, and what to do
+    (tmp_path / "broken.py").write_text(
+        "import torch\n"
+        "class Fails(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        raise ValueError('no weights here')\n"
+        "NUMBER = 3\n"
+    )
+    (tmp_path / "typo.py").write_text("x = 1 +\n")
+    torch.save(pk.models.load("digits-driver").state_dict(), tmp_path / "weights.pt")
+    for model, message in [
+        ("broken:Fails", "--model 'broken:Fails': Fails() failed: ValueError: no weights here"),
+        ("broken:NUMBER", "--model 'broken:NUMBER': NUMBER is not a model (not callable: int)"),
+        ("typo:x", "--model 'typo:x': importing typo failed: SyntaxError"),
+        (str(tmp_path / "weights.pt"), "holds weights (a state_dict), not a model"),
+    ]:
+        assert main([*args, "--model", model]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
 
 
 def test_generate_photos_by_name(tmp_path, photo_files):
@@ -383,3 +402,23 @@ def test_cli_says_what_it_does_to_tiny_and_transparent_images(tmp_path, capsys):
     said = capsys.readouterr().out
     assert "has transparency: composited over black" in said
     assert "upscaled" not in said  # 40x50 to 32x32 shrinks
+
+
+def test_cli_warnings_are_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "plain_digits.py").write_text(
+        "import torch, pyramid_kernels as pk\n"
+        "class Net(torch.nn.Module):\n"
+        "    def __init__(self):\n"
+        "        super().__init__()\n"
+        "        self.net = pk.models.load('digits-driver')\n"
+        "    def forward(self, x):\n"
+        "        return self.net(x)\n"
+    )
+    save_png(tmp_path / "d.png", pk.data.digits("test")[0][0])
+    monkeypatch.chdir(tmp_path)
+    args = ["morph", "d.png", "--model", "plain_digits:Net", "--gray", "--size", "32", "32"]
+    args += ["--normalize", "127.5,127.5", "--target", "runner-up", "--steps", "1"]
+    assert main([*args, "--out", str(tmp_path / "o.png")]) == 0
+    err = capsys.readouterr().err
+    assert "pyramid-kernels morph: warning: normalize: mean (127.5,)" in err
+    assert "parse_normalize(" not in err and "UserWarning" not in err

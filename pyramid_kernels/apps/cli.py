@@ -33,6 +33,7 @@ from .protocol import DEMO_MNIST_BUDGET, mnist_budget
 from .system import available_memory
 
 USAGE_ERROR = 2
+INTERRUPTED = 130  # the shell's status for a run stopped by Ctrl-C (128 + SIGINT)
 MIN_RESIZE_SIDE = 16  # an image resized for a model must have sides of at least this
 EMBEDDED = ("digits-test", "digits-train")
 MODEL_HELP = (
@@ -107,6 +108,12 @@ def load_model(spec: str):
         try:
             return torch.jit.load(spec, map_location="cpu").eval()
         except (RuntimeError, ValueError) as error:
+            if _is_state_dict(spec):
+                raise CLIError(
+                    f"--model {spec!r} holds weights (a state_dict), not a model: the command "
+                    "needs the network too; write a class that builds it and loads the file, "
+                    "and pass it as --model module:Class (or save it with torch.jit.script)"
+                ) from error
             raise CLIError(f"--model {spec!r}: not a TorchScript file ({error})") from error
     if ":" not in spec:
         raise CLIError(
@@ -120,8 +127,33 @@ def load_model(spec: str):
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as error:
         raise CLIError(f"--model {spec!r}: {error}") from error
-    model = obj() if isinstance(obj, type) else obj
-    return model.eval() if isinstance(model, torch.nn.Module) else model
+    except Exception as error:  # the user's module failed while importing
+        raise CLIError(
+            f"--model {spec!r}: importing {module_name} failed: {type(error).__name__}: {error}"
+        ) from error
+    if isinstance(obj, type):
+        try:
+            obj = obj()
+        except Exception as error:
+            raise CLIError(
+                f"--model {spec!r}: {attr}() failed: {type(error).__name__}: {error}"
+            ) from error
+    if not callable(obj):
+        raise CLIError(
+            f"--model {spec!r}: {attr} is not a model (not callable: {type(obj).__name__})"
+        )
+    return obj.eval() if isinstance(obj, torch.nn.Module) else obj
+
+
+def _is_state_dict(path: str) -> bool:
+    """Whether ``path`` is a torch.save file of a dict of tensors (weights only)."""
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # not a torch file at all: reported as not TorchScript
+        return False
+    if isinstance(loaded, dict) and "state_dict" in loaded:
+        loaded = loaded["state_dict"]
+    return isinstance(loaded, dict) and all(isinstance(v, torch.Tensor) for v in loaded.values())
 
 
 def load_image(
@@ -767,6 +799,15 @@ def _input_files(args: argparse.Namespace) -> list[str]:
     return []
 
 
+def _one_line_warning(command: str):
+    """warnings.showwarning that prints "pyramid-kernels COMMAND: warning: MESSAGE"."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        print(f"pyramid-kernels {command}: warning: {message}", file=file or sys.stderr)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # argparse reports its own errors with status 2
@@ -779,7 +820,19 @@ def main(argv: list[str] | None = None) -> int:
         if out is not None:  # before any work: a morph must not run only to fail at the end
             check_writable(out, folder=args.command not in ("morph", "magnify", "probe"))
             check_not_input(out, _input_files(args))
-        return args.run(args)
+        with warnings.catch_warnings():  # a warning is one line, not a source line
+            warnings.showwarning = _one_line_warning(args.command)
+            return args.run(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        resume = (
+            ": its finished batches are kept; run the same command again to resume"
+            if args.command == "generate"
+            else ", nothing written"
+        )
+        print(f"pyramid-kernels {args.command}: interrupted{resume}", file=sys.stderr)
+        return INTERRUPTED
     except (CLIError, ValueError, TypeError, OSError) as error:
         if args.debug:
             raise

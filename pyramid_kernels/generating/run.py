@@ -29,6 +29,7 @@ from .store import (
     FRAME_DTYPES,
     RunStore,
     batch_key,
+    colliding_stems,
     frame_columns,
     picture_path,
     shard_path,
@@ -283,6 +284,7 @@ class _Batch:
         self.options, self.dtype = options, FRAME_DTYPES[frames_dtype]
         self.pictures, self.seed = set(pictures), seed
         self.columns = list(BASE_COLUMNS) + frame_columns(options.steps + 1)
+        self.keep_suffix = colliding_stems(source.ids)  # their pictures keep ".jpg" in the name
 
     def morph(self, item: dict, device: torch.device) -> _Morphed:
         ids = [self.source.ids[n] for n in item["index"]]
@@ -307,7 +309,8 @@ class _Batch:
                 captions = ([headings[b]], [texts[b]])
                 for kind, folder in (("png", "strips"), ("gif", "gifs")):
                     if kind in self.pictures:
-                        path = picture_path(root / folder, image, f".{kind}")
+                        keep = image in self.keep_suffix
+                        path = picture_path(root / folder, image, f".{kind}", keep)
                         save_morph(path, frames[:, b : b + 1], captions=captions)
         self.store.write_part(batch.key, [batch.rows[i] for i in batch.ids], self.columns)
 
@@ -342,6 +345,7 @@ class _Batch:
                 "target_name": result.class_name(int(target[b])),
                 "final_class": int(final[b]),
                 "final_name": result.class_name(int(final[b])),
+                "reached_target": int(final[b] == target[b]),
             }
             row.update({f"target_prob_{k}": f"{float(v):.9g}" for k, v in enumerate(prob[:, b])})
             row.update({f"l2_{k}": f"{float(v):.9g}" for k, v in enumerate(dist[:, b])})

@@ -29,8 +29,12 @@ from ..io.image_io import write_atomic
 FRAME_DTYPES = {"uint8": torch.uint8, "float16": torch.float16, "float32": torch.float32}
 BASE_COLUMNS = (
     *("image", "status", "error", "source", "target", "attained", "step", "shard", "row"),
-    *("source_name", "target_name", "final_class", "final_name"),
+    *("source_name", "target_name", "final_class", "final_name", "reached_target"),
 )
+# typed by read_manifest; "attained": the last frame reached the pixel budget (budget runs),
+# "reached_target": the model's top-1 at the last frame is the target
+INT_COLUMNS = ("source", "target", "attained", "row", "final_class", "reached_target")
+FLOAT_PREFIXES = ("step", "target_prob_", "l2_")
 PART = re.compile(r"^(?P<key>[0-9a-f]{16})\.n(?P<count>\d+)\.csv$")
 OWN_FOLDERS = ("parts", "frames", "strips", "gifs")
 
@@ -50,12 +54,24 @@ def shard_path(key: str) -> str:
     return f"frames/{key}.safetensors"
 
 
-def picture_path(root: Path, image_id: str, suffix: str) -> Path:
-    """root / the image id made safe as a relative path (no '..', no leading '/') + suffix."""
+def picture_path(root: Path, image_id: str, suffix: str, keep: bool = False) -> Path:
+    """root / the image id made safe as a relative path (no '..', no leading '/'), its file
+    suffix replaced by ``suffix`` ("cat.jpg" -> "cat.gif"), or kept before it with ``keep``
+    ("cat.jpg" -> "cat.jpg.gif": for ids whose stems collide, see :func:`colliding_stems`)."""
     parts = [
         p.replace("..", "__") for p in image_id.replace("\\", "/").split("/") if p not in ("", ".")
     ]
-    return root.joinpath(*parts).with_name(parts[-1] + suffix)
+    name = parts[-1] if keep else Path(parts[-1]).stem or parts[-1]
+    return root.joinpath(*parts).with_name(name + suffix)
+
+
+def colliding_stems(ids: Sequence[str]) -> set[str]:
+    """The ids that share their path without suffix with another id ("a/x.jpg", "a/x.png"):
+    their pictures keep the suffix so that they do not overwrite each other."""
+    by_stem: dict[str, list[str]] = {}
+    for image_id in ids:
+        by_stem.setdefault(str(Path(image_id).with_suffix("")), []).append(image_id)
+    return {i for group in by_stem.values() if len(group) > 1 for i in group}
 
 
 class RunStore:
@@ -86,8 +102,8 @@ class RunStore:
                     f"{self.root} holds manifest parts but no run.json; use another out_dir"
                 )
             return
-        before = run.get("settings", {})
-        now = json.loads(json.dumps(settings))
+        before = _flat(run.get("settings", {}))
+        now = _flat(json.loads(json.dumps(settings)))
         changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
         if changed and not allow_mixed:
             diff = "; ".join(f"{k}: {before.get(k)!r} -> {now.get(k)!r}" for k in changed)
@@ -195,8 +211,19 @@ class RunStore:
         return len(rows)
 
 
-def read_manifest(out_dir: str | os.PathLike) -> list[dict[str, str]]:
-    """The rows of a run's manifest.
+def _flat(settings: dict, prefix: str = "") -> dict:
+    """Nested settings as {"a.b": value}, so a difference names the setting that changed."""
+    out = {}
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def read_manifest(out_dir: str | os.PathLike) -> list[dict]:
+    """The rows of a run's manifest, typed.
 
     Parameters
     ----------
@@ -206,10 +233,26 @@ def read_manifest(out_dir: str | os.PathLike) -> list[dict[str, str]]:
     Returns
     -------
     list of dict
-        One dict of strings per image (the columns of manifest.csv).
+        One dict per image (the columns of manifest.csv): ``source``, ``target``,
+        ``attained`` (1 if the last frame reached the pixel budget), ``row``, ``final_class``
+        and ``reached_target`` (1 if the last frame's top-1 is the target) as int; ``step``,
+        ``target_prob_k`` and ``l2_k`` as float; names, ``status``, ``error`` and ``shard``
+        as str. A value an image does not have (an image that failed) is None.
     """
     text = (Path(out_dir) / "manifest.csv").read_text(encoding="utf-8")
-    return list(csv.DictReader(io.StringIO(text)))
+    return [_typed(row) for row in csv.DictReader(io.StringIO(text))]
+
+
+def _typed(row: dict[str, str]) -> dict:
+    out: dict = {}
+    for key, value in row.items():
+        if key in INT_COLUMNS:
+            out[key] = int(value) if value != "" else None
+        elif key.startswith(FLOAT_PREFIXES):
+            out[key] = float(value) if value != "" else None
+        else:
+            out[key] = value
+    return out
 
 
 def load_frames(out_dir: str | os.PathLike, image: str) -> Tensor:
