@@ -1,7 +1,9 @@
-"""Builds the optional C++ CPU extension ``pyramid_kernels._C`` when torch is importable.
+"""Builds the C++ CPU extension ``pyramid_kernels._C`` when torch is importable at build time.
 
-Use ``pip install --no-build-isolation -e .`` after installing torch; without torch (or without
-C++ sources) the package installs as pure Python and uses the torch reference kernels.
+``pip install --no-build-isolation -e .`` after installing torch builds it here. A build with
+isolation (plain ``pip install .`` or from a git URL) cannot see torch, so it installs the
+sources (pyramid_kernels/csrc/) instead, and pyramid_kernels.kernels.native compiles them once
+on the first CPU call (torch.utils.cpp_extension, cached); see docs/getting-started.md.
 """
 
 import glob
@@ -34,12 +36,15 @@ ASAN_FLAGS = (
 )
 
 ext_modules, cmdclass = [], {}
-sources = sorted(glob.glob(os.path.join("csrc", "*.cpp")))
+sources = sorted(glob.glob(os.path.join("pyramid_kernels", "csrc", "*.cpp")))
 if sources and os.environ.get("PYRAMID_KERNELS_NO_CPP") != "1":
     try:
         from torch.utils.cpp_extension import BuildExtension, CppExtension
     except ImportError:
-        print("torch is not importable at build time: skipping the C++ extension")
+        print(
+            "torch is not importable at build time (build isolation): the C++ kernels will be "
+            "compiled on first use instead"
+        )
     else:
         ext_modules.append(
             CppExtension(

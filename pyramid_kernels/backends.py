@@ -7,7 +7,6 @@ import os
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
@@ -16,14 +15,12 @@ if TYPE_CHECKING:
 BACKENDS = ("auto", "torch", "cpp", "triton")
 
 
-@lru_cache(maxsize=1)
 def _cpp_import_error() -> str | None:
-    """Why ``pyramid_kernels._C`` does not import, or None (probed once per process)."""
-    try:
-        from . import _C  # noqa: F401
-    except ImportError as error:
-        return str(error)
-    return None
+    """Why the C++ ops cannot be loaded, or None (kernels/native.py: the built extension, else
+    compiled on first use; tried once per process)."""
+    from .kernels.native import load_error
+
+    return load_error()
 
 
 @lru_cache(maxsize=1)
@@ -37,8 +34,8 @@ def _cpp_reason(device_type: str) -> str | None:
     error = _cpp_import_error()
     if error is not None:
         return (
-            f"the C++ extension pyramid_kernels._C is not built ({error}); install with "
-            "`pip install --no-build-isolation -e .` after installing torch"
+            f"the C++ kernels cannot be loaded: {error}; install a C++ compiler, or install "
+            "with `pip install --no-build-isolation .` after installing torch"
         )
     return None
 
@@ -72,7 +69,15 @@ def available_backends(device_type: str = "cpu") -> dict[str, str | None]:
     return {"torch": None, "cpp": _cpp_reason(device_type), "triton": _triton_reason(device_type)}
 
 
-@torch.compiler.assume_constant_result
+def constant_under_compile(fn):
+    """``torch.compiler.assume_constant_result(fn)`` without importing torch._dynamo (about
+    1.2 s) when the package is imported: the same mark on ``fn``, which dynamo reads when it
+    traces (tests/test_backends.py checks that the two agree)."""
+    fn._dynamo_marked_constant = True
+    return fn
+
+
+@constant_under_compile
 def resolve_backend(backend: str, device_type: str) -> str:
     """The concrete backend for a request on a device; raises if it cannot run there.
 

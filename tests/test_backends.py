@@ -1,6 +1,11 @@
 """The fast backends against the torch reference: C++ on CPU tensors, Triton on CUDA tensors
 (compiled) or on CPU tensors through the interpreter (TRITON_INTERPRET=1, set in conftest)."""
 
+import os
+import subprocess
+import sys
+import textwrap
+
 import pytest
 import torch
 from conftest import DEVICE, FAST_BACKENDS, TOL, rel_max_error, require
@@ -290,3 +295,89 @@ def test_the_backends_pin_what_a_capture_reads(monkeypatch, backend):
     monkeypatch.setattr(constants, "capturing", lambda tensors: True)
     pyr.collapse(pyr(x))
     assert constants.pinned_count() > 0
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter (pyramid_kernels._C importable or not as it says)."""
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=600,
+    )
+
+
+def test_importing_the_package_loads_neither_dynamo_nor_the_kernels():
+    done = _python("""
+        import sys
+        import pyramid_kernels
+        heavy = ["torch._dynamo", "pyramid_kernels.kernels.cpp", "pyramid_kernels._C"]
+        print([m for m in heavy if m in sys.modules])
+    """)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
+
+
+def test_the_constant_mark_is_the_one_torch_compile_reads():
+    from pyramid_kernels.backends import constant_under_compile
+
+    def ours():
+        return 1
+
+    def theirs():
+        return 1
+
+    constant_under_compile(ours)
+    torch.compiler.assume_constant_result(theirs)
+    marks = {k: v for k, v in vars(theirs).items()}
+    assert marks and vars(ours) == marks
+
+
+BLOCK_BUILT = "import sys; sys.modules['pyramid_kernels._C'] = None  # an install without it\n"
+
+
+def test_an_install_without_the_extension_compiles_it_on_first_use(tmp_path):
+    """What a plain `pip install .` gets (build isolation hides torch from setup.py): the first
+    CPU call compiles csrc/ once, later processes load the cached build."""
+    code = (
+        BLOCK_BUILT
+        + """
+import torch, pyramid_kernels as pk
+x = torch.rand(2, 3, 40, 36, dtype=torch.float64)
+fast = pk.build(x, height=3, orientations=4, backend="cpp")
+slow = pk.build(x, height=3, orientations=4, backend="torch")
+error = max(float((a - b).abs().max()) for a, b in zip(fast.bands, slow.bands))
+print(pk.available_backends()["cpp"], error < 1e-10, "pyramid_kernels._C" in sys.modules
+      and sys.modules["pyramid_kernels._C"] is not None)
+"""
+    )
+    first = _python(code, TORCH_EXTENSIONS_DIR=str(tmp_path))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.split() == ["None", "True", "False"]  # the ops came from the new build
+    assert "compiling the C++ CPU kernels" in first.stderr
+    again = _python(code, TORCH_EXTENSIONS_DIR=str(tmp_path))
+    assert again.returncode == 0 and again.stdout.split() == ["None", "True", "False"]
+    assert "compiling" not in again.stderr  # cached
+
+
+def test_without_a_compiler_one_warning_and_the_torch_backend(tmp_path):
+    code = (
+        BLOCK_BUILT
+        + """
+import warnings
+import torch, pyramid_kernels as pk
+from pyramid_kernels.backends import resolve_backend
+x = torch.rand(1, 1, 32, 32)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    a = pk.build(x, height=2)
+    b = pk.build(x, height=2)
+print(len(caught), resolve_backend("auto", "cpu"), torch.equal(pk.collapse(a), pk.collapse(b)))
+print(caught[0].message)
+"""
+    )
+    done = _python(code, CXX="/nonexistent/c++", TORCH_EXTENSIONS_DIR=str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    counts, message = done.stdout.split("\n", 1)
+    assert counts.split() == ["1", "torch", "True"]
+    assert "pure-torch backend, about 2x slower" in message and "install a C++ compiler" in message

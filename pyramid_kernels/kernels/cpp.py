@@ -19,13 +19,13 @@ from functools import lru_cache
 
 import torch
 
-from .. import (
-    _C,  # noqa: F401  (loads the library and registers torch.ops.pyramid_kernels_cpp)
-    frequency,
-)
-from . import levels
+from .. import frequency
+from . import levels, native
 from .reference import _residual_masks as reference_masks
 from .reference import lowpass_merge  # noqa: F401  (a stage: the reference's serves here)
+
+if native.load_error() is not None:  # registers torch.ops.pyramid_kernels_cpp
+    raise ImportError(f"the C++ kernels cannot be loaded: {native.load_error()}")
 
 _ops = torch.ops.pyramid_kernels_cpp
 _local = threading.local()

@@ -1,5 +1,5 @@
 // C++ CPU kernels of the four spectral stages of the steerable pyramid (the contract of
-// pyramid_kernels/reference.py), registered with TORCH_LIBRARY as pyramid_kernels_cpp::*.
+// pyramid_kernels/kernels/reference.py), registered with TORCH_LIBRARY as pyramid_kernels_cpp::*.
 //
 // One pass per level: each (image, row) task reads the row of the level's spectrum once and
 // writes all K bands and the cropped next low-pass (split), or reads them and writes the row
