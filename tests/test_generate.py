@@ -321,6 +321,20 @@ def _save(path: Path, array: np.ndarray, mode: str | None = None) -> None:
     picture.save(path)
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that declares its size and holds almost no data."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    body = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+    return b"\x89PNG\r\n\x1a\n" + body + chunk(b"IEND", b"")
+
+
 def test_bad_and_unusual_files(tmp_path, driver):
     folder = tmp_path / "images"
     folder.mkdir()
@@ -337,9 +351,13 @@ def test_bad_and_unusual_files(tmp_path, driver):
     whole = (folder / "a_rgb.png").read_bytes()
     (folder / "h_truncated.png").write_bytes(whole[: len(whole) // 2])
     (folder / "notes.txt").write_text("not an image, not listed")
+    # sorted first: a file that declares 100000x100000 pixels (beyond PIL's limit) and one
+    # that declares 12000x12000 (under it, over the library's): neither sets the run's size
+    for name, side in (("0_huge.png", 100_000), ("1_large.png", 12_000)):
+        (folder / name).write_bytes(_png_header(side, side))
     out = tmp_path / "out"
     summary = pk.generate(driver, folder, out, gray=True, targets=3, pictures=["png"], steps=2)
-    assert (summary.morphed, summary.errors) == (5, 3)
+    assert (summary.morphed, summary.errors) == (5, 5)
     rows = {r["image"]: r for r in read_manifest(out)}
     assert sorted(rows) == sorted(p.name for p in folder.glob("*.png"))
     for name in ["a_rgb.png", "b_gray.png", "c_rgba.png", "d_palette.png", "e_gray16.png"]:
@@ -347,13 +365,15 @@ def test_bad_and_unusual_files(tmp_path, driver):
     assert "differs from the run's 32x32; pass --size H W" in rows["f_big.png"]["error"]
     assert "cannot read it as an image" in rows["g_corrupt.png"]["error"]
     assert "cannot read it as an image" in rows["h_truncated.png"]["error"]
+    assert "exceeds limit" in rows["0_huge.png"]["error"]
+    assert "it is 12000x12000 (144 megapixels)" in rows["1_large.png"]["error"]
     for name in ["f_big.png", "g_corrupt.png", "h_truncated.png"]:
         assert rows[name]["status"] == "error" and rows[name]["shard"] == ""
         assert not (out / "strips" / f"{name}.png").exists()
     # with a size every readable file is resized
     resized = tmp_path / "resized"
     summary = pk.generate(driver, folder, resized, gray=True, size=(32, 32), targets=3, steps=2)
-    assert (summary.morphed, summary.errors) == (6, 2)
+    assert (summary.morphed, summary.errors) == (6, 4)
 
 
 def test_non_ascii_file_names_survive_the_manifest(tmp_path, driver):
