@@ -550,3 +550,21 @@ def test_picture_names_drop_the_suffix_unless_two_images_share_a_stem():
     names = [picture_path(Path("gifs"), i, ".gif", i in keep).as_posix() for i in ids]
     assert names == ["gifs/a/x.jpg.gif", "gifs/a/x.png.gif", "gifs/a/y.gif", "gifs/z.gif",
                      "gifs/__/up.gif"]  # fmt: skip
+
+
+def test_coherence_is_captioned_and_in_the_manifest(digits_dir, driver, tmp_path):
+    folder, _ = digits_dir
+    out, plain = tmp_path / "out", tmp_path / "plain"
+    pk.generate(driver, folder, plain, gray=True, pictures=[], steps=2, batch_size=32)
+    assert all(r["coherence"] is None for r in read_manifest(plain))  # off: not measured
+    pk.generate(driver, folder, out, gray=True, pictures=["png"], steps=2, coherence=True)
+    rows = read_manifest(out)
+    first = rows[0]
+    frames = load_frames(out, first["image"]).float() / 255
+    expected = pk.metrics.warp_explained(frames[:1], frames[2:], gain=True)
+    assert first["coherence"] == pytest.approx(float(expected), abs=0.02)  # 8-bit frames here
+    assert all(0 <= r["coherence"] <= 1 for r in rows)
+    run = json.loads((out / "run.json").read_text())
+    assert run["settings"]["coherence"] is True
+    with pytest.raises(ValueError, match="coherence: True -> None"):  # a resume must agree
+        pk.generate(driver, folder, out, gray=True, pictures=["png"], steps=2)

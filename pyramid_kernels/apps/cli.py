@@ -412,6 +412,7 @@ def _generate(args: argparse.Namespace) -> int:
             retry_errors=args.retry_errors,
             progress=not args.quiet,
             model_name=args.model,
+            coherence=args.coherence,
             **_morph_options(args),
         )
     except RuntimeError as error:  # the model or the device failed mid-run (e.g. out of memory)
@@ -760,6 +761,11 @@ def _parser() -> argparse.ArgumentParser:
     ge.add_argument("--workers", type=int, default=2, help="DataLoader decoding processes")
     ge.add_argument(
         "--device", type=device_arg, help="device (default: cuda:LOCAL_RANK if CUDA, else cpu)"
+    )
+    ge.add_argument(
+        "--coherence",
+        action="store_true",
+        help="measure E of every frame: on the pictures, and the last frame's in the manifest",
     )
     ge.add_argument(
         "--allow-mixed",

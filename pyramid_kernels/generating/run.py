@@ -98,6 +98,7 @@ def generate(
     progress: bool = False,
     model_name: str | None = None,
     ids: Sequence[str] | None = None,
+    coherence: bool = False,
     **morph_options,
 ) -> GenerateSummary:
     """Morph every image toward its target class and write the results under ``out_dir``.
@@ -148,6 +149,10 @@ def generate(
         Morph again the images that have an error row.
     progress : bool
         Show a progress bar.
+    coherence : bool
+        Also measure E (warp + gain, :meth:`MorphResult.coherence`) of every frame: captioned
+        on the pictures, the last frame's in the manifest's ``coherence`` column (one warp fit
+        per frame and image: about 0.5 s per 224x224 frame on a CPU).
     model_name : str or None
         The model's name for the records.
     ids : sequence of str or None
@@ -181,6 +186,8 @@ def generate(
         plan = Targets(targets, source.ids, model_labels(model))
         plan.check(classes)
         settings = _settings(model, plan, source, norm, frames_dtype, pictures, seed, options)
+        if coherence:  # only when asked: runs without it keep their settings
+            settings["coherence"] = True
         store = RunStore(out_dir)
         store.check_settings(settings, allow_mixed)
         finished = store.finished_images(retry_errors)
@@ -191,6 +198,7 @@ def generate(
         todo = [n for n, image in enumerate(source.ids) if image not in finished]
         mine = [[todo[k] for k in r] for r in deal(len(todo), batch_size, ranks.rank, ranks.world)]
         run = _Batch(model, source, store, plan, options, frames_dtype, pictures, seed)
+        run.coherence = coherence
         loader = batch_loader(source, mine, workers, pin=ranks.device.type == "cuda")
         total = len(source)
         morphed, errors, seconds = _morph_batches(run, loader, ranks, store, mine, total, progress)
@@ -283,6 +291,7 @@ class _Batch:
         self.model, self.source, self.store, self.plan = model, source, store, plan
         self.options, self.dtype = options, FRAME_DTYPES[frames_dtype]
         self.pictures, self.seed = set(pictures), seed
+        self.coherence = False  # measure E of every frame (generate's coherence)
         self.columns = list(BASE_COLUMNS) + frame_columns(options.steps + 1)
         self.keep_suffix = colliding_stems(source.ids)  # their pictures keep ".jpg" in the name
 
@@ -329,7 +338,8 @@ class _Batch:
         step, attained = result.step.cpu(), result.attained.cpu()  # a sync per image
         source, target = result.source.cpu(), result.target.cpu()
         final = result.top1[-1].cpu()
-        batch.captions = result.captions()
+        explained = result.coherence() if self.coherence else None
+        batch.captions = result.captions(explained)
         for b, image in enumerate(ids):
             row = {
                 "image": image,
@@ -346,6 +356,7 @@ class _Batch:
                 "final_class": int(final[b]),
                 "final_name": result.class_name(int(final[b])),
                 "reached_target": int(final[b] == target[b]),
+                "coherence": "" if explained is None else f"{float(explained[-1, b]):.6g}",
             }
             row.update({f"target_prob_{k}": f"{float(v):.9g}" for k, v in enumerate(prob[:, b])})
             row.update({f"l2_{k}": f"{float(v):.9g}" for k, v in enumerate(dist[:, b])})

@@ -30,11 +30,12 @@ FRAME_DTYPES = {"uint8": torch.uint8, "float16": torch.float16, "float32": torch
 BASE_COLUMNS = (
     *("image", "status", "error", "source", "target", "attained", "step", "shard", "row"),
     *("source_name", "target_name", "final_class", "final_name", "reached_target"),
+    "coherence",  # E (warp + gain) of the last frame, when the run measures it
 )
 # typed by read_manifest; "attained": the last frame reached the pixel budget (budget runs),
 # "reached_target": the model's top-1 at the last frame is the target
 INT_COLUMNS = ("source", "target", "attained", "row", "final_class", "reached_target")
-FLOAT_PREFIXES = ("step", "target_prob_", "l2_")
+FLOAT_PREFIXES = ("step", "target_prob_", "l2_", "coherence")
 PART = re.compile(r"^(?P<key>[0-9a-f]{16})\.n(?P<count>\d+)\.csv$")
 OWN_FOLDERS = ("parts", "frames", "strips", "gifs")
 
@@ -236,8 +237,9 @@ def read_manifest(out_dir: str | os.PathLike) -> list[dict]:
         One dict per image (the columns of manifest.csv): ``source``, ``target``,
         ``attained`` (1 if the last frame reached the pixel budget), ``row``, ``final_class``
         and ``reached_target`` (1 if the last frame's top-1 is the target) as int; ``step``,
-        ``target_prob_k`` and ``l2_k`` as float; names, ``status``, ``error`` and ``shard``
-        as str. A value an image does not have (an image that failed) is None.
+        ``target_prob_k``, ``l2_k`` and ``coherence`` as float; names, ``status``, ``error``
+        and ``shard`` as str. A value an image does not have (an image that failed, or E in a
+        run that did not measure it) is None.
     """
     text = (Path(out_dir) / "manifest.csv").read_text(encoding="utf-8")
     return [_typed(row) for row in csv.DictReader(io.StringIO(text))]
