@@ -106,7 +106,9 @@ def load_model(spec: str):
         return models.load(spec)
     if Path(spec).is_file():
         try:
-            return torch.jit.load(spec, map_location="cpu").eval()
+            with warnings.catch_warnings():  # torch's own deprecation: not the user's to fix
+                warnings.simplefilter("ignore", DeprecationWarning)
+                return torch.jit.load(spec, map_location="cpu").eval()
         except (RuntimeError, ValueError) as error:
             if _is_state_dict(spec):
                 raise CLIError(
