@@ -494,6 +494,24 @@ def _add_scales_per_octave(parser: argparse.ArgumentParser, what: str) -> None:
     )
 
 
+def _add_image_input(parser: argparse.ArgumentParser) -> None:
+    """IMAGE, --model and how the image is read for it (morph, probe: see _image_for)."""
+    parser.add_argument("image", help="image file (PNG, JPEG, ...)")
+    parser.add_argument("--model", required=True, help=MODEL_HELP)
+    parser.add_argument(
+        "--gray", action="store_true", help="read the image as grayscale (embedded models: auto)"
+    )
+    parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        help="resize the image (embedded models: their input size)",
+    )
+    parser.add_argument("--fit", default="crop", choices=FITS, help=FIT_HELP)
+    parser.add_argument("--normalize", help=NORMALIZE_HELP)
+
+
 def _add_morph_options(parser: argparse.ArgumentParser) -> None:
     """The options of pk.morph, shared by ``morph`` and ``generate``."""
     parser.add_argument("--space", default="csp", choices=SPACES, help="edit space")
@@ -630,8 +648,7 @@ def _parser() -> argparse.ArgumentParser:
         help="morph an image file toward a target class of a model",
         formatter_class=formatter,
     )
-    mo.add_argument("image", help="image file (PNG, JPEG, ...)")
-    mo.add_argument("--model", required=True, help=MODEL_HELP)
+    _add_image_input(mo)
     mo.add_argument(
         "--target",
         required=True,
@@ -643,18 +660,6 @@ def _parser() -> argparse.ArgumentParser:
         help="caption each frame with E, the share of its change a smooth warp explains",
     )
     mo.add_argument("--out", required=True, help="output .gif or .png")
-    mo.add_argument(
-        "--gray", action="store_true", help="read the image as grayscale (embedded models: auto)"
-    )
-    mo.add_argument(
-        "--size",
-        type=int,
-        nargs=2,
-        metavar=("H", "W"),
-        help="resize the image (embedded models: their input size)",
-    )
-    mo.add_argument("--fit", default="crop", choices=FITS, help=FIT_HELP)
-    mo.add_argument("--normalize", help=NORMALIZE_HELP)
     _add_morph_options(mo)
     mo.set_defaults(run=_morph)
 
@@ -709,18 +714,11 @@ def _parser() -> argparse.ArgumentParser:
         help="which pyramid bands carry a model's class-sensitive phase direction (heat map)",
         formatter_class=formatter,
     )
-    pr.add_argument("image", help="image file (PNG, JPEG, ...)")
-    pr.add_argument("--model", required=True, help=MODEL_HELP)
+    _add_image_input(pr)
     pr.add_argument("--target", required=True, help="target class: an index or a name")
     pr.add_argument("--out", required=True, help="output .png heat map")
     pr.add_argument("--l2", type=float, default=0.5, help="pixel L2 of every probed image")
     pr.add_argument("--n-random", type=int, default=8, help="random directions per band")
-    pr.add_argument("--gray", action="store_true", help="read the image as grayscale")
-    pr.add_argument(
-        "--size", type=int, nargs=2, metavar=("H", "W"), help="resize the image (embedded: auto)"
-    )
-    pr.add_argument("--fit", default="crop", choices=FITS, help=FIT_HELP)
-    pr.add_argument("--normalize", help=NORMALIZE_HELP)
     pr.set_defaults(run=_probe)
 
     ge = sub.add_parser(

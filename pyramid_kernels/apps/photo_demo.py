@@ -12,6 +12,7 @@ warp-like (E warp + gain about 0.3-0.4, pixel edits below 0.01: bench/results/ev
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ def run_photos(out, budget: float = BUDGET, steps: int = 11, progress: bool = Tr
             e = {t: float(v) for t, v in zip(shown, explained[label][:, i], strict=True)}
             captions = [
                 f"driver {driven[t]:.2f} judge {judged[t]:.2f}|"
-                + (f"E {e[t]:.2f} " if e.get(t, float("nan")) == e.get(t) else "")
+                + (f"E {e[t]:.2f} " if math.isfinite(e.get(t, math.nan)) else "")
                 + f"top-1 {driver.labels[top[t]]}"
                 for t in range(frames.shape[0])
             ]

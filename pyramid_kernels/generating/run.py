@@ -197,8 +197,7 @@ def generate(
         ranks.barrier()  # temporary files are cleaned before any rank writes
         todo = [n for n, image in enumerate(source.ids) if image not in finished]
         mine = [[todo[k] for k in r] for r in deal(len(todo), batch_size, ranks.rank, ranks.world)]
-        run = _Batch(model, source, store, plan, options, frames_dtype, pictures, seed)
-        run.coherence = coherence
+        run = _Batch(model, source, store, plan, options, frames_dtype, pictures, seed, coherence)
         loader = batch_loader(source, mine, workers, pin=ranks.device.type == "cuda")
         total = len(source)
         morphed, errors, seconds = _morph_batches(run, loader, ranks, store, mine, total, progress)
@@ -287,11 +286,13 @@ class _Batch:
     """Morphs one loaded batch (``morph``, on the device) and writes its files (``write``, on
     a writer thread while the next batch morphs): frames, pictures, then the manifest part."""
 
-    def __init__(self, model, source, store, plan, options, frames_dtype, pictures, seed):
+    def __init__(
+        self, model, source, store, plan, options, frames_dtype, pictures, seed, coherence
+    ):
         self.model, self.source, self.store, self.plan = model, source, store, plan
         self.options, self.dtype = options, FRAME_DTYPES[frames_dtype]
         self.pictures, self.seed = set(pictures), seed
-        self.coherence = False  # measure E of every frame (generate's coherence)
+        self.coherence = coherence  # measure E of every frame
         self.columns = list(BASE_COLUMNS) + frame_columns(options.steps + 1)
         self.keep_suffix = colliding_stems(source.ids)  # their pictures keep ".jpg" in the name
 

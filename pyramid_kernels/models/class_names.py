@@ -52,6 +52,11 @@ def model_labels(model) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]] |
     return labels, synonyms
 
 
+def class_name(labels: Sequence[str] | None, index: int) -> str:
+    """The name of class ``index`` in ``labels`` (its number when there are no labels)."""
+    return labels[index] if labels else str(index)
+
+
 def class_indices(value, names, argument: str = "target"):
     """Class names replaced by their indices; indices pass unchanged.
 

@@ -32,7 +32,7 @@ from torch import Tensor, nn
 
 from ..backends import resolve_backend
 from ..io.progress import Progress
-from ..models.class_names import class_indices, model_labels
+from ..models.class_names import class_indices, class_name, model_labels
 from ..module import SteerablePyramid
 from .budget import BUDGET_TOLERANCE, search
 from .color import ColorEdit
@@ -96,7 +96,7 @@ class MorphResult:
         -------
         str
         """
-        return self.labels[index] if self.labels is not None else str(index)
+        return class_name(self.labels, index)
 
     def __repr__(self) -> str:
         steps, batch = self.frames.shape[0] - 1, self.frames.shape[1]

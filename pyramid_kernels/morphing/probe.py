@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..backends import resolve_backend
-from ..models.class_names import class_indices, model_labels
+from ..models.class_names import class_indices, class_name, model_labels
 from ..module import SteerablePyramid
 from ..phase_ops import phase_rotate
 from ..pyramid import Pyramid, collapse
@@ -81,7 +81,7 @@ class BandProbe:
         -------
         str
         """
-        return self.labels[index] if self.labels else str(index)
+        return class_name(self.labels, index)
 
     def peak(self) -> list[tuple[int, int]]:
         """The (level, orientation) of the largest advantage, per image.
