@@ -438,6 +438,9 @@ def _height(text: str):
 
 def _magnify(args: argparse.Namespace) -> int:
     from .magnify_video import run
+    from .system import steady_malloc
+
+    steady_malloc()  # frames of one size, over and over: reuse the FFTs' buffers
 
     written, rate, (height, width) = run(
         args.video,

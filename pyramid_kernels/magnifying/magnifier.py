@@ -266,28 +266,36 @@ class Magnifier(_Magnification):
             scales_per_octave,
         )
 
-    def __call__(self, frames: Tensor) -> Tensor:
+    def __call__(self, frames: Tensor, *, out: Tensor | None = None) -> Tensor:
         """Magnify the next frames.
 
         Parameters
         ----------
         frames : Tensor
             (T, C, H, W) float, the next T frames of the video.
+        out : Tensor, optional
+            (T, C, H, W) like ``frames`` (same dtype and device), not overlapping them: the
+            result is written there (a slice of a whole video's buffer, say) instead of into a
+            new tensor.
 
         Returns
         -------
         Tensor
-            (T, C, H, W) magnified.
+            (T, C, H, W) magnified (``out`` when given).
         """
         dtype = frames.dtype if isinstance(frames, Tensor) else None
+        if out is not None:
+            _check_out(out, frames)
         frames = self._check(frames)
-        out = torch.empty_like(frames)
+        result = torch.empty_like(frames) if out is None or out.dtype != frames.dtype else out
         step = self._frames_per_group(frames)
         for start in range(0, frames.shape[0], step):  # in order: the filters' state runs on
             group = frames[start : start + step]
             band_pass = None if self._fuses(group) else (lambda lv, d: self.filters[lv](d))
-            self._run(group, band_pass, out=out[start : start + step])
-        return out.to(dtype)
+            self._run(group, band_pass, out=result[start : start + step])
+        if out is None:
+            return result.to(dtype)
+        return out if result is out else out.copy_(result)
 
     def _frames_per_group(self, frames: Tensor) -> int:
         """Frames magnified at once: on CPU as many as keep a group's coefficients near the
@@ -299,6 +307,28 @@ class Magnifier(_Magnification):
         elements = int(channels * self.spec.orientations * h * w * area)
         budget = group_budget(frames.device, None)
         return images_per_group(elements, 1, 2 * frames.element_size(), budget)
+
+
+def _check_out(out, frames) -> None:
+    """``out`` must be a tensor like ``frames`` that does not share its memory."""
+    if not isinstance(out, Tensor) or not isinstance(frames, Tensor):
+        raise TypeError(f"out must be a tensor like the frames, got {type(out).__name__}")
+    like = (out.shape, out.dtype, out.device) == (frames.shape, frames.dtype, frames.device)
+    if not like:
+        raise ValueError(
+            f"out must have the frames' shape, dtype and device {tuple(frames.shape)} "
+            f"{frames.dtype} {frames.device}, got {tuple(out.shape)} {out.dtype} {out.device}"
+        )
+    (a, b), (c, d) = _byte_span(out), _byte_span(frames)
+    if a < d and c < b:
+        raise ValueError("out overlaps the frames: pass a separate tensor (frames.clone())")
+
+
+def _byte_span(t: Tensor) -> tuple[int, int]:
+    """[first, last + 1) of the bytes a tensor's elements may occupy."""
+    last = sum((n - 1) * s for n, s in zip(t.shape, t.stride(), strict=True))
+    start = t.data_ptr()
+    return start, start + (last + 1) * t.element_size()
 
 
 def _smooth(phase: Tensor, amplitude: Tensor, sigma: float) -> Tensor:
@@ -422,7 +452,11 @@ def magnify(
         raise ValueError("video has one frame: there is no motion to magnify")
     if filter != "ideal":
         magnifier.frame_shape = None  # checked here; the chunks set it again
-        return torch.cat([magnifier(chunk) for chunk in video.split(chunk_size)]).to(dtype)
+        out = torch.empty_like(video)  # one buffer: no per-chunk results to concatenate
+        for start in range(0, video.shape[0], chunk_size):
+            end = start + chunk_size
+            magnifier(video[start:end], out=out[start:end])
+        return out.to(dtype)
     ideal = IdealBandpass(band, fps)
     return magnifier._run(video, lambda level, delta: ideal(delta)).to(dtype)
 
