@@ -2,7 +2,7 @@
 
 ``pip install --no-build-isolation -e .`` after installing torch builds it here. A build with
 isolation (plain ``pip install .`` or from a git URL) cannot see torch, so it installs the
-sources (pyramid_kernels/csrc/) instead, and pyramid_kernels.kernels.native compiles them once
+sources (pyramid_kernels/ops/*/*.cpp) instead, and pyramid_kernels.ops.native compiles them once
 on the first CPU call (torch.utils.cpp_extension, cached); see docs/getting-started.md.
 """
 
@@ -36,7 +36,7 @@ ASAN_FLAGS = (
 )
 
 ext_modules, cmdclass = [], {}
-sources = sorted(glob.glob(os.path.join("pyramid_kernels", "csrc", "*.cpp")))
+sources = sorted(glob.glob(os.path.join("pyramid_kernels", "ops", "*", "*.cpp")))
 if sources and os.environ.get("PYRAMID_KERNELS_NO_CPP") != "1":
     try:
         from torch.utils.cpp_extension import BuildExtension, CppExtension

@@ -20,8 +20,8 @@ import torch
 from PIL import Image, ImageDraw
 
 import pyramid_kernels as pk
+from pyramid_kernels.core.color import rgb_to_yiq
 from pyramid_kernels.io.image_io import to_uint8, write_atomic
-from pyramid_kernels.morphing.color import rgb_to_yiq
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGETS = (10.0, 20.0)

@@ -35,7 +35,7 @@ import triton.language as tl  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.compiler import ASTSource  # noqa: E402
 
-from pyramid_kernels.kernels.triton import aot  # noqa: E402
+from pyramid_kernels.ops import triton_aot as aot  # noqa: E402
 
 SHOWN = ("K", "SLOTS", "IS_COMPLEX", "DOWNSAMPLE", "REAL_BANDS")  # the flags that vary
 

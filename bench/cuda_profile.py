@@ -85,9 +85,10 @@ def host_breakdown() -> str:
     """Host time of the layers of one warm build (8x3x256x256 h4 K4), innermost first."""
     import triton
 
-    from pyramid_kernels import ops, pipeline
-    from pyramid_kernels.backends import backend_kernels
-    from pyramid_kernels.kernels.triton import spectral
+    from pyramid_kernels.ops.backends import backend_kernels
+    from pyramid_kernels.ops.transform import op as ops
+    from pyramid_kernels.ops.transform import pipeline
+    from pyramid_kernels.ops.transform import triton as spectral
 
     @triton.jit
     def noop(x_ptr):

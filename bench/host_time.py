@@ -27,7 +27,8 @@ os.environ["TRITON_INTERPRET"] = "1"
 sys.path.insert(0, {root!r})
 import torch
 import pyramid_kernels as pk
-from pyramid_kernels.kernels.triton import phase, spectral
+from pyramid_kernels.ops.phase import triton as phase
+from pyramid_kernels.ops.transform import triton as spectral
 
 class Stub:
     def __getitem__(self, grid):

@@ -9,8 +9,8 @@ import torch
 from torch import Tensor
 
 import pyramid_kernels as pk
+from pyramid_kernels.core.color import rgb_to_yiq, yiq_to_rgb
 from pyramid_kernels.magnifying.filters import make_filter
-from pyramid_kernels.morphing.color import rgb_to_yiq, yiq_to_rgb
 
 
 class PortMagnifier:

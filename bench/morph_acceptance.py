@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 import pyramid_kernels as pk
-from pyramid_kernels.apps.protocol import DRIVER, JUDGES, METHODS, mnist_budget
+from pyramid_kernels.experiments.protocol import DRIVER, JUDGES, METHODS, mnist_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 

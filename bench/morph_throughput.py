@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 import pyramid_kernels as pk
-from pyramid_kernels.morphing.sizing import group_budget
+from pyramid_kernels.core.sizing import group_budget
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))

@@ -24,8 +24,8 @@ import torch
 from torch import Tensor, nn
 
 import pyramid_kernels as pk
-from pyramid_kernels.apps.evaluation import attained, coherence, summary_cell
-from pyramid_kernels.apps.imagenet_protocol import photo_bootstrap, protocol_inputs
+from pyramid_kernels.experiments.evaluation import attained, coherence, summary_cell
+from pyramid_kernels.experiments.imagenet_protocol import photo_bootstrap, protocol_inputs
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET, STEPS, COPIES = 20.0, 8, 8

@@ -2,13 +2,13 @@
 
 from . import data, metrics, models
 from ._version import __version__ as __version__
-from .backends import available_backends
+from .core.spec import PyramidSpec, max_height
 from .generating import generate
 from .magnifying import Magnifier, magnify
-from .module import SteerablePyramid
 from .morphing import BandProbe, MorphResult, morph, probe_bands
-from .pyramid import Pyramid, build, collapse
-from .spec import PyramidSpec, max_height
+from .ops.backends import available_backends
+from .pyramid.functional import Pyramid, build, collapse
+from .pyramid.module import SteerablePyramid
 
 __all__ = [
     "BandProbe",

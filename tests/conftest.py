@@ -44,7 +44,7 @@ def _seed():
 def _poison_triton_outputs(monkeypatch):
     """Triton kernel outputs (spectral and phase) start as NaN, so a bin left unwritten shows."""
     if pk.available_backends(DEVICE["triton"])["triton"] is None:
-        from pyramid_kernels.kernels.triton import _common
+        from pyramid_kernels.ops import triton_common as _common
 
         def nan_alloc(like, shape):
             return torch.full(shape, float("nan"), dtype=like.dtype, device=like.device)

@@ -7,7 +7,7 @@ import torch
 import torch.utils._pytree as pytree
 
 import pyramid_kernels as pk
-from pyramid_kernels.spec import PyramidSpec
+from pyramid_kernels.core.spec import PyramidSpec
 
 
 def test_module_build_collapse_forward():

@@ -11,8 +11,8 @@ import torch
 from conftest import DEVICE, FAST_BACKENDS, TOL, rel_max_error, require
 
 import pyramid_kernels as pk
-from pyramid_kernels.ops import build_op, collapse_op
-from pyramid_kernels.spec import PyramidSpec
+from pyramid_kernels.core.spec import PyramidSpec
+from pyramid_kernels.ops.transform.op import build_op, collapse_op
 
 BACKENDS = FAST_BACKENDS
 EXACTNESS_SIZES = [(64, 64), (63, 65), (100, 37), (256, 192)]
@@ -114,7 +114,7 @@ def test_cpp_reused_buffers_never_reach_results():
 
 def test_cpp_row_runs_cover_exactly_the_nonzeros():
     require("cpp")
-    from pyramid_kernels.kernels.cpp import row_runs
+    from pyramid_kernels.ops.transform.cpp import row_runs
 
     g = torch.Generator().manual_seed(0)
     mask = (torch.rand(5, 7, 33, generator=g) > 0.6) * torch.rand(5, 7, 33, generator=g)
@@ -135,7 +135,7 @@ def test_cpp_split_buffers_are_kept_per_mask_support(monkeypatch, workspace):
     """C++ splits write only where the masks are nonzero, into buffers zeroed once per mask
     support: specs with the same shapes but other supports must not see each other's bins."""
     require("cpp")
-    from pyramid_kernels.kernels import cpp as cpp_spectral
+    from pyramid_kernels.ops.transform import cpp as cpp_spectral
 
     monkeypatch.setattr(cpp_spectral, "WORKSPACE", workspace)
     cpp_spectral.clear_workspace()
@@ -151,7 +151,7 @@ def test_cpp_split_buffers_are_kept_per_mask_support(monkeypatch, workspace):
 @pytest.mark.parametrize("images_per_chunk", [1, 4])
 def test_cpp_synthesis_in_chunks_matches_reference(monkeypatch, images_per_chunk):
     require("cpp")
-    from pyramid_kernels.kernels import cpp as cpp_spectral
+    from pyramid_kernels.ops.transform import cpp as cpp_spectral
 
     x = torch.randn(3, 2, 32, 36, dtype=torch.float64)
     per_image = 4 * 32 * 36 * 16  # level-0 band spectra of one image, complex128
@@ -165,7 +165,7 @@ def test_cpp_synthesis_in_chunks_matches_reference(monkeypatch, images_per_chunk
 
 def _cpp_band_split_args(data=torch.complex64, masks=torch.float32):
     """Arguments of the C++ band_split on one 8x8 level, K = 2, real masks of ``masks`` dtype."""
-    from pyramid_kernels.kernels import cpp
+    from pyramid_kernels.ops.transform import cpp
 
     spec = pk.SteerablePyramid(height=1, orientations=2).spec
     low = torch.randn(1, 8, 8, dtype=data)
@@ -202,18 +202,49 @@ def test_cpp_kernels_reject_mismatched_dtypes():
         ops.phase_rotate(c, wide, wide)
 
 
+def test_each_op_family_keeps_its_op_reference_and_kernels_in_one_folder():
+    """ops/<family>/: the registered op, its torch reference, its C++ binding with the C++ source
+    beside it, and its Triton kernels; nothing above the ops imports a backend's module."""
+    import ast
+    from pathlib import Path
+
+    import pyramid_kernels
+
+    package = Path(pyramid_kernels.__file__).parent
+    families = sorted(p.name for p in (package / "ops").iterdir() if (p / "op.py").exists())
+    assert families == ["magnify", "phase", "transform"]
+    for family in families:
+        folder = package / "ops" / family
+        assert {"op.py", "reference.py", "cpp.py", "triton.py"} <= {
+            p.name for p in folder.iterdir()
+        }
+        assert list(folder.glob("*.cpp")), family
+    backend_modules = {"reference", "cpp", "triton"}
+    for path in package.rglob("*.py"):
+        if (package / "ops") in path.parents:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                leaf = node.module.rpartition(".")[2]
+                named = {a.name for a in node.names}
+                assert leaf not in backend_modules and not (named & backend_modules), (
+                    f"{path.relative_to(package)} imports a backend's kernels"
+                )
+
+
 def test_every_backend_satisfies_the_contract():
     """Each kernel module has every member of backends.KernelBackend, with its parameters."""
     import inspect
 
-    from pyramid_kernels.backends import KernelBackend, backend_kernels
+    from pyramid_kernels.ops.backends import KernelBackend, backend_kernels
 
     members = {
         name: inspect.signature(getattr(KernelBackend, name))
         for name in dir(KernelBackend)
         if not name.startswith("_") and callable(getattr(KernelBackend, name))
     }
-    assert set(members) == {"analysis", "synthesis", "phase_rotate", "phase_extrapolate"}
+    expected_members = {"analysis", "synthesis", "phase_rotate", "phase_extrapolate", "magnify_iir"}
+    assert set(members) == expected_members
     for backend in ("torch", *FAST_BACKENDS):
         if backend != "torch":
             require(backend)
@@ -241,7 +272,7 @@ def test_triton_small_tiles_skip_levels_exactly(monkeypatch, size, tile, kwargs)
     exactly one for the low-pass chain); the result must not change, and every output bin must
     still be written (NaN-poisoned)."""
     device = require("triton")
-    from pyramid_kernels.kernels.triton import spectral
+    from pyramid_kernels.ops.transform import triton as spectral
 
     monkeypatch.setitem(spectral.TILE, device, tile)
     x = torch.randn(1, *size, dtype=torch.float64, device=device)
@@ -261,7 +292,7 @@ def test_constants_read_by_a_captured_graph_outlive_their_cache(monkeypatch):
     import gc
     import weakref
 
-    from pyramid_kernels.kernels import constants
+    from pyramid_kernels.core import constants
 
     monkeypatch.setattr(constants, "_PINNED", {})
 
@@ -285,7 +316,7 @@ def test_the_backends_pin_what_a_capture_reads(monkeypatch, backend):
     """The parameter buffer (Triton) and the mask tables (torch reference) come through
     the pinning cache: a build and collapse during a capture pin them."""
     device = require(backend)
-    from pyramid_kernels.kernels import constants
+    from pyramid_kernels.core import constants
 
     monkeypatch.setattr(constants, "_PINNED", {})
     pyr = pk.SteerablePyramid(height=2, backend=backend)
@@ -312,14 +343,14 @@ def test_importing_the_package_loads_neither_dynamo_nor_the_kernels():
     done = _python("""
         import sys
         import pyramid_kernels
-        heavy = ["torch._dynamo", "pyramid_kernels.kernels.cpp", "pyramid_kernels._C"]
+        heavy = ["torch._dynamo", "pyramid_kernels.ops.transform.cpp", "pyramid_kernels._C"]
         print([m for m in heavy if m in sys.modules])
     """)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
 
 
 def test_the_constant_mark_is_the_one_torch_compile_reads():
-    from pyramid_kernels.backends import constant_under_compile
+    from pyramid_kernels.ops.backends import constant_under_compile
 
     def ours():
         return 1
@@ -366,7 +397,7 @@ def test_without_a_compiler_one_warning_and_the_torch_backend(tmp_path):
         + """
 import warnings
 import torch, pyramid_kernels as pk
-from pyramid_kernels.backends import resolve_backend
+from pyramid_kernels.ops.backends import resolve_backend
 x = torch.rand(1, 1, 32, 32)
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")

@@ -9,7 +9,7 @@ import torch
 from conftest import rel_max_error
 
 import pyramid_kernels as pk
-from pyramid_kernels.phase_ops import phase_extrapolate, phase_rotate
+from pyramid_kernels.ops.phase.op import phase_extrapolate, phase_rotate
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -78,7 +78,7 @@ def test_phase_extrapolate_past_2_31_output_elements():
 
 
 def _compiled_variants() -> int:
-    from pyramid_kernels.kernels.triton import spectral
+    from pyramid_kernels.ops.transform import triton as spectral
 
     total = 0
     for kernel in (spectral._analysis_kernel, spectral._synthesis_kernel):

@@ -3,8 +3,8 @@
 import numpy as np
 import torch
 
-from pyramid_kernels.apps import evaluation as ev
 from pyramid_kernels.apps.cli import main
+from pyramid_kernels.experiments import evaluation as ev
 
 
 def test_attainment_and_common_attainment():

@@ -238,14 +238,14 @@ def test_torchrun_two_ranks_write_what_one_process_writes(digits_dir, tmp_path):
     common = ["--images", str(folder), "--model", DRIVER, "--batch-size", "4", "--steps", "3"]
     common += ["--workers", "0", "--quiet"]
     one = _run(
-        [sys.executable, "-m", "pyramid_kernels.generate", *common, "--out", str(tmp_path / "one")],
+        [sys.executable, "-m", "pyramid_kernels", "generate", *common, "--out", str(tmp_path / "one")],
         env={"OMP_NUM_THREADS": "1"},  # what torchrun gives each rank
         timeout=180,
     )
     assert one.returncode == 0, one.stderr
     two = _run(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"]
-        + ["-m", "pyramid_kernels.generate", *common, "--out", str(tmp_path / "two")],
+        + ["-m", "pyramid_kernels", "generate", *common, "--out", str(tmp_path / "two")],
         timeout=180,
     )
     assert two.returncode == 0, two.stderr
@@ -276,7 +276,7 @@ def _no_partial_files(out: Path) -> None:
 
 def test_killed_run_resumes_to_the_uninterrupted_result(digits_dir, tmp_path):
     folder, _ = digits_dir
-    command = [sys.executable, "-m", "pyramid_kernels.generate", "--images", str(folder)]
+    command = [sys.executable, "-m", "pyramid_kernels", "generate", "--images", str(folder)]
     command += ["--model", "generate_helpers:SlowDriver", "--gray", "--batch-size", "2"]
     command += ["--steps", "3", "--workers", "0", "--quiet", "--out"]
     whole = _run(command + [str(tmp_path / "whole")], timeout=180)
@@ -505,10 +505,14 @@ def test_a_failure_mid_run_keeps_the_finished_batches(tmp_path, capsys):
     assert sum(int(p.name.split(".n")[1][:-4]) for p in (out / "parts").glob("*.csv")) == 4
 
 
-def test_importing_the_entry_module_keeps_pk_generate_callable():
-    import pyramid_kernels.generate as entry
+def test_the_package_runs_as_the_command_and_pk_generate_stays_a_function():
+    import inspect
 
-    assert callable(pk.generate) and callable(entry)
+    import pyramid_kernels.__main__  # noqa: F401  (what `python -m pyramid_kernels` runs)
+
+    assert inspect.isfunction(pk.generate)
+    done = _run([sys.executable, "-m", "pyramid_kernels", "generate", "--help"], timeout=60)
+    assert done.returncode == 0 and "--images" in done.stdout, done.stderr
 
 
 def test_ctrl_c_stops_in_one_line_and_the_rerun_resumes(digits_dir, tmp_path, monkeypatch, capsys):

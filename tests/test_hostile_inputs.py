@@ -15,7 +15,7 @@ from conftest import FAST_BACKENDS, rel_max_error, require
 from torch import nn
 
 import pyramid_kernels as pk
-from pyramid_kernels.spec import PyramidSpec
+from pyramid_kernels.core.spec import PyramidSpec
 
 BACKENDS = ["torch", *FAST_BACKENDS]
 SPEC = PyramidSpec(2, 3).op_args()
@@ -23,8 +23,8 @@ SPEC = PyramidSpec(2, 3).op_args()
 CRASH_CASES = """
 import torch
 from pyramid_kernels.ops import build_op, collapse_op
-from pyramid_kernels.phase_ops import phase_rotate, phase_extrapolate
-from pyramid_kernels.spec import PyramidSpec
+from pyramid_kernels.ops import phase_extrapolate, phase_rotate
+from pyramid_kernels.core.spec import PyramidSpec
 
 spec = PyramidSpec(2, 3).op_args()
 backend, device = {backend!r}, {device!r}

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from pyramid_kernels.apps.cli import main
-from pyramid_kernels.apps.imagenet_protocol import (
+from pyramid_kernels.experiments.imagenet_protocol import (
     ANCHORED,
     photo_bootstrap,
     protocol_inputs,

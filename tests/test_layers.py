@@ -1,6 +1,6 @@
-"""The package's layers, as the docs' layout page draws them: each module imports only from its
-own layer or the layers below (function-level imports included), and no two modules import
-each other."""
+"""The package's layers, read from its tree (docs/layout.md draws them): each module imports only
+from its own top-level folder or from folders on lower floors (function-level imports
+included), and no two modules import each other."""
 
 from __future__ import annotations
 
@@ -8,20 +8,24 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "pyramid_kernels"
-# bottom to top; a module belongs to the longest entry that is it or one of its parents
-LAYERS = {
-    "core": ["_version", "spec", "frequency", "selection", "channels", "steering", "registration"]
-    + ["metrics"],
-    "kernels": ["kernels", "_C"],
-    # kernels.triton.aot: the ahead-of-time compile tool, which drives the pipeline
-    "ops": ["backends", "validation", "pipeline", "ops", "phase_ops", "pyramid", "module"]
-    + ["kernels.triton.aot"],
-    "io": ["io"],
-    "data and models": ["data", "models"],
-    "morphing and magnifying": ["morphing", "magnifying"],
-    "generating": ["generating"],
-    "apps": ["apps", "compat", "generate", ""],
-}
+# The floors, bottom to top, as the package's top-level folders and modules: a module imports
+# only from its own folder or from lower floors; folders on one floor do not import each other
+# (morphing and magnifying share only what lies below them). Every top-level entry of the tree
+# must stand on one floor (test_every_folder_stands_on_a_floor).
+FLOORS = [
+    ["_version", "core"],
+    ["ops"],
+    ["pyramid", "metrics"],
+    ["io"],
+    ["data"],
+    ["models"],
+    ["morphing", "magnifying", "compat"],
+    ["generating"],
+    ["experiments"],
+    ["apps"],
+    ["", "__main__", "phase_ops", "steering"],  # the public face
+]
+FACE = ["", "__main__", "phase_ops", "steering", "_version"]  # the package root's modules
 
 
 def module_names() -> dict[str, Path]:
@@ -35,15 +39,16 @@ def module_names() -> dict[str, Path]:
     return names
 
 
-def layer_of(name: str) -> int:
-    matches = [
-        (len(member), index)
-        for index, members in enumerate(LAYERS.values())
-        for member in members
-        if name == member or (member and name.startswith(member + "."))
-    ]
-    assert matches, f"pyramid_kernels.{name} is in no layer: add it to LAYERS"
-    return max(matches)[1]
+def top(name: str) -> str:
+    """The top-level entry (folder or root module) a dotted module name lives in."""
+    entry = name.partition(".")[0]
+    return "ops" if entry == "_C" else entry  # the built C++ kernels belong to the ops
+
+
+def floor_of(name: str) -> int:
+    floors = [i for i, entries in enumerate(FLOORS) if top(name) in entries]
+    assert floors, f"pyramid_kernels.{name} stands on no floor: add {top(name)!r} to FLOORS"
+    return floors[0]
 
 
 def imports(name: str, path: Path, known: dict) -> set[str]:
@@ -79,9 +84,28 @@ def test_every_module_imports_only_from_its_layer_or_below():
         if path is None:
             continue
         for target in sorted(imports(name, path, known)):
-            if layer_of(target) > layer_of(name):
+            same_folder = top(target) == top(name)
+            below = floor_of(target) < floor_of(name)
+            if not (same_folder or below or floor_of(name) == len(FLOORS) - 1):
                 upward.append(f"pyramid_kernels.{name} imports pyramid_kernels.{target}")
-    assert not upward, "imports that run upward:\n" + "\n".join(upward)
+    assert not upward, "imports that run upward or sideways:\n" + "\n".join(upward)
+
+
+def test_every_folder_stands_on_a_floor():
+    entries = {
+        p.stem if p.is_file() else p.name
+        for p in PACKAGE.iterdir()
+        if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
+    }
+    entries = {"" if e == "__init__" else e for e in entries}
+    placed = {e for floor in FLOORS for e in floor}
+    assert entries == placed, (
+        f"in the tree, not on a floor: {entries - placed}; gone: {placed - entries}"
+    )
+    modules = sorted(p.name for p in PACKAGE.glob("*.py"))
+    assert len(modules) <= 6 and {p.removesuffix(".py") for p in modules} <= set(FACE) | {
+        "__init__"
+    }
 
 
 def test_no_two_modules_import_each_other():

@@ -113,7 +113,7 @@ def test_luminance_edits_keep_the_chroma(photo):
     truth = synthetic.oscillation(0.2, 2.0, FPS, FRAMES)
     video = synthetic.fourier_shift(rgb, truth)
     out = pk.magnify(video, alpha=10, band=BAND, fps=FPS, **SMALL)
-    from pyramid_kernels.morphing.color import rgb_to_yiq
+    from pyramid_kernels.core.color import rgb_to_yiq
 
     chroma_in, chroma_out = rgb_to_yiq(video)[:, 1:], rgb_to_yiq(out)[:, 1:]
     assert (chroma_in - chroma_out).abs().max() < 1e-10
@@ -156,15 +156,16 @@ def test_a_magnifier_writes_into_a_given_output():
 
 
 def test_steady_malloc_stops_page_faults_on_reused_buffers():
-    """A process that allocates and frees a 48 MB tensor 20 times: with glibc's defaults each
-    one is mmapped afresh (a page fault per 4 KiB); after steady_malloc(), the block is reused."""
+    """A process that allocates and frees a 48 MB tensor 40 times: with glibc's defaults each
+    one is mmapped afresh (a page fault per 4 KiB); after steady_malloc(), the block is reused
+    (measured here: 1 to 5 blocks' worth of faults in all, against 40)."""
     code = (
         "import resource, sys, torch\n"
         "from pyramid_kernels.apps.system import steady_malloc\n"
         "assert sys.argv[1] == '0' or steady_malloc()\n"
         "torch.ones(12 << 20)\n"
         "before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt\n"
-        "for _ in range(20):\n"
+        "for _ in range(40):\n"
         "    torch.ones(12 << 20)\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)\n"
     )
@@ -174,8 +175,8 @@ def test_steady_malloc_stops_page_faults_on_reused_buffers():
                            check=True, env=env).stdout)
         for flag in ("0", "1")
     ]  # fmt: skip
-    assert faults[0] > 20 * 10_000  # 12 Mi floats: 12,288 pages each time
-    assert faults[1] < faults[0] / 20
+    assert faults[0] > 40 * 10_000  # 12 Mi floats: 12,288 pages each time
+    assert faults[1] < faults[0] / 5
 
 
 def test_the_butterworth_band_pass_passes_its_centre_and_stops_dc():
@@ -205,9 +206,9 @@ def test_fast_backends_match_the_reference(backend, photo):
 def test_editing_bands_in_place_equals_build_edit_collapse(backend, size):
     """pipeline.edit_bands keeps the residuals as spectra (no inverse and forward FFT of
     them): the image must equal collapse(build(x) with the same edit), float64."""
-    from pyramid_kernels import pipeline
-    from pyramid_kernels.pyramid import build_with_spec
-    from pyramid_kernels.validation import op_kernels
+    from pyramid_kernels.ops.backends import op_kernels
+    from pyramid_kernels.ops.transform import pipeline
+    from pyramid_kernels.pyramid.functional import build_with_spec
 
     device = require(backend)
     x = torch.rand(3, *size, dtype=torch.float64, device=device)
@@ -249,6 +250,31 @@ def test_the_fused_chain_matches_the_plain_one(photo, backend, filter, attenuate
         plain = pk.magnify(video.to(dtype), backend="torch", **options)
         fused = pk.magnify(video.to(device, dtype), backend=backend, chunk_size=5, **options)
         assert (fused.cpu() - plain).abs().max() <= tolerance, dtype
+
+
+@pytest.mark.parametrize("backend", FAST_BACKENDS)
+@pytest.mark.parametrize("difference", [False, True])
+def test_the_magnify_op_matches_its_reference_and_passes_opcheck(backend, difference):
+    """pyramid_kernels::magnify_iir on the C++ and Triton kernels against the torch reference
+    (ops/magnify/reference.py), over two calls (the filter state carries over), float32."""
+    from pyramid_kernels.ops import magnify_iir
+
+    device = require(backend)
+    torch.manual_seed(0)
+    c = torch.randn(4, 300, dtype=torch.complex64, device=device)
+    r = torch.randn(300, dtype=torch.complex64, device=device)
+    filter = [0.2, 0.3] if difference else [0.1, 0.0, -0.1, -1.8, 0.82]
+    states = {name: torch.zeros(2, 300, device=device) for name in ("torch", backend)}
+    for part in (c[:2], c[2:]):
+        want = magnify_iir(part, r, states["torch"], filter, difference, 9.0, True, "torch")
+        got = magnify_iir(part, r, states[backend], filter, difference, 9.0, True, backend)
+        assert (got - want).abs().max() <= 2e-4 * want.abs().max()
+        assert (states[backend] - states["torch"]).abs().max() <= 2e-5
+    same = part.clone()
+    magnify_iir(same, r, states[backend].clone(), filter, difference, 9.0, True, backend, same)
+    assert not torch.equal(same, part)  # in place
+    args = (c, r, torch.zeros(2, 300, device=device), filter, difference, 9.0, False, backend)
+    torch.library.opcheck(torch.ops.pyramid_kernels.magnify_iir, (*args, torch.empty_like(c)))
 
 
 @pytest.mark.parametrize("backend", FAST_BACKENDS)
@@ -532,7 +558,7 @@ def test_a_failed_run_leaves_no_file_and_no_folder(tmp_path):
 
 def test_the_fused_triton_kernel_checks_its_tensors():
     device = require("triton")
-    from pyramid_kernels.kernels.triton import magnify
+    from pyramid_kernels.ops.magnify import triton as magnify
 
     c = torch.randn(3, 10, dtype=torch.complex64, device=device)
     r = torch.randn(10, dtype=torch.complex64, device=device)
@@ -552,7 +578,7 @@ def test_the_fused_triton_kernel_checks_its_tensors():
 
 def test_the_fused_kernel_checks_its_tensors():
     require("cpp")
-    from pyramid_kernels.kernels import cpp
+    from pyramid_kernels.ops.magnify import cpp
 
     c = torch.randn(3, 10, dtype=torch.complex64)
     r, state = torch.randn(10, dtype=torch.complex64), torch.zeros(2, 10)

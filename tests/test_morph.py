@@ -8,8 +8,8 @@ from torch import nn
 
 import pyramid_kernels as pk
 from pyramid_kernels import data, models
-from pyramid_kernels.apps.protocol import DRIVER, mnist_budget
-from pyramid_kernels.morphing.color import rgb_to_yiq
+from pyramid_kernels.core.color import rgb_to_yiq
+from pyramid_kernels.experiments.protocol import DRIVER, mnist_budget
 from pyramid_kernels.morphing.core import EDITS, REGIMES, SPACES, MorphOptions, _Group
 from pyramid_kernels.morphing.spaces import PixelSpace
 

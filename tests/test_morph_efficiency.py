@@ -10,10 +10,10 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import pyramid_kernels as pk
 from pyramid_kernels import data, models
-from pyramid_kernels.apps.protocol import DRIVER
+from pyramid_kernels.experiments.protocol import DRIVER
 from pyramid_kernels.morphing import budget as budget_search
 from pyramid_kernels.morphing.core import MorphOptions, _Group
-from pyramid_kernels.phase_ops import phase_rotate
+from pyramid_kernels.ops.phase.op import phase_rotate
 
 BUDGET = 10.0
 # per-image distance curves d(t): straight, concave and saturating, convex, non-monotone,

@@ -7,8 +7,8 @@ import torch
 from conftest import rel_max_error
 
 import pyramid_kernels as pk
-from pyramid_kernels.ops import build_op, collapse_op
-from pyramid_kernels.spec import PyramidSpec
+from pyramid_kernels.core.spec import PyramidSpec
+from pyramid_kernels.ops.transform.op import build_op, collapse_op
 
 
 def _inner(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

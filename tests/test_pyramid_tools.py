@@ -8,11 +8,11 @@ import torch
 from conftest import TOL, rel_max_error, require
 
 import pyramid_kernels as pk
-from pyramid_kernels import frequency
-from pyramid_kernels.ops import collapse_op
-from pyramid_kernels.selection import CoefficientSelection
-from pyramid_kernels.spec import PyramidSpec
-from pyramid_kernels.steering import steer, steering_weights
+from pyramid_kernels.core import frequency
+from pyramid_kernels.core.selection import CoefficientSelection
+from pyramid_kernels.core.spec import PyramidSpec
+from pyramid_kernels.core.steering import steer, steering_weights
+from pyramid_kernels.ops.transform.op import collapse_op
 
 
 def _inner(a, b):
@@ -180,7 +180,7 @@ def test_selective_collapse_equals_collapse_of_the_zeroed_pyramid(backend, kwarg
 
 
 def test_selective_collapse_transforms_only_the_selection(monkeypatch):
-    from pyramid_kernels import pipeline
+    from pyramid_kernels.ops.transform import pipeline
 
     calls = []
     for name in ("fft2", "rfft2"):

@@ -9,9 +9,9 @@ from PIL import Image
 
 import pyramid_kernels as pk
 from pyramid_kernels.apps.cli import main
-from pyramid_kernels.apps.images import pattern_image
-from pyramid_kernels.apps.render import render_pyramid
 from pyramid_kernels.io.image_files import read_image
+from pyramid_kernels.io.patterns import pattern_image
+from pyramid_kernels.io.render import render_pyramid
 
 
 def test_render_layout_and_range():

@@ -11,9 +11,9 @@ import torch
 from conftest import FAST_BACKENDS, rel_max_error, require
 
 import pyramid_kernels as pk
-from pyramid_kernels import frequency
-from pyramid_kernels.ops import build_op, collapse_op
-from pyramid_kernels.spec import PyramidSpec, level_sizes
+from pyramid_kernels.core import frequency
+from pyramid_kernels.core.spec import PyramidSpec, level_sizes
+from pyramid_kernels.ops.transform.op import build_op, collapse_op
 
 BACKENDS = ["torch", *FAST_BACKENDS]
 SIZES = [(33, 50), (47, 40)]  # odd and non-square

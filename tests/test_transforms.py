@@ -14,9 +14,9 @@ from conftest import FAST_BACKENDS, rel_max_error, require
 from torch import nn
 
 import pyramid_kernels as pk
-from pyramid_kernels.ops import build_op, collapse_op
-from pyramid_kernels.phase_ops import phase_extrapolate, phase_rotate
-from pyramid_kernels.spec import PyramidSpec
+from pyramid_kernels.core.spec import PyramidSpec
+from pyramid_kernels.ops.phase.op import phase_extrapolate, phase_rotate
+from pyramid_kernels.ops.transform.op import build_op, collapse_op
 
 BACKENDS = ["torch", *FAST_BACKENDS]
 SPECS = [

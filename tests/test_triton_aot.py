@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 COMPILE_ALL = """
 import json
-from pyramid_kernels.kernels.triton import aot
+from pyramid_kernels.ops import triton_aot as aot
 compiled = []
 for (name, _, constants), source in aot.library_variants().items():
     kernel = aot.compile_source(source, arch=90)
@@ -48,7 +48,7 @@ def test_recording_interpreted_kernels_says_how_to_compile():
     require("triton")
     if os.environ.get("TRITON_INTERPRET") != "1":
         pytest.skip("the kernels are compiled here, not interpreted")
-    from pyramid_kernels.kernels.triton import aot
+    from pyramid_kernels.ops import triton_aot as aot
 
     with pytest.raises(RuntimeError, match="unset TRITON_INTERPRET"):
         aot.library_variants()

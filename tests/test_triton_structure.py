@@ -10,7 +10,7 @@ from conftest import DEVICE, rel_max_error, require
 from torch.profiler import ProfilerActivity, profile, record_function
 
 import pyramid_kernels as pk
-from pyramid_kernels.phase_ops import phase_extrapolate, phase_rotate
+from pyramid_kernels.ops.phase.op import phase_extrapolate, phase_rotate
 
 # what a warm call may dispatch outside the FFTs and the kernel launches: allocation and views
 ALLOWED = {
@@ -38,7 +38,8 @@ def _poison_triton_outputs():
 
 
 def _triton_modules():
-    from pyramid_kernels.kernels.triton import phase, spectral
+    from pyramid_kernels.ops.phase import triton as phase
+    from pyramid_kernels.ops.transform import triton as spectral
 
     return spectral, phase
 
@@ -197,7 +198,7 @@ def test_one_compiled_variant_serves_every_height_and_size(launches):
 def test_a_warm_build_checks_its_input_not_its_own_outputs(monkeypatch):
     """The build op's outputs have the spec's shapes by construction: wrapping them in a
     Pyramid skips the coefficient checks (host time), and gives the checked Pyramid."""
-    from pyramid_kernels import pyramid
+    from pyramid_kernels.pyramid import functional as pyramid
 
     calls = []
     checked = pyramid.check_coefficients
@@ -215,7 +216,7 @@ def test_every_launch_runs_on_its_tensors_gpu(launches, monkeypatch):
     current (tensors on cuda:1 with cuda:0 current would be read from the wrong GPU)."""
     import types
 
-    from pyramid_kernels.kernels.triton import _common
+    from pyramid_kernels.ops import triton_common as _common
 
     entered = []
     on_device = _common.on_device
@@ -240,7 +241,7 @@ def test_every_launch_runs_on_its_tensors_gpu(launches, monkeypatch):
 def test_resolve_backend_is_a_compile_time_constant():
     """torch.compile records resolve_backend's result instead of tracing the probes
     (importlib.util.find_spec broke fullgraph compiles on CUDA)."""
-    from pyramid_kernels.backends import resolve_backend
+    from pyramid_kernels.ops.backends import resolve_backend
 
     assert getattr(resolve_backend, "_dynamo_marked_constant", False)
 

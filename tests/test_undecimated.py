@@ -7,8 +7,8 @@ import torch
 from conftest import DEVICE, TOL, rel_max_error, require
 
 import pyramid_kernels as pk
-from pyramid_kernels.ops import build_op, collapse_op
-from pyramid_kernels.spec import PyramidSpec
+from pyramid_kernels.core.spec import PyramidSpec
+from pyramid_kernels.ops.transform.op import build_op, collapse_op
 
 SIZES = [(32, 32), (33, 29), (20, 37)]  # even, odd, non-square
 CASES = [

@@ -23,13 +23,13 @@ from pathlib import Path
 
 import torch
 
-from ..backends import BACKENDS
+from ..experiments.photo_demo import BUDGET as PHOTO_BUDGET
+from ..experiments.protocol import DEMO_MNIST_BUDGET, mnist_budget
 from ..io.image_io import check_not_input, check_writable
 from ..io.video import GIF_MAX_FPS
 from ..magnifying import FILTERS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
-from .photo_demo import BUDGET as PHOTO_BUDGET
-from .protocol import DEMO_MNIST_BUDGET, mnist_budget
+from ..ops.backends import BACKENDS
 from .system import available_memory
 
 USAGE_ERROR = 2
@@ -192,7 +192,7 @@ def check_memory(images: int, channels: int, size: tuple[int, int], steps: int) 
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import run
+    from ..experiments.demo import run
 
     run(
         args.out,
@@ -206,10 +206,10 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from .evaluation import run_eval
+    from ..experiments.evaluation import run_eval
 
     if args.protocol == "imagenet":
-        from .imagenet_protocol import run_imagenet_eval
+        from ..experiments.imagenet_protocol import run_imagenet_eval
 
         steps = {} if args.steps is None else {"steps": args.steps}
         run_imagenet_eval(out=args.out, quick=args.quick, **steps)
@@ -561,7 +561,7 @@ def _add_morph_options(parser: argparse.ArgumentParser) -> None:
 
 def _morph_options(args: argparse.Namespace) -> dict:
     """The pk.morph keyword arguments of parsed ``_add_morph_options`` options."""
-    from ..module import SteerablePyramid
+    from ..pyramid.module import SteerablePyramid
 
     color = {} if args.color == "auto" else {"color": args.color}
     per_octave = args.scales_per_octave

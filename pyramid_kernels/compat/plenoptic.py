@@ -33,13 +33,13 @@ from collections.abc import Sequence
 import numpy as np
 from torch import Tensor, nn
 
-from ..backends import BACKENDS
-from ..channels import stack_channels, unstack_channels
-from ..module import NotScriptableError
-from ..pyramid import Pyramid, build_with_spec, collapse
-from ..selection import selection_items
-from ..spec import PyramidSpec, max_height
-from ..steering import steer, steering_weights
+from ..core.channels import stack_channels, unstack_channels
+from ..core.selection import selection_items
+from ..core.spec import PyramidSpec, max_height
+from ..core.steering import steer, steering_weights
+from ..ops.backends import BACKENDS
+from ..pyramid.functional import Pyramid, build_with_spec, collapse
+from ..pyramid.module import NotScriptableError
 
 HIGHPASS, LOWPASS = "residual_highpass", "residual_lowpass"
 

@@ -7,8 +7,8 @@ optionally an amplitude-weighted Gaussian smoothing, blur(A dphi) / blur(A) with
 pixels of each level; then the band is rotated by alpha times the filtered phase through the
 fused ``phase_rotate`` op (with ``attenuate``, by (1 + alpha) filtered - dphi, which also
 removes the motion outside the band). With a causal filter and no smoothing, the difference,
-the filter step and the rotation run as one fused kernel (``magnify_iir``: csrc/magnify.cpp on
-the C++ backend, kernels/triton/magnify.py in float32 on the Triton one). Residuals are kept,
+the filter step and the rotation run as one fused kernel (the ``magnify_iir`` op of
+``ops/magnify/``: C++ on CPU, Triton in float32 on CUDA). Residuals are kept,
 as spectra between analysis and synthesis. Colour video is edited in the luminance Y of YIQ by
 default (chroma untouched), or per channel.
 """
@@ -21,13 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .. import pipeline
-from ..backends import resolve_backend
-from ..morphing.color import yiq_matrices
-from ..morphing.sizing import group_budget, images_per_group
-from ..phase_ops import phase_rotate
-from ..spec import PyramidSpec
-from ..validation import op_kernels
+from ..core.color import yiq_matrices
+from ..core.sizing import group_budget, images_per_group
+from ..core.spec import PyramidSpec
+from ..ops.backends import op_kernels, resolve_backend
+from ..ops.magnify.op import magnify_iir
+from ..ops.phase.op import phase_rotate
+from ..ops.transform import pipeline
 from .filters import IdealBandpass, is_number, make_filter
 
 COLORS = ("luminance", "rgb")
@@ -171,23 +171,18 @@ class _Magnification:
         return fused and self.sigma == 0
 
     def _fused(self, level: int, bands: Tensor, reference: Tensor, backend: str) -> Tensor:
-        """One level's bands (T, C', K, h, w) magnified by ``magnify_iir`` (C++ or Triton):
-        phase difference, this level's filter step per frame (its state kept in the filter)
-        and rotation, one pass over the coefficients, written over them."""
-        if backend == "cpp":
-            from ..kernels import cpp as kernels  # noqa: PLC0415 (only where it is built)
-        else:
-            from ..kernels.triton import magnify as kernels  # noqa: PLC0415
-
+        """One level's bands (T, C', K, h, w) magnified by the ``magnify_iir`` op (C++ or
+        Triton): phase difference, this level's filter step per frame (its state kept in the
+        filter) and rotation, one pass over the coefficients, written over them."""
         flat = bands.reshape(bands.shape[0], -1)
         bandpass = self.filters[level]
         if not isinstance(bandpass.state, Tensor):  # the fused form: (2, N), at rest
             bandpass.state = flat.real.new_zeros((2, flat.shape[1]))
         difference = bandpass.kind == "difference"
         coefficients = [bandpass.r_hi, bandpass.r_lo] if difference else [*bandpass.b, *bandpass.a]
-        out = kernels.magnify_iir(
+        out = magnify_iir(
             flat, reference.reshape(-1), bandpass.state, coefficients, difference,
-            self.alpha, self.attenuate, out=flat,
+            self.alpha, self.attenuate, backend, out=flat,
         )  # fmt: skip
         return out.reshape(bands.shape)
 

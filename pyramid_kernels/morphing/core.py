@@ -30,15 +30,15 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor, nn
 
-from ..backends import resolve_backend
+from ..core.color import ColorEdit
+from ..core.sizing import group_budget, images_per_forward, images_per_group
 from ..io.progress import Progress
 from ..models.class_names import class_indices, class_name, model_labels
-from ..module import SteerablePyramid
+from ..ops.backends import resolve_backend
+from ..pyramid.module import SteerablePyramid
 from .budget import BUDGET_TOLERANCE, search
-from .color import ColorEdit
 from .graphs import FROZEN_GRAPHS
 from .options import COLORS, EDITS, LOSSES, REGIMES, SPACES, MorphOptions
-from .sizing import group_budget, images_per_forward, images_per_group
 from .spaces import FourierSpace, PixelSpace, PyramidSpace
 
 __all__ = ["COLORS", "EDITS", "LOSSES", "REGIMES", "SPACES", "MorphOptions", "MorphResult", "morph"]

@@ -7,8 +7,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from ..backends import BACKENDS
-from ..module import SteerablePyramid
+from ..ops.backends import BACKENDS
+from ..pyramid.module import SteerablePyramid
 
 SPACES = ("csp", "fourier", "pixel")
 EDITS = ("phase", "joint")

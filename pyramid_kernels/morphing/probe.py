@@ -19,12 +19,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..backends import resolve_backend
+from ..core.color import ColorEdit
 from ..models.class_names import class_indices, class_name, model_labels
-from ..module import SteerablePyramid
-from ..phase_ops import phase_rotate
-from ..pyramid import Pyramid, collapse
-from .color import ColorEdit
+from ..ops.backends import resolve_backend
+from ..ops.phase.op import phase_rotate
+from ..pyramid.functional import Pyramid, collapse
+from ..pyramid.module import SteerablePyramid
 from .core import _labels, _logits, _validate_inputs
 from .options import MorphOptions
 from .spaces import PyramidSpace

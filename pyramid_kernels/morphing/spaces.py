@@ -22,10 +22,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..backends import resolve_backend
-from ..ops import collapse_vjp
-from ..phase_ops import phase_extrapolate, phase_rotate
-from ..pyramid import Pyramid, collapse
+from ..ops.backends import resolve_backend
+from ..ops.phase.op import phase_extrapolate, phase_rotate
+from ..ops.transform.op import collapse_vjp
+from ..pyramid.functional import Pyramid, collapse
 
 
 class PixelSpace:

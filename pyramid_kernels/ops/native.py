@@ -1,0 +1,111 @@
+"""Loading the C++ CPU kernels (each op family's ``ops/<family>/*.cpp``, registered as
+``torch.ops.pyramid_kernels_cpp``).
+
+Two ways, tried in order, once per process:
+1. the extension built at install, ``pyramid_kernels._C`` (``pip install --no-build-isolation``
+   with torch installed first, as ``make`` does);
+2. otherwise the same sources compiled on first use with torch.utils.cpp_extension, cached
+   under TORCH_EXTENSIONS_DIR (default ~/.cache/torch_extensions) and reused by later processes
+   (a plain ``pip install .`` or ``pip install git+URL``: build isolation hides torch from
+   setup.py, so the install ships the sources instead). It needs a C++ compiler; it takes
+   about 30 s once on a 2-core machine, and says so on stderr.
+
+Where neither works, one RuntimeWarning names the slower backend (the pure-torch reference)
+and the fix. PYRAMID_KERNELS_NO_CPP=1 skips both (the torch reference on CPU, no warning).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import threading
+import warnings
+from functools import lru_cache
+from pathlib import Path
+
+SOURCES = Path(__file__).resolve().parent  # ops/: one folder per op family
+NAME = "pyramid_kernels_cpp"  # the library of the compiled-on-first-use build
+
+
+def _flags() -> list[str]:
+    """The install's compile flags (setup.py), -march=native where the compiler takes it."""
+    native = os.environ.get("PYRAMID_KERNELS_PORTABLE") != "1"
+    return ["-O3", *(["-march=native"] if native else []), "-fopenmp", "-std=c++17"]
+
+
+def _ninja_on_path() -> None:
+    """torch.utils.cpp_extension runs ``ninja`` from PATH: add the ninja wheel's folder (a
+    venv's bin is not on PATH unless the venv is activated)."""
+    try:
+        import ninja
+    except ImportError:
+        return
+    folder = getattr(ninja, "BIN_DIR", None)
+    if folder and folder not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = folder + os.pathsep + os.environ.get("PATH", "")
+
+
+def compile_sources(build_dir: str | None = None) -> None:
+    """Compile ops/*/*.cpp with torch.utils.cpp_extension and load the library (its
+    TORCH_LIBRARY blocks register the ops); reuses a cached build of the same sources."""
+    from torch.utils import cpp_extension
+
+    sources = sorted(str(p) for p in SOURCES.glob("*/*.cpp"))
+    if not sources:
+        raise FileNotFoundError(f"no C++ sources in {SOURCES}")
+    compiler = os.environ.get("CXX", "c++")
+    if shutil.which(compiler) is None:
+        raise FileNotFoundError(f"no C++ compiler ({compiler!r} is not on PATH)")
+    _ninja_on_path()
+    # said only when it is slow, i.e. compiling (loading a cached build takes well under 2 s)
+    notice = threading.Timer(
+        2.0,
+        lambda: print(
+            "pyramid_kernels: compiling the C++ CPU kernels for this machine (once, about "
+            "30 s; cached for later runs)",
+            file=sys.stderr,
+            flush=True,
+        ),
+    )
+    notice.daemon = True
+    notice.start()
+    try:
+        cpp_extension.load(
+            name=NAME,
+            sources=sources,
+            extra_cflags=_flags(),
+            extra_ldflags=["-fopenmp"],
+            build_directory=build_dir,
+            is_python_module=False,
+        )
+    finally:
+        notice.cancel()
+
+
+@lru_cache(maxsize=1)
+def load_error() -> str | None:
+    """Load the C++ ops (see the module docstring): None when they are registered, else why
+    they are not (after one RuntimeWarning naming the fallback and the fix)."""
+    if os.environ.get("PYRAMID_KERNELS_NO_CPP") == "1":
+        return "PYRAMID_KERNELS_NO_CPP=1 is set"
+    try:
+        from .. import _C  # noqa: F401  (registers the ops)
+
+        return None
+    except ImportError as error:
+        built = f"pyramid_kernels._C is not built ({error})"
+    try:
+        compile_sources()
+    except Exception as error:  # no compiler, no ninja, a compile error: the reference serves
+        reason = f"{built}, and compiling it on first use failed ({type(error).__name__}: {error})"
+        warnings.warn(
+            f"pyramid_kernels: the C++ CPU kernels are unavailable: {reason}. CPU calls use the "
+            "pure-torch backend, about 2x slower. Fix: install a C++ compiler (g++ or clang) "
+            "and run again, or reinstall with `pip install --no-build-isolation .` after "
+            "installing torch",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return reason
+    return None
