@@ -238,7 +238,15 @@ def test_torchrun_two_ranks_write_what_one_process_writes(digits_dir, tmp_path):
     common = ["--images", str(folder), "--model", DRIVER, "--batch-size", "4", "--steps", "3"]
     common += ["--workers", "0", "--quiet"]
     one = _run(
-        [sys.executable, "-m", "pyramid_kernels", "generate", *common, "--out", str(tmp_path / "one")],
+        [
+            sys.executable,
+            "-m",
+            "pyramid_kernels",
+            "generate",
+            *common,
+            "--out",
+            str(tmp_path / "one"),
+        ],
         env={"OMP_NUM_THREADS": "1"},  # what torchrun gives each rank
         timeout=180,
     )

@@ -5,8 +5,8 @@ import torch
 from conftest import FAST_BACKENDS, TOL, rel_max_error, require
 from torch.profiler import ProfilerActivity, profile
 
-from pyramid_kernels.ops.phase.op import phase_extrapolate, phase_rotate
 from pyramid_kernels.ops.phase import reference
+from pyramid_kernels.ops.phase.op import phase_extrapolate, phase_rotate
 
 BACKENDS = FAST_BACKENDS
 
