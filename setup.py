@@ -1,4 +1,4 @@
-"""Builds the C++ CPU extension ``pyramid_kernels._C`` when torch is importable at build time.
+"""Builds the C++ CPU extension ``pyramid_kernels.ops._C`` when torch is importable at build time.
 
 ``pip install --no-build-isolation -e .`` after installing torch builds it here. A build with
 isolation (plain ``pip install .`` or from a git URL) cannot see torch, so it installs the
@@ -48,7 +48,7 @@ if sources and os.environ.get("PYRAMID_KERNELS_NO_CPP") != "1":
     else:
         ext_modules.append(
             CppExtension(
-                "pyramid_kernels._C",
+                "pyramid_kernels.ops._C",
                 sources,
                 extra_compile_args={
                     "cxx": ["-O3", *native_flags(), "-fopenmp", "-std=c++17", *ASAN_FLAGS]

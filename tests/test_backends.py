@@ -329,7 +329,7 @@ def test_the_backends_pin_what_a_capture_reads(monkeypatch, backend):
 
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
-    """Run ``code`` in a fresh interpreter (pyramid_kernels._C importable or not as it says)."""
+    """Run ``code`` in a fresh interpreter (pyramid_kernels.ops._C importable or not as it says)."""
     return subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         capture_output=True,
@@ -343,7 +343,7 @@ def test_importing_the_package_loads_neither_dynamo_nor_the_kernels():
     done = _python("""
         import sys
         import pyramid_kernels
-        heavy = ["torch._dynamo", "pyramid_kernels.ops.transform.cpp", "pyramid_kernels._C"]
+        heavy = ["torch._dynamo", "pyramid_kernels.ops.transform.cpp", "pyramid_kernels.ops._C"]
         print([m for m in heavy if m in sys.modules])
     """)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stderr
@@ -364,7 +364,7 @@ def test_the_constant_mark_is_the_one_torch_compile_reads():
     assert marks and vars(ours) == marks
 
 
-BLOCK_BUILT = "import sys; sys.modules['pyramid_kernels._C'] = None  # an install without it\n"
+BLOCK_BUILT = "import sys; sys.modules['pyramid_kernels.ops._C'] = None  # an install without it\n"
 
 
 def test_an_install_without_the_extension_compiles_it_on_first_use(tmp_path):
@@ -378,8 +378,8 @@ x = torch.rand(2, 3, 40, 36, dtype=torch.float64)
 fast = pk.build(x, height=3, orientations=4, backend="cpp")
 slow = pk.build(x, height=3, orientations=4, backend="torch")
 error = max(float((a - b).abs().max()) for a, b in zip(fast.bands, slow.bands))
-print(pk.available_backends()["cpp"], error < 1e-10, "pyramid_kernels._C" in sys.modules
-      and sys.modules["pyramid_kernels._C"] is not None)
+print(pk.available_backends()["cpp"], error < 1e-10, "pyramid_kernels.ops._C" in sys.modules
+      and sys.modules["pyramid_kernels.ops._C"] is not None)
 """
     )
     first = _python(code, TORCH_EXTENSIONS_DIR=str(tmp_path))

@@ -2,7 +2,7 @@
 ``torch.ops.pyramid_kernels_cpp``).
 
 Two ways, tried in order, once per process:
-1. the extension built at install, ``pyramid_kernels._C`` (``pip install --no-build-isolation``
+1. the extension built at install, ``pyramid_kernels.ops._C`` (``pip install --no-build-isolation``
    with torch installed first, as ``make`` does);
 2. otherwise the same sources compiled on first use with torch.utils.cpp_extension, cached
    under TORCH_EXTENSIONS_DIR (default ~/.cache/torch_extensions) and reused by later processes
@@ -90,11 +90,11 @@ def load_error() -> str | None:
     if os.environ.get("PYRAMID_KERNELS_NO_CPP") == "1":
         return "PYRAMID_KERNELS_NO_CPP=1 is set"
     try:
-        from .. import _C  # noqa: F401  (registers the ops)
+        from . import _C  # noqa: F401  (registers the ops)
 
         return None
     except ImportError as error:
-        built = f"pyramid_kernels._C is not built ({error})"
+        built = f"pyramid_kernels.ops._C is not built ({error})"
     try:
         compile_sources()
     except Exception as error:  # no compiler, no ninja, a compile error: the reference serves

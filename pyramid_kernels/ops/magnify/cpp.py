@@ -1,4 +1,4 @@
-"""The C++ fused magnification chain (magnify.cpp, in ``pyramid_kernels._C``) behind
+"""The C++ fused magnification chain (magnify.cpp, in ``pyramid_kernels.ops._C``) behind
 ``KernelBackend.magnify_iir``."""
 
 from __future__ import annotations

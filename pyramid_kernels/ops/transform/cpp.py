@@ -1,4 +1,4 @@
-"""The C++ spectral stages (spectral.cpp, in ``pyramid_kernels._C``) behind the backend
+"""The C++ spectral stages (spectral.cpp, in ``pyramid_kernels.ops._C``) behind the backend
 contract: the four per-level stages of :mod:`.levels` (chained by it into the contract's
 ``analysis`` and ``synthesis``).
 
