@@ -131,6 +131,29 @@ def test_streaming_in_any_chunks_gives_the_same_frames(photo, filter):
         assert (parts - whole).abs().max() <= 1e-5
 
 
+def test_one_options_object_sets_magnify_and_the_magnifier(photo):
+    """MagnifyOptions holds every setting once: pyramid=PyramidSpec(...) equals the keyword
+    fields, magnify_with(options) equals magnify(**keywords), and mixing the two is refused."""
+    from pyramid_kernels.magnifying import MagnifyOptions, magnify_with
+
+    video = synthetic.fourier_shift(photo, synthetic.oscillation(0.1, 2.0, FPS, 8)).float()
+    spec = pk.PyramidSpec(height=2, orientations=4)
+    keywords = pk.magnify(video, alpha=5, band=BAND, fps=FPS, height=2, orientations=4)
+    assert torch.equal(pk.magnify(video, alpha=5, band=BAND, fps=FPS, pyramid=spec), keywords)
+    options = MagnifyOptions(5, BAND, FPS, pyramid=spec)
+    assert torch.equal(magnify_with(video, options), keywords)
+    streamed = Magnifier.from_options(MagnifyOptions(5, BAND, FPS, "butterworth", pyramid=spec))
+    fresh = Magnifier(5, BAND, FPS, height=2, orientations=4)
+    assert torch.equal(streamed(video), fresh(video))
+    with pytest.raises(ValueError, match="either pyramid= or orientations"):
+        pk.magnify(video, alpha=5, band=BAND, fps=FPS, pyramid=spec, orientations=6)
+    with pytest.raises(ValueError, match="complex and decimated"):
+        MagnifyOptions(5, BAND, FPS, pyramid=pk.PyramidSpec(is_complex=False))
+    with pytest.raises(ValueError, match="needs the whole clip"):
+        Magnifier.from_options(options)
+    assert options.pyramid.tight_frame and options.alpha == 5.0 and options.band == BAND
+
+
 def test_a_magnifier_writes_into_a_given_output():
     video = torch.rand(6, 3, 32, 32)
     expected = Magnifier(10, BAND, FPS)(video)

@@ -75,6 +75,17 @@ def test_frozen_frames_are_a_linear_extrapolation():
     assert torch.allclose(steps, steps[:1].expand_as(steps), atol=1e-6)
 
 
+def test_one_options_object_sets_a_morph():
+    model, x = tiny_model(), images()
+    options = MorphOptions(space="pixel", steps=3, amplification=0.1, clamp=None)
+    keywords = pk.morph(model, x, 0, space="pixel", steps=3, amplification=0.1, clamp=None)
+    assert torch.equal(pk.morph(model, x, 0, options=options).frames, keywords.frames)
+    with pytest.raises(ValueError, match="either options= or steps"):
+        pk.morph(model, x, 0, options=options, steps=5)
+    with pytest.raises(TypeError, match="options must be MorphOptions"):
+        pk.morph(model, x, 0, options={"steps": 3})
+
+
 def test_chunking_gives_the_same_frames():
     model, x = tiny_model(), images(batch=5)
     for kwargs in (dict(budget=1.0), dict(regime="anchored", phase_step=0.2)):

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+from ..core.spec import PyramidSpec
 from ..experiments.photo_demo import BUDGET as PHOTO_BUDGET
 from ..experiments.protocol import DEMO_MNIST_BUDGET, mnist_budget
 from ..io.image_io import check_not_input, check_writable
@@ -288,7 +289,7 @@ def _normalized(model, args: argparse.Namespace):
 
 def _morph(args: argparse.Namespace) -> int:
     from ..models.class_names import class_indices, model_labels
-    from ..morphing import morph
+    from ..morphing import MorphOptions, morph
 
     model = _normalized(load_model(args.model), args)
     names = model_labels(model)
@@ -320,8 +321,8 @@ def _morph(args: argparse.Namespace) -> int:
             "pick another target"
         )
     try:
-        options = {"color": "luminance" if x.shape[1] == 3 else "rgb"} | _morph_options(args)
-        result = morph(model, x, target, progress=True, **options)
+        settings = {"color": "luminance" if x.shape[1] == 3 else "rgb"} | _morph_options(args)
+        result = morph(model, x, target, progress=True, options=MorphOptions(**settings))
     except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
     coherence = result.coherence() if args.coherence else None
@@ -445,21 +446,21 @@ def _magnify(args: argparse.Namespace) -> int:
     written, rate, (height, width) = run(
         args.video,
         args.out,
+        fps=args.fps,
+        scale=args.scale,
+        device=args.device,
+        gray=args.gray,
+        progress=not args.quiet,
         alpha=args.alpha,
         band=tuple(args.band),
-        fps=args.fps,
         filter=args.filter,
         sigma=args.sigma,
         attenuate=args.attenuate,
         color=None if args.color == "auto" else args.color,
-        scale=args.scale,
-        height=args.height,
-        orientations=args.orientations,
-        scales_per_octave=args.scales_per_octave,
-        device=args.device,
+        pyramid=PyramidSpec(
+            args.height, args.orientations, scales_per_octave=args.scales_per_octave
+        ),
         chunk_size=args.chunk_size,
-        gray=args.gray,
-        progress=not args.quiet,
     )
     print(f"magnified {written} frames at {rate:g} fps; wrote {args.out}")
     if Path(args.out).suffix.lower() == ".gif" and rate > GIF_MAX_FPS:

@@ -15,8 +15,7 @@ import torch
 
 from ..io.progress import Progress
 from ..io.video import read_frames, video_info, write_video
-from ..magnifying import Magnifier, magnify
-from ..magnifying.magnifier import _Magnification
+from ..magnifying import Magnifier, MagnifyOptions, magnify_with
 from .system import available_memory
 
 MAX_IDEAL_BYTES = 8 * 2**30  # the ideal filter holds the clip and its pyramid's phases
@@ -67,24 +66,16 @@ def run(
     source: str,
     out: str,
     *,
-    alpha: float,
-    band: tuple[float, float],
     fps: float | None,
-    filter: str,
-    sigma: float,
-    attenuate: bool,
-    color: str | None,
     scale: float,
-    height,
-    orientations: int,
-    scales_per_octave: int,
     device: str | torch.device,
-    chunk_size: int,
     gray: bool,
     progress: bool,
+    **settings,
 ) -> tuple[int, float, tuple[int, int]]:
-    """Magnify ``source`` into ``out``; returns (frames written, frame rate used, (H, W) of
-    the frames written)."""
+    """Magnify ``source`` into ``out`` with :class:`MagnifyOptions` of ``settings`` (all its
+    fields but ``fps``, which is the container's unless given); returns (frames written, frame
+    rate used, (H, W) of the frames written)."""
     rate, (h, w), count = video_info(source)
     rate = fps if fps is not None else rate
     if rate is None:
@@ -92,16 +83,13 @@ def run(
     if not 0 < scale <= 1:
         raise ValueError(f"--scale must be in (0, 1], got {scale}")
     size = (max(4, round(h * scale)), max(4, round(w * scale)))
-    options = dict(
-        sigma=sigma, attenuate=attenuate, color=color, height=height,
-        orientations=orientations, scales_per_octave=scales_per_octave,
-    )  # fmt: skip
-    if filter == "ideal":
-        # validates before decoding
-        _Magnification(alpha, band, rate, filter, twidth=1.0, backend="auto", **options)
+    options = MagnifyOptions(fps=rate, **settings)  # validated before decoding
+    chunk_size = options.chunk_size
+    if options.filter == "ideal":
         _check_ideal(count or 0, size)
     else:
-        magnifier = Magnifier(alpha, band, rate, filter=filter, **options)
+        magnifier = Magnifier.from_options(options)
+        orientations = options.pyramid.orientations
         need, limit = _causal_bytes(size, chunk_size, orientations), available_memory()
         if limit is not None and need > limit:
             raise ValueError(
@@ -117,10 +105,10 @@ def run(
     def magnified() -> Iterator[torch.Tensor]:
         nonlocal written
         with Progress(total, "magnify", enabled=progress, unit="frames") as bar:
-            if filter == "ideal":
+            if options.filter == "ideal":
                 clip = torch.stack(list(frames)).to(device)
                 _check_ideal(clip.shape[0], size)  # the container may not have said
-                out_frames = magnify(clip, alpha=alpha, band=band, fps=rate, **options)
+                out_frames = magnify_with(clip, options)
                 for frame in out_frames:
                     written += 1
                     bar.update()

@@ -332,7 +332,7 @@ class _Batch:
                 logits = self.model(x)
         ids = batch.good
         target = self.plan.for_batch(ids, logits if logits is not None else x.new_empty(0, 0))
-        result = morph(self.model, x, target.to(x.device), **_morph_kwargs(self.options))
+        result = morph(self.model, x, target.to(x.device), options=self.options)
         batch.frames = frames = result.frames.detach().cpu()  # (T, B, C, H, W)
         finite = torch.isfinite(frames).flatten(2).all(2).all(0)
         prob, dist = result.target_prob.cpu(), result.distance.cpu()  # one copy each, not
@@ -369,10 +369,6 @@ def _stored(frames: Tensor, dtype: torch.dtype) -> Tensor:
     if dtype == torch.uint8:
         return frames.double().nan_to_num(0.0).clamp(0, 1).mul(255).round().to(torch.uint8)
     return frames.to(dtype)
-
-
-def _morph_kwargs(options: MorphOptions) -> dict:
-    return {name: getattr(options, name) for name in MORPH_OPTIONS}
 
 
 def _morph_record(options: MorphOptions) -> dict:

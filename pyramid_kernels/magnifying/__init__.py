@@ -1,7 +1,8 @@
 """Phase-based video motion magnification: :func:`magnify` (a clip in memory) and
-:class:`Magnifier` (streaming, causal filters)."""
+:class:`Magnifier` (streaming, causal filters), both set by one :class:`MagnifyOptions`."""
 
 from .filters import FILTERS
-from .magnifier import COLORS, Magnifier, magnify
+from .magnifier import Magnifier, magnify, magnify_with
+from .options import COLORS, MagnifyOptions
 
-__all__ = ["COLORS", "FILTERS", "Magnifier", "magnify"]
+__all__ = ["COLORS", "FILTERS", "MagnifyOptions", "Magnifier", "magnify", "magnify_with"]

@@ -28,58 +28,28 @@ from ..ops.backends import op_kernels, resolve_backend
 from ..ops.magnify.op import magnify_iir
 from ..ops.phase.op import phase_rotate
 from ..ops.transform import pipeline
-from .filters import IdealBandpass, is_number, make_filter
+from .filters import IdealBandpass, make_filter
+from .options import MagnifyOptions, pyramid_spec
 
-COLORS = ("luminance", "rgb")
-MAX_ALPHA = 1e6  # beyond, the rotation angles outgrow what float32 sin/cos can represent
+IDEAL_NEEDS_THE_CLIP = (
+    "filter='ideal' needs the whole clip (an FFT over time): use pk.magnify on a tensor, or a "
+    "causal filter ('butterworth', 'difference') for streaming"
+)
 
 
 class _Magnification:
-    """The state of one video's magnification: reference bands, filters, frame shape."""
+    """The state of one video's magnification: its options, reference bands, filters, frame
+    shape."""
 
-    def __init__(
-        self,
-        alpha,
-        band,
-        fps,
-        filter,
-        sigma,
-        attenuate,
-        color,
-        height,
-        orientations,
-        twidth,
-        backend,
-        scales_per_octave=1,
-    ) -> None:
-        self._setup(alpha, band, fps, filter, sigma, attenuate, color)
-        self.spec = PyramidSpec(
-            height, orientations, twidth, True, True, "adjoint", True, scales_per_octave
-        )
-        self.backend = backend
+    def __init__(self, options: MagnifyOptions) -> None:
+        self.options = options
+        self.alpha, self.band, self.fps = options.alpha, options.band, options.fps
+        self.filter, self.sigma = options.filter, options.sigma
+        self.attenuate, self.color = options.attenuate, options.color
+        self.spec, self.backend = options.pyramid, options.backend
         self.reference: list[Tensor] = []  # per level, set by the first frames
         self.filters: list = []
         self.frame_shape: tuple | None = None
-
-    def _setup(self, alpha, band, fps, filter, sigma, attenuate, color) -> None:
-        if not is_number(alpha):
-            raise TypeError(f"alpha must be a number, got {alpha!r}")
-        if not (math.isfinite(alpha) and abs(alpha) <= MAX_ALPHA):
-            raise ValueError(
-                f"alpha must be a finite number with |alpha| <= {MAX_ALPHA:g} (phase rotations "
-                f"beyond do not fit float32), got {alpha!r}"
-            )
-        if not is_number(sigma):
-            raise TypeError(f"sigma must be a number >= 0 (pixels), got {sigma!r}")
-        if not (math.isfinite(sigma) and sigma >= 0):
-            raise ValueError(f"sigma must be a finite number >= 0 (pixels), got {sigma!r}")
-        if not isinstance(attenuate, bool):
-            raise TypeError(f"attenuate must be True or False, got {attenuate!r}")
-        if color is not None and color not in COLORS:
-            raise ValueError(f"color must be one of {COLORS} or None, got {color!r}")
-        make_filter(filter, band, fps)  # validates band, fps and the filter's name
-        self.alpha, self.band, self.fps = float(alpha), band, fps
-        self.filter, self.sigma, self.attenuate, self.color = filter, float(sigma), attenuate, color
 
     def _check(self, frames: Tensor) -> Tensor:
         """``frames`` validated (float16/bfloat16 as float32); the Magnifier's state (frame
@@ -223,6 +193,9 @@ class Magnifier(_Magnification):
     scales_per_octave : int
         Band levels per octave: 2 (half-octave) or 4 (quarter-octave) bands are narrower and
         carry larger magnifications before they break down (1: octave bands).
+    pyramid : PyramidSpec, optional
+        The pyramid as one spec (complex, decimated) instead of ``height``, ``orientations``,
+        ``twidth`` and ``scales_per_octave``.
     """
 
     def __init__(
@@ -240,26 +213,37 @@ class Magnifier(_Magnification):
         twidth: float = 1.0,
         backend: str = "auto",
         scales_per_octave: int = 1,
+        pyramid: PyramidSpec | None = None,
     ) -> None:
         if filter == "ideal":
-            raise ValueError(
-                "filter='ideal' needs the whole clip (an FFT over time): use pk.magnify on a "
-                "tensor, or a causal filter ('butterworth', 'difference') for streaming"
-            )
-        super().__init__(
-            alpha,
-            band,
-            fps,
-            filter,
-            sigma,
-            attenuate,
-            color,
-            height,
-            orientations,
-            twidth,
-            backend,
-            scales_per_octave,
-        )
+            raise ValueError(IDEAL_NEEDS_THE_CLIP)
+        spec = pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave)
+        options = MagnifyOptions(
+            alpha, band, fps, filter, sigma, attenuate, color, spec, backend
+        )  # fmt: skip
+        super().__init__(options)
+
+    @classmethod
+    def from_options(cls, options: MagnifyOptions) -> Magnifier:
+        """A Magnifier of ready :class:`MagnifyOptions`.
+
+        Parameters
+        ----------
+        options : MagnifyOptions
+            Every setting; ``filter`` must be causal, and ``chunk_size`` is not used (the
+            caller feeds the chunks).
+
+        Returns
+        -------
+        Magnifier
+        """
+        if not isinstance(options, MagnifyOptions):
+            raise TypeError(f"options must be MagnifyOptions, got {type(options).__name__}")
+        if options.filter == "ideal":
+            raise ValueError(IDEAL_NEEDS_THE_CLIP)
+        magnifier = cls.__new__(cls)
+        _Magnification.__init__(magnifier, options)
+        return magnifier
 
     def __call__(self, frames: Tensor, *, out: Tensor | None = None) -> Tensor:
         """Magnify the next frames.
@@ -372,6 +356,7 @@ def magnify(
     backend: str = "auto",
     chunk_size: int = 32,
     scales_per_octave: int = 1,
+    pyramid: PyramidSpec | None = None,
 ) -> Tensor:
     """Magnify the motions of a video in a temporal frequency band.
 
@@ -407,6 +392,9 @@ def magnify(
     scales_per_octave : int
         Band levels per octave: 2 (half-octave) or 4 (quarter-octave) bands carry larger
         magnifications before they break down (1: octave bands).
+    pyramid : PyramidSpec, optional
+        The pyramid as one spec (complex, decimated) instead of ``height``, ``orientations``,
+        ``twidth`` and ``scales_per_octave``.
 
     Returns
     -------
@@ -421,39 +409,45 @@ def magnify(
     >>> bool((out - still).abs().max() < 1e-5)
     True
     """
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be an int >= 1, got {chunk_size!r}")
-    options = (sigma, attenuate, color, height, orientations, twidth, backend, scales_per_octave)
-    if filter != "ideal":
-        magnifier = Magnifier(
-            alpha,
-            band,
-            fps,
-            filter=filter,
-            sigma=sigma,
-            attenuate=attenuate,
-            color=color,
-            height=height,
-            orientations=orientations,
-            twidth=twidth,
-            backend=backend,
-            scales_per_octave=scales_per_octave,
-        )
-    else:
-        magnifier = _Magnification(alpha, band, fps, filter, *options)
+    spec = pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave)
+    options = MagnifyOptions(
+        alpha, band, fps, filter, sigma, attenuate, color, spec, backend, chunk_size
+    )  # fmt: skip
+    return magnify_with(video, options)
+
+
+def magnify_with(video: Tensor, options: MagnifyOptions) -> Tensor:
+    """:func:`magnify` with ready :class:`MagnifyOptions` (what the command line builds).
+
+    Parameters
+    ----------
+    video : Tensor
+        (T, C, H, W) float frames in [0, 1], as for :func:`magnify`.
+    options : MagnifyOptions
+        Every setting.
+
+    Returns
+    -------
+    Tensor
+        The magnified video, (T, C, H, W), not clamped.
+    """
+    if not isinstance(options, MagnifyOptions):
+        raise TypeError(f"options must be MagnifyOptions, got {type(options).__name__}")
+    ideal = options.filter == "ideal"
+    magnifier = _Magnification(options) if ideal else Magnifier.from_options(options)
     dtype = video.dtype if isinstance(video, Tensor) else None
     video = magnifier._check(video)
     if video.shape[0] == 1:
         raise ValueError("video has one frame: there is no motion to magnify")
-    if filter != "ideal":
+    if not ideal:
         magnifier.frame_shape = None  # checked here; the chunks set it again
         out = torch.empty_like(video)  # one buffer: no per-chunk results to concatenate
-        for start in range(0, video.shape[0], chunk_size):
-            end = start + chunk_size
+        for start in range(0, video.shape[0], options.chunk_size):
+            end = start + options.chunk_size
             magnifier(video[start:end], out=out[start:end])
         return out.to(dtype)
-    ideal = IdealBandpass(band, fps)
+    ideal = IdealBandpass(options.band, options.fps)
     return magnifier._run(video, lambda level, delta: ideal(delta)).to(dtype)
 
 
-__all__ = ["COLORS", "Magnifier", "magnify"]
+__all__ = ["Magnifier", "magnify", "magnify_with"]

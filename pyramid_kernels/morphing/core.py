@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import inspect
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -545,6 +546,20 @@ def _last_distances(groups: list[_Group], sigma: Tensor, active: Tensor) -> Tens
     return out
 
 
+def _options_of(settings: dict, options: MorphOptions | None) -> MorphOptions:
+    """``options``, or MorphOptions of the keyword ``settings`` (only one of the two)."""
+    if options is None:
+        return MorphOptions(**settings)
+    if not isinstance(options, MorphOptions):
+        raise TypeError(f"options must be MorphOptions, got {type(options).__name__}")
+    defaults = inspect.signature(morph).parameters
+    changed = [name for name, value in settings.items() if value is not defaults[name].default
+               and value != defaults[name].default]  # fmt: skip
+    if changed:
+        raise ValueError(f"pass either options= or {', '.join(changed)}, not both")
+    return options
+
+
 def morph(
     model: Callable[[Tensor], Tensor],
     x: Tensor,
@@ -567,6 +582,7 @@ def morph(
     backend: str = "auto",
     cuda_graph: bool | None = None,
     progress: bool = False,
+    options: MorphOptions | None = None,
 ) -> MorphResult:
     """Morph images toward a target class of a classifier (Steerable Lens).
 
@@ -629,6 +645,9 @@ def morph(
         False: never.
     progress : bool
         Show a progress bar.
+    options : MorphOptions, optional
+        Every setting above (``space`` to ``cuda_graph``) as one validated object, instead of
+        the keywords (which must then be left at their defaults).
 
     Returns
     -------
@@ -643,23 +662,9 @@ def morph(
     >>> tuple(r.frames.shape), bool(r.attained.all())
     ((6, 4, 1, 32, 32), True)
     """
-    options = MorphOptions(
-        space=space,
-        edit=edit,
-        loss=loss,
-        regime=regime,
-        steps=steps,
-        amplification=amplification,
-        phase_step=phase_step,
-        budget=budget,
-        color=color,
-        clamp=clamp,
-        chunk_size=chunk_size,
-        group_bytes=group_bytes,
-        pyramid=pyramid,
-        backend=backend,
-        cuda_graph=cuda_graph,
-    )
+    given = locals()  # the keywords, read once (a comprehension has its own locals)
+    settings = {f.name: given[f.name] for f in dataclasses.fields(MorphOptions)}
+    options = _options_of(settings, options)
     _validate_inputs(model, x, options)
     concrete = resolve_backend(options.backend, x.device.type)
     options = dataclasses.replace(

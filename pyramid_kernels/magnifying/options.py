@@ -1,0 +1,100 @@
+"""``MagnifyOptions``: every setting of a magnification except the video, validated once."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+from ..core.spec import PyramidSpec
+from ..ops.backends import BACKENDS
+from .filters import FILTERS, is_number, make_filter
+
+COLORS = ("luminance", "rgb")
+MAX_ALPHA = 1e6  # beyond, the rotation angles outgrow what float32 sin/cos can represent
+DEFAULT_PYRAMID = PyramidSpec(orientations=8)
+
+
+@dataclass(frozen=True)
+class MagnifyOptions:
+    """Settings of :func:`pyramid_kernels.magnify` and :class:`pyramid_kernels.Magnifier`,
+    validated on construction (each error names the setting).
+
+    Parameters
+    ----------
+    alpha, band, fps, filter, sigma, attenuate, color, backend, chunk_size
+        As for :func:`pyramid_kernels.magnify`; ``alpha`` and ``sigma`` are stored as floats,
+        ``band`` as a float pair.
+    pyramid : PyramidSpec
+        The pyramid the bands come from: complex and decimated (its ``height``,
+        ``orientations``, ``twidth`` and ``scales_per_octave`` count); magnification always
+        edits its tight, adjoint form, so ``tight_frame`` and ``synthesis`` are normalised.
+    """
+
+    alpha: float
+    band: tuple[float, float]
+    fps: float
+    filter: str = "ideal"
+    sigma: float = 0.0
+    attenuate: bool = False
+    color: str | None = None
+    pyramid: PyramidSpec = DEFAULT_PYRAMID
+    backend: str = "auto"
+    chunk_size: int = 32
+
+    def __post_init__(self) -> None:
+        alpha, sigma = self.alpha, self.sigma
+        if not is_number(alpha):
+            raise TypeError(f"alpha must be a number, got {alpha!r}")
+        if not (math.isfinite(alpha) and abs(alpha) <= MAX_ALPHA):
+            raise ValueError(
+                f"alpha must be a finite number with |alpha| <= {MAX_ALPHA:g} (phase rotations "
+                f"beyond do not fit float32), got {alpha!r}"
+            )
+        if not is_number(sigma):
+            raise TypeError(f"sigma must be a number >= 0 (pixels), got {sigma!r}")
+        if not (math.isfinite(sigma) and sigma >= 0):
+            raise ValueError(f"sigma must be a finite number >= 0 (pixels), got {sigma!r}")
+        if not isinstance(self.attenuate, bool):
+            raise TypeError(f"attenuate must be True or False, got {self.attenuate!r}")
+        if self.color is not None and self.color not in COLORS:
+            raise ValueError(f"color must be one of {COLORS} or None, got {self.color!r}")
+        if self.filter not in FILTERS:
+            raise ValueError(f"filter must be one of {FILTERS}, got {self.filter!r}")
+        make_filter(self.filter, self.band, self.fps)  # validates band and fps
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        chunk = self.chunk_size
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise ValueError(f"chunk_size must be an int >= 1, got {chunk!r}")
+        spec = self.pyramid
+        if not isinstance(spec, PyramidSpec):
+            raise TypeError(f"pyramid must be a PyramidSpec, got {type(spec).__name__}")
+        if not (spec.is_complex and spec.downsample):
+            raise ValueError(
+                "pyramid must be complex and decimated (is_complex=True, downsample=True): "
+                "magnification rotates the phases of analytic bands"
+            )
+        tight = dataclasses.replace(spec, tight_frame=True, synthesis="adjoint")
+        object.__setattr__(self, "pyramid", tight)
+        object.__setattr__(self, "alpha", float(alpha))
+        object.__setattr__(self, "sigma", float(sigma))
+        object.__setattr__(self, "band", tuple(float(f) for f in self.band))
+
+
+def pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave) -> PyramidSpec:
+    """``pyramid`` when given (then the four fields must be left at their defaults), else the
+    spec of the four keyword fields."""
+    fields = dict(
+        height=height, orientations=orientations, twidth=twidth,
+        scales_per_octave=scales_per_octave,
+    )  # fmt: skip
+    if pyramid is None:
+        return PyramidSpec(**fields, is_complex=True)
+    defaults = dict(height="auto", orientations=8, twidth=1.0, scales_per_octave=1)
+    changed = [name for name, value in fields.items() if value != defaults[name]]
+    if changed:
+        raise ValueError(
+            f"pass either pyramid= or {', '.join(changed)}, not both: the spec already holds them"
+        )
+    return pyramid
