@@ -39,7 +39,7 @@ asan: $(STAMP)
 	ASAN_OPTIONS=detect_leaks=0 \
 		LD_PRELOAD="$$(gcc -print-file-name=libasan.so) $$(gcc -print-file-name=libstdc++.so)" \
 		PYRAMID_KERNELS_REQUIRE=cpp $(PY) -m pytest -q -p no:cacheprovider -k "not triton" \
-		tests/test_backends.py tests/test_hostile_inputs.py tests/test_phase_ops.py; \
+		tests/ops/test_backends.py tests/package/test_hostile_inputs.py tests/ops/test_phase_ops.py; \
 	status=$$?; rm -rf build/asan; $(PY) setup.py build_ext --inplace --force > /dev/null; \
 	exit $$status
 

@@ -55,8 +55,9 @@ main() {
   local timeout_flag=()
   python -c "import pytest_timeout" 2>/dev/null && timeout_flag=(--timeout=90)
   step "CUDA tests" 200 bash -c "python -m pytest -v -rfE -p no:cacheprovider -W ignore \
-    ${parallel[*]} ${timeout_flag[*]} tests/test_cuda.py tests/test_triton_structure.py \
-    tests/test_backends.py tests/test_phase_ops.py tests/test_undecimated.py tests/test_sub_octave.py \
+    ${parallel[*]} ${timeout_flag[*]} tests/cuda tests/ops/test_triton_structure.py \
+    tests/ops/test_backends.py tests/ops/test_phase_ops.py tests/pyramid/test_undecimated.py \
+    tests/pyramid/test_sub_octave.py \
     > $results/cuda-tests.txt 2>&1; \
     status=\$?; tail -25 $results/cuda-tests.txt; exit \$status"
   step "pyramid bench" 150 python bench/run.py

@@ -83,7 +83,7 @@ def main() -> None:
                 best, loop = float("inf"), float("nan")
                 for repeat in range(REPEATS):
                     out = Path(tmp) / f"out-{len(launcher)}-{pictures}-{repeat}"
-                    command = [sys.executable, *launcher, "-m", "pyramid_kernels.generate"]
+                    command = [sys.executable, *launcher, "-m", "pyramid_kernels", "generate"]
                     command += ["--images", str(images), "--model", "digits-driver"]
                     command += ["--out", str(out), "--pictures", pictures, "--quiet"]
                     command += ["--batch-size", str(BATCH)]

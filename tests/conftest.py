@@ -52,4 +52,6 @@ def _poison_triton_outputs(monkeypatch):
         monkeypatch.setattr(_common, "alloc", nan_alloc)
 
 
-collect_ignore = ["plenoptic_upstream"]  # conftest of the upstream run (test_plenoptic_upstream.py)
+collect_ignore = [
+    "compat/plenoptic_upstream"
+]  # conftest of the upstream run (test_plenoptic_upstream.py)

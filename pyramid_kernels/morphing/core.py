@@ -731,7 +731,7 @@ def _run(
     ``check_labels`` checks the labels and logits on the source gradients' forwards (two
     reads for the whole batch; else the caller checks the returned logits). Without it, for
     the frozen regime without a budget, it never synchronises with the host nor copies from
-    it (what CUDA-graph capture needs; tests/test_triton_structure.py)."""
+    it (what CUDA-graph capture needs; tests/ops/test_triton_structure.py)."""
     frames, step, attained, logits, source = _morph_groups(
         model, x, target, source, options, group, budget, progress, check_labels
     )

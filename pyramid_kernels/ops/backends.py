@@ -81,7 +81,7 @@ def available_backends(device_type: str = "cpu") -> dict[str, str | None]:
 def constant_under_compile(fn):
     """``torch.compiler.assume_constant_result(fn)`` without importing torch._dynamo (about
     1.2 s) when the package is imported: the same mark on ``fn``, which dynamo reads when it
-    traces (tests/test_backends.py checks that the two agree)."""
+    traces (tests/ops/test_backends.py checks that the two agree)."""
     fn._dynamo_marked_constant = True
     return fn
 

@@ -8,7 +8,7 @@ Two ways, tried in order, once per process:
    under TORCH_EXTENSIONS_DIR (default ~/.cache/torch_extensions) and reused by later processes
    (a plain ``pip install .`` or ``pip install git+URL``: build isolation hides torch from
    setup.py, so the install ships the sources instead). It needs a C++ compiler; it takes
-   about 30 s once on a 2-core machine, and says so on stderr.
+   tens of seconds once, and says so on stderr.
 
 Where neither works, one RuntimeWarning names the slower backend (the pure-torch reference)
 and the fix. PYRAMID_KERNELS_NO_CPP=1 skips both (the torch reference on CPU, no warning).

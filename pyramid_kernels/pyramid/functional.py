@@ -31,11 +31,13 @@ class Pyramid:
     highpass : Tensor
         (..., H, W) real high-pass residual.
     bands : tuple of Tensor
-        One tensor per level l = 0 (finest) .. height-1, each (..., K, H_l, W_l), complex when
-        ``spec.is_complex``; H_0 = H and H_{l+1} = ceil(H_l / 2), or H_l = H for an undecimated
-        pyramid (``spec.downsample=False``).
+        One tensor per band level l = 0 (finest) .. L-1, L = height * scales_per_octave, each
+        (..., K, H_l, W_l), complex when ``spec.is_complex``; (H_l, W_l) =
+        ``spec.level_sizes((H, W))[l]``: for octave bands H_0 = H and H_{l+1} = ceil(H_l / 2),
+        for sub-octave ones the crop of the level's frequency support, and H_l = H for an
+        undecimated pyramid (``spec.downsample=False``).
     lowpass : Tensor
-        (..., H_L, W_L) real low-pass residual, L = height.
+        (..., H_L, W_L) real low-pass residual (the last entry of ``spec.level_sizes``).
     spec : PyramidSpec
         The resolved spec (integer height) that made the coefficients.
     """
@@ -52,7 +54,7 @@ class Pyramid:
     @classmethod
     def _of_build(cls, outputs: list[Tensor], spec: PyramidSpec) -> Pyramid:
         """The Pyramid of the build op's ``outputs`` for ``spec``: valid by construction, so
-        the checks of user-made coefficients (~10 us of host time per build) are skipped."""
+        the checks of user-made coefficients (host time on every build) are skipped."""
         if torch.compiler.is_compiling():
             return cls(outputs[0], tuple(outputs[1:-1]), outputs[-1], spec)
         self = object.__new__(cls)

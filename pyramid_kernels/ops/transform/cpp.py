@@ -40,7 +40,7 @@ def _scratch(shape, like: torch.Tensor, support=None, slot: int = 0) -> torch.Te
     outputs before their inverse FFT or the next split, a merge's output before the next merge
     or the final inverse FFT; never returned to callers).
 
-    Large fresh allocations page-fault on every call (~10 ms per 50 MB on the 2-core bench
+    Large fresh allocations page-fault on every call (tens of ms per 50 MB on a small
     machine), so each thread keeps one buffer per shape for the last WORKSPACE_SLOTS shapes
     (about one level-0 band spectrum plus the full-size low-pass per image size). A transform
     uses two shapes per level, so the slots hold a few pyramids' worth, a quarter-octave one of

@@ -233,6 +233,7 @@ def _same_outputs(a: Path, b: Path) -> None:
         assert (a / "frames" / name).read_bytes() == (b / "frames" / name).read_bytes()
 
 
+@pytest.mark.slow
 def test_torchrun_two_ranks_write_what_one_process_writes(digits_dir, tmp_path):
     folder, _ = digits_dir
     common = ["--images", str(folder), "--model", DRIVER, "--batch-size", "4", "--steps", "3"]
@@ -282,6 +283,7 @@ def _no_partial_files(out: Path) -> None:
         assert rows and all(r["status"] == "ok" for r in rows)
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_to_the_uninterrupted_result(digits_dir, tmp_path):
     folder, _ = digits_dir
     command = [sys.executable, "-m", "pyramid_kernels", "generate", "--images", str(folder)]

@@ -1,6 +1,7 @@
 """Evaluation protocol: metric helpers on hand-made inputs, and a small end-to-end run."""
 
 import numpy as np
+import pytest
 import torch
 
 from pyramid_kernels.apps.cli import main
@@ -44,6 +45,7 @@ def test_bootstrap_indices_are_reproducible():
     assert a.shape == (50, 20) and np.array_equal(a, b) and a.max() < 20
 
 
+@pytest.mark.slow
 def test_eval_command_on_a_handful_of_images(tmp_path):
     assert main(["eval", "--count", "6", "--steps", "3", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "eval.md").read_text()

@@ -11,7 +11,10 @@ from conftest import rel_max_error
 import pyramid_kernels as pk
 from pyramid_kernels.ops.phase.op import phase_extrapolate, phase_rotate
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
 
 
 @pytest.fixture(autouse=True)

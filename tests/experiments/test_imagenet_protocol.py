@@ -2,6 +2,7 @@
 case end to end (the full run is committed under bench/results/eval-imagenet)."""
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -34,6 +35,7 @@ def test_photo_bootstrap_draws_whole_photos():
     assert len({tuple(r) for r in draws}) > 5
 
 
+@pytest.mark.slow
 def test_quick_protocol_end_to_end(tmp_path, capsys):
     rows = run_imagenet_eval(out=None, quick=True, resamples=100, progress=False)
     assert [(r["regime"], r["method"]) for r in rows] == [

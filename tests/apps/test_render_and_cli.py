@@ -41,6 +41,7 @@ def test_pattern_image_is_deterministic_and_in_range():
     assert 0 <= a.min() and a.max() <= 1 and a.std() > 0.1
 
 
+@pytest.mark.slow
 def test_demo_writes_pictures_and_summary(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--steps", "3"]) == 0
     bands = np.asarray(Image.open(tmp_path / "pyramid_bands.png"))

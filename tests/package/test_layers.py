@@ -7,7 +7,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent.parent / "pyramid_kernels"
+PACKAGE = Path(__file__).resolve().parents[2] / "pyramid_kernels"
 # The floors, bottom to top, as the package's top-level folders and modules: a module imports
 # only from its own folder or from lower floors; folders on one floor do not import each other
 # (morphing and magnifying share only what lies below them). Every top-level entry of the tree

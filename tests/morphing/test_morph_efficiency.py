@@ -175,7 +175,7 @@ def _plain_frozen_morph(model, x, target, steps, phase_step, pyramid):
 def test_frozen_frames_match_a_plain_morph(backend):
     """Frames of the fast frozen path (closed-form gradient, blocked extrapolation, frames
     written in place) within 1e-5 of the plain morph on the reference backend (the Triton
-    kernels run on CUDA tensors: tests/test_cuda.py)."""
+    kernels run on CUDA tensors: tests/cuda/test_cuda.py)."""
     driver = models.load(DRIVER)
     x = data.digits("test")[0][:6].double().float()
     target = torch.tensor([3, 8, 1, 0, 5, 7])

@@ -54,6 +54,7 @@ def _upstream_test_file() -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_plenoptic_suite_passes_on_the_drop_in(tmp_path):
     shutil.copy(_upstream_test_file(), tmp_path / "test_steerable_pyr.py")
     shutil.copy(HERE / "plenoptic_upstream" / "conftest.py", tmp_path / "conftest.py")

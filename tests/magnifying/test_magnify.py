@@ -20,7 +20,7 @@ import pyramid_kernels as pk
 from pyramid_kernels.magnifying import Magnifier, synthetic
 from pyramid_kernels.magnifying.filters import IIRBandpass
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 from eulerian import linear_magnify  # noqa: E402
 
 FPS, FRAMES, BAND = 30.0, 30, (1.0, 3.0)  # 2 Hz makes 2 whole cycles: no spectral leakage
