@@ -118,8 +118,15 @@ PHOTOS = {
 
 
 @lru_cache(maxsize=1)
-def _raw_photos() -> dict[str, Tensor]:
-    """name -> (3, H, W) float32 in [0, 1] at the file's own size (grayscale repeated)."""
+def full_size_photos() -> dict[str, Tensor]:
+    """The bundled photos at their files' own sizes.
+
+    Returns
+    -------
+    dict of str to Tensor
+        Name -> (3, H, W) float32 in [0, 1] (a grayscale photo repeated over 3 channels),
+        in the order of ``PHOTOS``.
+    """
     import numpy as np
     import skimage.data
     from sklearn.datasets import load_sample_images
@@ -228,7 +235,7 @@ def save_photos(folder: str | os.PathLike, names=None) -> list[Path]:
 
     chosen = _photo_names(names)
     folder = check_writable(folder, folder=True)
-    raw = _raw_photos()
+    raw = full_size_photos()
     return [save_png(folder / f"{name}.png", raw[name]) for name in chosen]
 
 
@@ -267,6 +274,6 @@ def photos(
             f"size must be an int or (H, W) ints in [8, {MAX_PHOTO_SIZE}], got {size!r}"
         )
     chosen = _photo_names(names)
-    raw = _raw_photos()
+    raw = full_size_photos()
     images = [resize_images(raw[n][None], tuple(size), fit)[0] for n in chosen]
     return torch.stack(images).clamp(0, 1), tuple(chosen)

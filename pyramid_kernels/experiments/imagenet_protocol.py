@@ -47,7 +47,7 @@ STEPS = 8
 
 def protocol_inputs(crops: int = len(CROPS), size: int = SIZE) -> tuple[Tensor, list[str], Tensor]:
     """(images (P * crops * 2, 3, size, size), names "photo/crop/flip", (N,) photo index)."""
-    raw = data._raw_photos()
+    raw = data.full_size_photos()
     images, names, groups = [], [], []
     for p, (photo, image) in enumerate(raw.items()):
         height, width = image.shape[-2:]
