@@ -43,10 +43,6 @@ class _Magnification:
 
     def __init__(self, options: MagnifyOptions) -> None:
         self.options = options
-        self.alpha, self.band, self.fps = options.alpha, options.band, options.fps
-        self.filter, self.sigma = options.filter, options.sigma
-        self.attenuate, self.color = options.attenuate, options.color
-        self.spec, self.backend = options.pyramid, options.backend
         self.reference: list[Tensor] = []  # per level, set by the first frames
         self.filters: list = []
         self.frame_shape: tuple | None = None
@@ -74,7 +70,7 @@ class _Magnification:
             raise ValueError(f"video must have 1 or 3 channels, got {frames.shape[1]}")
         if frames.shape[0] == 0:
             raise ValueError("video has no frames")
-        spec = self.spec.resolve(tuple(frames.shape[-2:]))  # a height too large says so
+        spec = self.options.pyramid.resolve(tuple(frames.shape[-2:]))  # a height too large says so
         if spec.height < 1:
             raise ValueError(
                 f"frames of {frames.shape[-2]}x{frames.shape[-1]} pixels are too small for one "
@@ -82,7 +78,7 @@ class _Magnification:
             )
         if not torch.isfinite(frames.sum()) and not torch.isfinite(frames).all():  # one pass
             raise ValueError("video contains NaN or inf pixels")
-        color = self.color or ("luminance" if frames.shape[1] == 3 else "rgb")
+        color = self.options.color or ("luminance" if frames.shape[1] == 3 else "rgb")
         if color == "luminance" and frames.shape[1] != 3:
             raise ValueError("color='luminance' needs 3 channels (RGB); pass color='rgb'")
         shape = (*frames.shape[1:], frames.dtype, frames.device)
@@ -107,25 +103,24 @@ class _Magnification:
         return edited if out is None else out.copy_(edited)
 
     def _edit(self, x: Tensor, band_pass) -> Tensor:
-        spec = self.spec.resolve(tuple(x.shape[-2:]))
-        backend = resolve_backend(self.backend, x.device.type)
+        o = self.options
+        spec = o.pyramid.resolve(tuple(x.shape[-2:]))
+        backend = resolve_backend(o.backend, x.device.type)
         lead = x.shape[:2]  # (T, C')
 
         def edit(level: int, flat: Tensor) -> Tensor:
             b = flat.reshape(*lead, *flat.shape[1:])  # (T, C', K, h, w)
             if level == len(self.reference):  # the first frames: set this level up
                 self.reference.append(b[:1].clone())
-                self.filters.append(make_filter(self.filter, self.band, self.fps))
+                self.filters.append(make_filter(o.filter, o.band, o.fps))
             ref = self.reference[level]
             if band_pass is None:  # the causal chain in one fused pass (C++ or Triton)
                 return self._fused(level, b, ref, backend).reshape(flat.shape)
             delta = torch.angle(b * ref.conj())  # (T, C', K, h, w) in (-pi, pi]
             filtered = band_pass(level, delta)
-            if self.sigma > 0:
-                filtered = _smooth(filtered, b.abs(), self.sigma)
-            theta = (
-                (1.0 + self.alpha) * filtered - delta if self.attenuate else self.alpha * filtered
-            )
+            if o.sigma > 0:
+                filtered = _smooth(filtered, b.abs(), o.sigma)
+            theta = (1.0 + o.alpha) * filtered - delta if o.attenuate else o.alpha * filtered
             return phase_rotate(b, torch.zeros_like(theta), theta, backend).reshape(flat.shape)
 
         out = pipeline.edit_bands(
@@ -136,9 +131,9 @@ class _Magnification:
     def _fuses(self, frames: Tensor) -> bool:
         """Whether the causal chain runs fused, without smoothing: the C++ kernel on CPU, the
         Triton kernel (float32) on CUDA or in the interpreter."""
-        backend = resolve_backend(self.backend, frames.device.type)
+        backend = resolve_backend(self.options.backend, frames.device.type)
         fused = backend == "cpp" or (backend == "triton" and frames.dtype == torch.float32)
-        return fused and self.sigma == 0
+        return fused and self.options.sigma == 0
 
     def _fused(self, level: int, bands: Tensor, reference: Tensor, backend: str) -> Tensor:
         """One level's bands (T, C', K, h, w) magnified by the ``magnify_iir`` op (C++ or
@@ -152,7 +147,7 @@ class _Magnification:
         coefficients = [bandpass.r_hi, bandpass.r_lo] if difference else [*bandpass.b, *bandpass.a]
         out = magnify_iir(
             flat, reference.reshape(-1), bandpass.state, coefficients, difference,
-            self.alpha, self.attenuate, backend, out=flat,
+            self.options.alpha, self.options.attenuate, backend, out=flat,
         )  # fmt: skip
         return out.reshape(bands.shape)
 
@@ -215,13 +210,12 @@ class Magnifier(_Magnification):
         scales_per_octave: int = 1,
         pyramid: PyramidSpec | None = None,
     ) -> None:
-        if filter == "ideal":
+        if filter == "ideal":  # said before any other setting is checked
             raise ValueError(IDEAL_NEEDS_THE_CLIP)
         spec = pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave)
-        options = MagnifyOptions(
-            alpha, band, fps, filter, sigma, attenuate, color, spec, backend
-        )  # fmt: skip
-        super().__init__(options)
+        self._begin(
+            MagnifyOptions(alpha, band, fps, filter, sigma, attenuate, color, spec, backend)
+        )
 
     @classmethod
     def from_options(cls, options: MagnifyOptions) -> Magnifier:
@@ -237,13 +231,17 @@ class Magnifier(_Magnification):
         -------
         Magnifier
         """
+        magnifier = cls.__new__(cls)
+        magnifier._begin(options)
+        return magnifier
+
+    def _begin(self, options: MagnifyOptions) -> None:
+        """Start on ``options``, which must be MagnifyOptions of a causal filter."""
         if not isinstance(options, MagnifyOptions):
             raise TypeError(f"options must be MagnifyOptions, got {type(options).__name__}")
         if options.filter == "ideal":
             raise ValueError(IDEAL_NEEDS_THE_CLIP)
-        magnifier = cls.__new__(cls)
-        _Magnification.__init__(magnifier, options)
-        return magnifier
+        super().__init__(options)
 
     def __call__(self, frames: Tensor, *, out: Tensor | None = None) -> Tensor:
         """Magnify the next frames.
@@ -281,9 +279,10 @@ class Magnifier(_Magnification):
         cache (one frame of a large video), on CUDA a quarter of the free memory's worth."""
         h, w = frames.shape[-2:]
         channels = 1 if self._luminance else frames.shape[1]
-        per_octave = self.spec.scales_per_octave  # the bands of every level: a geometric sum
+        spec = self.options.pyramid
+        per_octave = spec.scales_per_octave  # the bands of every level: a geometric sum
         area = 1.0 / (1.0 - 4.0 ** (-1.0 / per_octave))  # of the level areas (4/3 per octave)
-        elements = int(channels * self.spec.orientations * h * w * area)
+        elements = int(channels * spec.orientations * h * w * area)
         budget = group_budget(frames.device, None)
         return images_per_group(elements, 1, 2 * frames.element_size(), budget)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..core.spec import PyramidSpec
 from ..ops.backends import BACKENDS
-from .filters import FILTERS, is_number, make_filter
+from .filters import is_number, make_filter
 
 COLORS = ("luminance", "rgb")
 MAX_ALPHA = 1e6  # beyond, the rotation angles outgrow what float32 sin/cos can represent
@@ -59,9 +59,7 @@ class MagnifyOptions:
             raise TypeError(f"attenuate must be True or False, got {self.attenuate!r}")
         if self.color is not None and self.color not in COLORS:
             raise ValueError(f"color must be one of {COLORS} or None, got {self.color!r}")
-        if self.filter not in FILTERS:
-            raise ValueError(f"filter must be one of {FILTERS}, got {self.filter!r}")
-        make_filter(self.filter, self.band, self.fps)  # validates band and fps
+        make_filter(self.filter, self.band, self.fps)  # validates the filter's name, band, fps
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
         chunk = self.chunk_size
@@ -91,8 +89,7 @@ def pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave) -> Py
     )  # fmt: skip
     if pyramid is None:
         return PyramidSpec(**fields, is_complex=True)
-    defaults = dict(height="auto", orientations=8, twidth=1.0, scales_per_octave=1)
-    changed = [name for name, value in fields.items() if value != defaults[name]]
+    changed = [name for name, value in fields.items() if value != getattr(DEFAULT_PYRAMID, name)]
     if changed:
         raise ValueError(
             f"pass either pyramid= or {', '.join(changed)}, not both: the spec already holds them"
