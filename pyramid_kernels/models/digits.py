@@ -1,7 +1,12 @@
-"""Small embedded classifiers of the 32x32 digits: a driver CNN and two judges of different
-architectures. Each maps (B, 1, 32, 32) images in [0, 1] to logits (B, 10)."""
+"""Small embedded digit classifiers: a driver CNN and two judges of different architectures,
+for real MNIST (28x28) and for the upsampled scikit-learn digits (32x32). Each maps
+(B, 1, S, S) images in [0, 1] to logits (B, 10); ``EMBEDDED`` lists them with their data."""
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -12,10 +17,17 @@ def _conv(cin: int, cout: int, stride: int = 1) -> nn.Conv2d:
 
 
 class DigitsCNN(nn.Module):
-    """Driver: three conv + pool stages and a two-layer head (~90k parameters)."""
+    """Driver: three conv + pool stages and a two-layer head (~90k parameters at 32x32).
 
-    def __init__(self) -> None:
+    Parameters
+    ----------
+    size : int
+        The images' side (32: the upsampled digits; 28: MNIST).
+    """
+
+    def __init__(self, size: int = 32) -> None:
         super().__init__()
+        side = size // 8  # three 2x2 poolings, each rounding down
         self.features = nn.Sequential(
             _conv(1, 16),
             nn.ReLU(),
@@ -28,7 +40,7 @@ class DigitsCNN(nn.Module):
             nn.MaxPool2d(2),
         )
         self.head = nn.Sequential(
-            nn.Flatten(), nn.Linear(64 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, 10)
+            nn.Flatten(), nn.Linear(64 * side * side, 64), nn.ReLU(), nn.Linear(64, 10)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -109,12 +121,14 @@ class TinyMLP(nn.Module):
     ----------
     width : int
         Hidden units.
+    size : int
+        The images' side.
     """
 
-    def __init__(self, width: int = 128) -> None:
+    def __init__(self, width: int = 128, size: int = 32) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Flatten(), nn.Linear(32 * 32, width), nn.ReLU(), nn.Linear(width, 10)
+            nn.Flatten(), nn.Linear(size * size, width), nn.ReLU(), nn.Linear(width, 10)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -133,9 +147,48 @@ class TinyMLP(nn.Module):
         return self.net(2 * x - 1)
 
 
-ARCHITECTURES = {
-    "digits-driver": DigitsCNN,
-    "digits-judge-resnet": ResNetMini,
-    "digits-judge-mlp": TinyMLP,
-    "digits-robust": DigitsCNN,  # the driver's network, trained adversarially (L2 PGD)
+@dataclass(frozen=True)
+class EmbeddedDigits:
+    """An embedded digit classifier: its network, the data it is trained and tested on, and
+    how (``models.train``).
+
+    Parameters
+    ----------
+    network : callable
+        () -> the untrained nn.Module.
+    data : {"mnist", "digits"}
+        ``pk.data.mnist`` (28x28) or ``pk.data.digits`` (32x32).
+    seed : int
+        The training run's seed (initialisation, order, shifts).
+    adversarial : dict or None
+        L2 PGD training attack (``eps``, ``steps``) for a robust model, or None.
+    """
+
+    network: Callable[[], nn.Module]
+    data: str
+    seed: int = 0
+    adversarial: dict | None = None
+
+    @property
+    def size(self) -> int:
+        """The images' side."""
+        return 28 if self.data == "mnist" else 32
+
+
+EMBEDDED = {
+    # real MNIST, as the paper's MNIST experiment: driver G, judges O (ResNetMini width 32) and
+    # O2 (TinyMLP width 512), each from its own seed, and a robust driver (L2 PGD training)
+    "mnist-driver": EmbeddedDigits(functools.partial(DigitsCNN, 28), "mnist", seed=1),
+    "mnist-judge-resnet": EmbeddedDigits(functools.partial(ResNetMini, 32), "mnist", seed=2),
+    "mnist-judge-mlp": EmbeddedDigits(functools.partial(TinyMLP, 512, 28), "mnist", seed=3),
+    "mnist-robust": EmbeddedDigits(
+        functools.partial(DigitsCNN, 28), "mnist", seed=4, adversarial={"eps": 2.0, "steps": 7}
+    ),
+    # scikit-learn's 8x8 digits upsampled to 32x32 (fast tests, the earlier tables)
+    "digits-driver": EmbeddedDigits(DigitsCNN, "digits"),
+    "digits-judge-resnet": EmbeddedDigits(ResNetMini, "digits"),
+    "digits-judge-mlp": EmbeddedDigits(TinyMLP, "digits"),
+    # the driver's network, trained adversarially (L2 PGD)
+    "digits-robust": EmbeddedDigits(DigitsCNN, "digits", adversarial={"eps": 2.0, "steps": 7}),
 }
+ARCHITECTURES = {name: model.network for name, model in EMBEDDED.items()}
