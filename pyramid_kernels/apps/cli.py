@@ -4,7 +4,7 @@
 A bad argument or input ends in one line on stderr and exit status 2; ``--debug`` shows the
 traceback instead.
 
---model takes an embedded model name (digits-driver, imagenet-lite0, ...: their input size,
+--model takes an embedded model name (mnist-driver, imagenet-lite0, ...: their input size,
 normalisation and class names are built in), a TorchScript file, or module:callable: the
 module is imported (from the current folder or anywhere on PYTHONPATH) and the callable is
 the model: a class is instantiated with no arguments, a function that takes images is used
@@ -25,7 +25,7 @@ import torch
 
 from ..core.spec import PyramidSpec
 from ..experiments.photo_demo import BUDGET as PHOTO_BUDGET
-from ..experiments.protocol import DEMO_MNIST_BUDGET, mnist_budget
+from ..experiments.protocol import DEMO_MNIST_BUDGET, PROTOCOLS
 from ..io.image_io import check_not_input, check_writable
 from ..io.video import GIF_MAX_FPS
 from ..magnifying import FILTERS
@@ -36,7 +36,7 @@ from .system import available_memory
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's status for a run stopped by Ctrl-C (128 + SIGINT)
 MIN_RESIZE_SIDE = 16  # an image resized for a model must have sides of at least this
-EMBEDDED = ("digits-test", "digits-train")
+EMBEDDED = ("mnist-test", "mnist-train", "digits-test", "digits-train")
 MODEL_HELP = (
     "embedded model name, TorchScript file, or module:callable (a class is instantiated with "
     "no arguments, a function is the model; the current folder is importable)"
@@ -215,7 +215,13 @@ def _eval(args: argparse.Namespace) -> int:
         steps = {} if args.steps is None else {"steps": args.steps}
         run_imagenet_eval(out=args.out, quick=args.quick, **steps)
     else:
-        run_eval(count=args.count, driver=args.driver, steps=args.steps or 11, out=args.out)
+        run_eval(
+            count=args.count,
+            driver=args.driver,
+            protocol=args.protocol,
+            steps=args.steps or 11,
+            out=args.out,
+        )
     print(f"wrote {args.out}/eval.md, eval.csv and eval.png")
     return 0
 
@@ -380,7 +386,7 @@ def _generate(args: argparse.Namespace) -> int:
     from ..generating import generate
 
     if args.images is None and args.embedded is None:
-        raise CLIError("pass --images DIR|GLOB or --embedded digits-test")
+        raise CLIError("pass --images DIR|GLOB or --embedded mnist-test")
     if args.embedded is not None:
         images, _ = data_split(args.embedded)
         gray, size = False, args.size  # a tensor keeps its channels; --size resizes it
@@ -480,10 +486,11 @@ def _magnify(args: argparse.Namespace) -> int:
 
 
 def data_split(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """--embedded NAME: "digits-test" or "digits-train" -> (images, labels)."""
+    """--embedded NAME: "mnist-test", "digits-train", ... (``EMBEDDED``) -> (images, labels)."""
     from .. import data
 
-    return data.digits(name.split("-", 1)[1])
+    which, split = name.split("-", 1)
+    return getattr(data, which)(split)
 
 
 def _add_scales_per_octave(parser: argparse.ArgumentParser, what: str) -> None:
@@ -599,15 +606,15 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser(
         "demo",
-        help="morph held-out digits with four methods; write pictures",
+        help="morph MNIST test digits and photos with four methods; write pictures",
         formatter_class=formatter,
     )
     demo.add_argument("--out", default="demo_output", help="output folder")
     demo.add_argument(
         "--budget",
         type=float,
-        default=mnist_budget(DEMO_MNIST_BUDGET),
-        help="final pixel L2 of every morph (MNIST L2 4 in RMS terms)",
+        default=DEMO_MNIST_BUDGET,
+        help="final pixel L2 of every digit morph (28x28 MNIST)",
     )
     demo.add_argument("--regime", default="frozen", choices=REGIMES, help="morph regime")
     demo.add_argument("--steps", type=int, default=11, help="morph steps (frames - 1)")
@@ -622,21 +629,28 @@ def _parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser(
         "eval",
-        help="driver/judge evaluation of the four methods on digits",
+        help="driver/judge evaluation of the four methods (MNIST, digits or photos)",
         formatter_class=formatter,
     )
     ev.add_argument(
         "--protocol",
-        default="digits",
-        choices=["digits", "imagenet"],
-        help="digits (300 held-out digits) or imagenet (the bundled photos, crops and flips)",
+        default="mnist",
+        choices=["mnist", "digits", "imagenet"],
+        help="mnist (the paper's MNIST protocol: real 28x28 test digits, L2 1 and 2, "
+        "anchored), digits (the 8x8 scikit-learn digits upsampled to 32x32) or imagenet (the "
+        "bundled photos, crops and flips)",
     )
-    ev.add_argument("--count", type=int, default=300, help="held-out images (digits)")
+    ev.add_argument(
+        "--count",
+        type=int,
+        default=300,
+        help="test images (mnist: a multiple of 10, count/10 per class; digits)",
+    )
     ev.add_argument(
         "--driver",
-        default="digits-driver",
-        choices=("digits-driver", "digits-robust"),
-        help="digits: the model the morphs follow (digits-robust: trained with L2 PGD)",
+        choices=tuple(d for p in PROTOCOLS.values() for d in p.drivers),
+        help="mnist / digits: the model the morphs follow (default mnist-driver / "
+        "digits-driver; mnist-robust / digits-robust: trained with L2 PGD)",
     )
     ev.add_argument(
         "--quick", action="store_true", help="imagenet: a reduced case (for CI, minutes)"

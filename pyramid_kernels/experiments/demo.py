@@ -1,6 +1,6 @@
-"""The main job on the embedded models (``pyramid-kernels demo``): held-out digits morphed by
-four methods, and bundled photos morphed by a pretrained ImageNet classifier (``photo_demo``),
-with pictures, GIFs and the measured target probabilities."""
+"""The main job on the embedded models (``pyramid-kernels demo``): real MNIST test digits
+morphed by four methods, and bundled photos morphed by a pretrained ImageNet classifier
+(``photo_demo``), with pictures, GIFs and the measured target probabilities."""
 
 from __future__ import annotations
 
@@ -20,14 +20,16 @@ from ..morphing import morph
 from ..pyramid.module import SteerablePyramid
 from .photo_demo import BUDGET as PHOTO_BUDGET
 from .photo_demo import print_summary, run_photos
-from .protocol import DEMO_MNIST_BUDGET, DRIVER, JUDGES, METHODS, mnist_budget
+from .protocol import DEMO_MNIST_BUDGET, METHODS, PROTOCOLS
 
 PAIRS = [(3, 8), (5, 6), (1, 7), (4, 9)]  # (source digit, target digit)
+MNIST = PROTOCOLS["mnist"]  # its driver, judges and pyramid
 
 
 def pick_pairs(pairs=PAIRS) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The first held-out image of each source digit: (images (P, 1, 32, 32), sources, targets)."""
-    images, labels = data.digits("test")
+    """The first MNIST test image of each source digit: (images (P, 1, 28, 28), sources,
+    targets)."""
+    images, labels = data.mnist("test")
     index = [int((labels == s).nonzero()[0]) for s, _ in pairs]
     targets = torch.tensor([t for _, t in pairs])
     return images[index], labels[index], targets
@@ -55,7 +57,7 @@ def labelled_grid(
 
 def run(
     out: str | Path,
-    budget: float = mnist_budget(DEMO_MNIST_BUDGET),
+    budget: float = DEMO_MNIST_BUDGET,
     regime: str = "frozen",
     steps: int = 11,
     progress: bool = True,
@@ -70,8 +72,9 @@ def run(
     image = pattern_image(256)
     coeffs = SteerablePyramid().build(image)
     save_png(out / "pyramid_bands.png", render_pyramid(coeffs))
-    driver = models.load(DRIVER)
-    judges = {name: models.load(name) for name in JUDGES}
+    driver = models.load(MNIST.drivers[0])
+    judges = {name: models.load(name) for name in MNIST.judges}
+    pyramid = SteerablePyramid(**MNIST.pyramid)
     x, sources, targets = pick_pairs()
     results = {}
     with Progress(len(METHODS), "demo morphs", enabled=progress) as bar:
@@ -85,6 +88,7 @@ def run(
                 regime=regime,
                 steps=steps,
                 budget=budget,
+                pyramid=pyramid,
             )
             bar.update()
     for p, (s, t) in enumerate(zip(sources.tolist(), targets.tolist(), strict=True)):
@@ -112,7 +116,7 @@ def run(
         summary.append(row)
     pairs = [f"{s}->{t}" for s, t in PAIRS]
     print(
-        f"\n{len(PAIRS)} digit pairs (the first held-out image of each source digit), "
+        f"\n{len(PAIRS)} MNIST digit pairs (the first test image of each source digit), "
         f"{regime} regime, {steps} steps, budget L2 = {budget:.3f}; the driver's target "
         "probability at the last frame per pair, and how many pairs each model puts in the "
         "target class there:"
@@ -126,8 +130,8 @@ def run(
         print(
             f"{row['method']:<15}"
             + "".join(f"{p:>8.3f}" for p in row["driver"])
-            + f"{row['reached']:>6}/{n}{row['digits-judge-resnet']:>6}/{n}"
-            f"{row['digits-judge-mlp']:>4}/{n}{row['L2']:>8.3f}{row['attained']:>7}/{n}"
+            + f"{row['reached']:>6}/{n}{row[MNIST.judges[0]]:>6}/{n}"
+            f"{row[MNIST.judges[1]]:>4}/{n}{row['L2']:>8.3f}{row['attained']:>7}/{n}"
         )
     written = f"{out}/morph_*.png, {out}/morph_*.gif, {out}/pyramid_bands.png"
     if photos:

@@ -1,15 +1,18 @@
-"""The driver/judge evaluation protocol on the embedded digits (``pyramid-kernels eval``).
+"""The driver/judge evaluation protocol on digits (``pyramid-kernels eval``).
 
-For N held-out digits (target: the driver's runner-up class at the source), each method
-(pixel, fourier phase, csp phase, csp joint) and regime (frozen, anchored) morphs every image
-to each pixel-L2 budget (the paper's MNIST budgets 1 and 2 in RMS terms: L2 x 32/28). Per
-(regime, budget) the summaries use the images every method attained (common attainment) and
-report median driver target probability, judge success (each judge's argmax is the target,
-and both), the mean coherence E of the last frame (the share of the edit's energy a smooth
-warp of the source explains, warp only and warp + gain: ``pk.metrics.warp_explained``) and
-median L2, each with a 95% percentile bootstrap interval over source images (the same
-resampled sources for every method). The driver is "digits-driver" by default, or any other
-embedded digits model (e.g. the adversarially trained "digits-robust").
+Two data sets (``protocol.PROTOCOLS``): real MNIST at 28x28 ("mnist": N/10 test images of
+every class, the paper's budgets L2 = 1 and 2, the anchored regime) and the upsampled
+scikit-learn digits at 32x32 ("digits": the first N test images, the budgets in RMS terms,
+frozen and anchored). Target: the driver's runner-up class at the source. Each method (pixel,
+fourier phase, csp phase, csp joint) and regime morphs every image to each pixel-L2 budget.
+Per (regime, budget) the summaries use the images every method attained (common attainment)
+and report median driver target probability, judge success (each judge's argmax is the
+target, and both), the mean coherence E of the last frame (the share of the edit's energy a
+smooth warp of the source explains, warp only and warp + gain: ``pk.metrics.warp_explained``)
+and median L2, each with a 95% percentile bootstrap interval over source images (the same
+resampled sources for every method), and paired differences between methods on the same
+draws. The driver is the protocol's default or its other embedded driver (the adversarially
+trained "mnist-robust" / "digits-robust").
 """
 
 from __future__ import annotations
@@ -28,7 +31,8 @@ from ..io.image_io import write_atomic
 from ..io.progress import Progress
 from ..metrics import warp_explained
 from ..morphing import BUDGET_CONTRACT, morph
-from .protocol import DRIVER, JUDGES, METHODS, MNIST_BUDGETS, mnist_budget
+from ..pyramid.module import SteerablePyramid
+from .protocol import METHODS, MNIST_BUDGETS, PROTOCOLS, DigitProtocol
 
 BOOTSTRAP_SEED = 20261006
 
@@ -94,34 +98,82 @@ def summary_cell(values: np.ndarray, keep: np.ndarray, statistic, indices: np.nd
     return f"{statistic(values[keep]):.4g} [{low:.4g}, {high:.4g}]"
 
 
+def paired_cell(
+    first: np.ndarray, second: np.ndarray, keep: np.ndarray, statistic, indices: np.ndarray
+) -> str:
+    """ "point [low, high]" of statistic(first) - statistic(second) over the kept sources,
+    both taken on the same resampled sources in every draw, or "n/a"."""
+    if not keep.any():
+        return "n/a"
+    both = np.stack([first, second], 1)
+    low, high = bootstrap_ci(both, lambda v: statistic(v[:, 0]) - statistic(v[:, 1]), indices, keep)
+    point = statistic(first[keep]) - statistic(second[keep])
+    return f"{point:+.4g} [{low:+.4g}, {high:+.4g}]"
+
+
+# paired differences reported: (method, minus method), per statistic of the summary
+PAIRS = [("csp phase", "pixel"), ("csp phase", "fourier phase"), ("csp joint", "pixel")]
+STATISTICS = [  # (summary column, per-image value, statistic)
+    ("driver p", "driver", np.median),
+    ("resnet", "resnet", np.mean),
+    ("mlp", "mlp", np.mean),
+    ("both", "both", np.mean),
+    ("E warp", "E warp", np.mean),
+    ("E warp+gain", "E warp+gain", np.mean),
+    ("l2", "l2", np.median),
+]
+
+
+def protocol_sources(protocol: DigitProtocol, count: int) -> tuple[Tensor, Tensor]:
+    """(images (count, 1, S, S), labels (count,)) of ``protocol``'s test split: for MNIST
+    count / 10 of each class (its first in the file's order), for the digits its first
+    ``count``."""
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be an int >= 1, got {count!r}")
+    x, y = getattr(data, protocol.data)("test")
+    if protocol.data != "mnist":
+        return x[:count], y[:count]
+    if count % 10 or count > len(y):
+        raise ValueError(
+            f"count must be a multiple of 10 up to {len(y)} for the mnist protocol (count / 10 "
+            f"images of every class), got {count}"
+        )
+    index = torch.cat([(y == d).nonzero().flatten()[: count // 10] for d in range(10)])
+    return x[index], y[index]
+
+
 def run_eval(
     count: int = 300,
-    driver: str = DRIVER,
-    budgets: Sequence[float] = MNIST_BUDGETS,
-    regimes: Sequence[str] = ("frozen", "anchored"),
+    driver: str | None = None,
+    protocol: str = "digits",
     steps: int = 11,
     resamples: int = 2000,
     out: str | Path | None = None,
     progress: bool = True,
 ) -> list[dict]:
-    """Run the protocol with the embedded digits model ``driver``; write eval.md, eval.csv and
-    eval.png under ``out`` if given."""
-    if driver not in models.ARCHITECTURES:
-        raise ValueError(f"driver must be an embedded digits model, one of "
-                         f"{list(models.ARCHITECTURES)}, got {driver!r}")  # fmt: skip
+    """Run the ``protocol`` ("mnist" or "digits", ``protocol.PROTOCOLS``) with the embedded
+    model ``driver`` (default: the protocol's first); write eval.md, eval.csv and eval.png
+    under ``out`` if given. Returns the summary rows (one per regime, budget and method)."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {list(PROTOCOLS)}, got {protocol!r}")
+    spec = PROTOCOLS[protocol]
+    driver = spec.drivers[0] if driver is None else driver
+    if driver not in spec.drivers:
+        raise ValueError(
+            f"driver must be one of {list(spec.drivers)} for the {protocol} protocol, got "
+            f"{driver!r}"
+        )
     driver_name, driver = driver, models.load(driver)
-    judges = [models.load(name) for name in JUDGES]
-    x, _ = data.digits("test")
-    x = x[:count]
+    judges = [models.load(name) for name in spec.judges]
+    x, labels = protocol_sources(spec, count)
+    pyramid = SteerablePyramid(**spec.pyramid)
     with torch.no_grad():
-        target = driver(x).topk(2, dim=1).indices[:, 1]
-    rows, examples = [], {}
-    runs = [(r, b, m) for r in regimes for b in budgets for m in METHODS]
+        target = spec.targets(driver(x), labels)
+    examples, per_case = {}, {}
+    runs = [(r, b, m) for r in spec.regimes for b in spec.budgets for m in METHODS]
     start = time.perf_counter()
     with Progress(len(runs), "eval morphs", enabled=progress) as bar:
-        per_case = {}
-        for regime, mnist_l2, (label, space, edit) in runs:
-            budget = mnist_budget(mnist_l2)
+        for regime, budget, (label, space, edit) in runs:
             r = morph(
                 driver,
                 x,
@@ -132,121 +184,198 @@ def run_eval(
                 steps=steps,
                 budget=budget,
                 chunk_size=100,
+                pyramid=pyramid,
             )
             last = r.frames[-1]
             with torch.no_grad():
                 ok, both = judge_success([j(last) for j in judges], target)
             reached = attained(r.distance[-1], budget) & r.attained
-            per_case[(regime, mnist_l2, label)] = dict(
+            per_case[(regime, budget, label)] = dict(
                 attained=reached,
                 driver=r.target_prob[-1],
-                ok=ok,
+                resnet=ok[0],
+                mlp=ok[1],
                 both=both,
                 l2=r.distance[-1],
                 **coherence(x, last, reached),
             )
-            if regime == regimes[0] and mnist_l2 == budgets[-1]:
-                examples[label] = r.frames[:, :4]
+            if regime == spec.regimes[0] and budget == spec.budgets[-1]:
+                examples[label] = r.frames
             bar.update()
     indices = bootstrap_indices(count, resamples)
-    for regime in regimes:
-        for mnist_l2 in budgets:
-            cases = [per_case[(regime, mnist_l2, m[0])] for m in METHODS]
-            shared = common([c["attained"] for c in cases]).numpy()
-            for (label, *_), c in zip(METHODS, cases, strict=True):
-                values = {
-                    k: c[k].double().numpy()
-                    for k in ("driver", "both", "l2", "E warp", "E warp+gain")
-                }
-                values["resnet"] = c["ok"][0].double().numpy()
-                values["mlp"] = c["ok"][1].double().numpy()
-                row = {
-                    "driver": driver_name,
-                    "regime": regime,
-                    "mnist_budget": mnist_l2,
-                    "budget_l2": round(mnist_budget(mnist_l2), 4),
+    rows, pairs = [], []
+    for regime in spec.regimes:
+        for paper_l2, budget in zip(MNIST_BUDGETS, spec.budgets, strict=True):
+            cases = {m[0]: per_case[(regime, budget, m[0])] for m in METHODS}
+            shared = common([c["attained"] for c in cases.values()]).numpy()
+            values = {
+                label: {k: v.double().numpy() for k, v in c.items() if k != "attained"}
+                for label, c in cases.items()
+            }
+            key = {"driver": driver_name, "regime": regime, "mnist_budget": paper_l2}
+            for label, c in cases.items():
+                row = key | {
+                    "budget_l2": round(budget, 4),
                     "method": label,
                     "attained": int(c["attained"].sum()),
                     "common": int(shared.sum()),
                     "n": count,
                 }
-                for name, stat in [
-                    ("driver", np.median),
-                    ("resnet", np.mean),
-                    ("mlp", np.mean),
-                    ("both", np.mean),
-                    ("E warp", np.mean),
-                    ("E warp+gain", np.mean),
-                    ("l2", np.median),
-                ]:
-                    key = "driver p" if name == "driver" else name
-                    row[key] = summary_cell(values[name], shared, stat, indices)
+                for column, name, stat in STATISTICS:
+                    row[column] = summary_cell(values[label][name], shared, stat, indices)
                 rows.append(row)
+            for first, second in PAIRS:
+                pair = key | {"difference": f"{first} - {second}"}
+                for column, name, stat in STATISTICS[:-1]:
+                    pair[column] = paired_cell(
+                        values[first][name], values[second][name], shared, stat, indices
+                    )
+                pairs.append(pair)
     if out is not None:
-        _write(Path(out), rows, examples, count, time.perf_counter() - start, driver_name)
+        report = _Report(spec, driver_name, count, time.perf_counter() - start, x, target)
+        report.write(Path(out), rows, pairs, examples, per_case)
     return rows
 
 
-def _write(
-    out: Path, rows: list[dict], examples: dict, count: int, seconds: float, driver: str
-) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    columns = list(rows[0])
-    write_atomic(out / "eval.csv", lambda tmp: write_csv(tmp, rows, columns))
-    header = [
-        "regime",
-        "MNIST L2",
-        "L2 here",
-        "method",
-        "attained",
-        "common",
-        "median driver p",
-        "resnet ok",
-        "mlp ok",
-        "both ok",
-        "mean E warp",
-        "mean E warp+gain",
-        "median L2",
-    ]
-    command = "pyramid-kernels eval" + ("" if driver == DRIVER else f" --driver {driver}")
-    lines = [
-        f"# Driver/judge evaluation, {count} held-out digits, driver {driver}",
-        "",
-        "Target: the driver's runner-up class at the source. Budgets: the paper's MNIST L2 "
-        "budgets scaled to 32x32 (x 32/28). Statistics over the commonly attained images "
-        "(every method reached the budget within 1e-3), with 95% percentile source-bootstrap "
-        f"intervals (2,000 resamples, seed {BOOTSTRAP_SEED}); judge columns are success "
-        "rates; E is the share of the last frame's edit energy explained by a smooth warp of "
-        "the source on an 8x8 control grid (pk.metrics.warp_explained), without and with a "
-        f"smooth gain field. Run time {seconds:.0f} s. Generated by `{command}`.",
-        "",
-    ]
-    cells = [
-        [
-            r["regime"],
-            r["mnist_budget"],
-            r["budget_l2"],
-            r["method"],
-            f"{r['attained']}/{r['n']}",
-            f"{r['common']}/{r['n']}",
-            r["driver p"],
-            r["resnet"],
-            r["mlp"],
-            r["both"],
-            r["E warp"],
-            r["E warp+gain"],
-            r["l2"],
+TARGET_RULES = {
+    "runner-up": "the driver's runner-up class at the source",
+    "not label or top-1": "the driver's most likely class at the source other than its label "
+    "and the driver's top-1 (the runner-up for a correctly classified source)",
+}
+HEADER = [  # the summary table's columns: (heading, row key)
+    ("regime", "regime"),
+    ("MNIST L2", "mnist_budget"),
+    ("L2 here", "budget_l2"),
+    ("method", "method"),
+    ("attained", "attained"),
+    ("common", "common"),
+    ("median driver p", "driver p"),
+    ("O (resnet) ok", "resnet"),
+    ("O2 (mlp) ok", "mlp"),
+    ("both ok", "both"),
+    ("mean E warp", "E warp"),
+    ("mean E warp+gain", "E warp+gain"),
+    ("median L2", "l2"),
+]
+
+
+class _Report:
+    """eval.md, eval.csv and eval.png of one protocol run."""
+
+    def __init__(self, spec: DigitProtocol, driver: str, count: int, seconds: float, x, target):
+        self.spec, self.driver, self.count, self.seconds = spec, driver, count, seconds
+        self.x, self.target = x, target
+
+    def write(self, out: Path, rows: list[dict], pairs: list[dict], examples, per_case) -> None:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "eval.csv", lambda tmp: write_csv(tmp, rows, list(rows[0])))
+        cells = [
+            [f"{r[k]}/{r['n']}" if k in ("attained", "common") else r[k] for _, k in HEADER]
+            for r in rows
         ]
-        for r in rows
-    ]
-    write_report(out, lines, header, cells, lambda tmp: _figure(tmp, examples, driver))
+        pair_header = ["regime", "MNIST L2", "difference"] + [h for h, _ in HEADER[6:-1]]
+        pair_cells = [
+            [p["regime"], p["mnist_budget"], p["difference"]] + [p[k] for _, k in HEADER[6:-1]]
+            for p in pairs
+        ]
+        extra = [
+            "",
+            "Paired differences (first method minus second, the same images and the same "
+            "bootstrap draws for both; medians for driver p, means otherwise):",
+            "",
+            "| " + " | ".join(pair_header) + " |",
+            "|" + "---|" * len(pair_header),
+            *("| " + " | ".join(str(c) for c in row) + " |" for row in pair_cells),
+        ]
+        figure = (
+            (lambda tmp: self._mnist_figure(tmp, examples, per_case))
+            if self.spec.data == "mnist"
+            else (lambda tmp: _figure(tmp, examples, self.driver))
+        )
+        write_report(out, self._intro(), [h for h, _ in HEADER], cells, figure, extra)
+
+    def _intro(self) -> list[str]:
+        spec, count = self.spec, self.count
+        command = f"pyramid-kernels eval --protocol {spec.data}"
+        command += "" if self.driver == spec.drivers[0] else f" --driver {self.driver}"
+        if spec.data == "mnist":
+            what = (
+                f"{count} real MNIST test digits ({count // 10} per class, 28x28), driver "
+                f"{self.driver}, judges O = {spec.judges[0]}, O2 = {spec.judges[1]}"
+            )
+            budgets = "Budgets: the paper's MNIST pixel L2 1 and 2 at 28x28."
+            pyramid = ", ".join(f"{k} {v}" for k, v in spec.pyramid.items())
+            budgets += f" Pyramid of the csp methods: {pyramid}."
+        else:
+            what = f"{count} held-out digits, driver {self.driver}"
+            budgets = "Budgets: the paper's MNIST L2 budgets scaled to 32x32 (x 32/28)."
+        return [
+            f"# Driver/judge evaluation, {what}",
+            "",
+            f"Target: {TARGET_RULES[spec.target]}. {budgets} Regimes: "
+            f"{', '.join(spec.regimes)}. Statistics over the commonly attained images (every "
+            "method reached the budget within 1e-3), with 95% percentile source-bootstrap "
+            f"intervals (2,000 resamples, seed {BOOTSTRAP_SEED}); judge columns are success "
+            "rates; E is the share of the last frame's edit energy explained by a smooth warp "
+            "of the source on an 8x8 control grid (pk.metrics.warp_explained), without and "
+            f"with a smooth gain field. Run time {self.seconds:.0f} s. Generated by "
+            f"`{command}`.",
+            "",
+        ]
+
+    def _mnist_figure(self, path, examples: dict, per_case: dict) -> None:
+        """One source of each class (rows): the source, then each method's last frame at the
+        largest budget, captioned with the driver's p, the judges (O, O2: + reached the
+        target, - not) and E warp+gain."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        regime, budget = self.spec.regimes[0], self.spec.budgets[-1]
+        per_class = self.count // 10
+        chosen = [d * per_class for d in range(10)]
+        methods = list(examples)
+        fig, axes = plt.subplots(
+            len(chosen), 1 + len(methods), figsize=(1.45 * (1 + len(methods)), 1.55 * len(chosen))
+        )
+        for row, i in enumerate(chosen):
+            tiles = [("source", self.x[i, 0], "")]
+            for label in methods:
+                case = per_case[(regime, budget, label)]
+                judges = "".join("+" if case[j][i] else "-" for j in ("resnet", "mlp"))
+                e = case["E warp+gain"][i].item()
+                words = f"p={case['driver'][i].item():.2f} O,O2 {judges}\nE={e:.2f}"
+                tiles.append((label, examples[label][-1, i, 0], words))
+            for col, (label, tile, words) in enumerate(tiles):
+                ax = axes[row, col]
+                ax.imshow(tile.numpy(), cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                ax.set_xlabel(words, fontsize=6)
+                if row == 0:
+                    ax.set_title(label, fontsize=7)
+                if col == 0:
+                    ax.set_ylabel(f"-> {int(self.target[i])}", fontsize=7)
+        fig.suptitle(
+            f"MNIST morphs of {self.driver}, {regime}, L2 {budget:g}: the source (-> target "
+            "class), each method's last frame\np = the driver's target probability; O, O2: "
+            "judge reached the target (+) or not (-); E warp+gain",
+            fontsize=7,
+        )
+        fig.tight_layout(rect=(0, 0, 1, 0.965))
+        fig.savefig(path, format="png", dpi=110)
+        plt.close(fig)
 
 
-def write_report(out: Path, intro: list[str], header: list[str], cells, figure) -> None:
-    """eval.md (``intro`` lines, then a table of ``header`` and ``cells``) and eval.png (by
-    ``figure(path)``) under ``out``, atomically."""
+def write_report(
+    out: Path, intro: list[str], header: list[str], cells, figure, extra: list[str] = ()
+) -> None:
+    """eval.md (``intro`` lines, then a table of ``header`` and ``cells``, then ``extra``
+    lines) and eval.png (by ``figure(path)``) under ``out``, atomically."""
     lines = [*intro, "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in cells]
+    lines += list(extra)
     write_atomic(out / "eval.md", lambda tmp: Path(tmp).write_text("\n".join(lines) + "\n"))
     write_atomic(out / "eval.png", figure)
 
@@ -264,6 +393,7 @@ def _figure(path, examples: dict, driver: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    examples = {label: frames[:, :4] for label, frames in examples.items()}  # four images
     methods = list(examples)
     frames = examples[methods[0]].shape[0]
     images = examples[methods[0]].shape[1]

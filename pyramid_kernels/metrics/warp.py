@@ -53,12 +53,15 @@ class WarpFit:
         (B, 2, H, W) D in pixels, (x, y): R samples the source at p + D(p).
     gain : Tensor or None
         (B, 1, H, W) the multiplicative gain field 1 + G, or None without ``gain``.
+    controls : Tensor or None
+        (B, 2 or 3, grid, grid) float64 the fitted control values (``initial`` of another fit).
     """
 
     explained: Tensor
     warped: Tensor
     displacement: Tensor
     gain: Tensor | None
+    controls: Tensor | None = None
 
 
 def warp_explained(source: Tensor, edited: Tensor, *, gain: bool = False, grid: int = 8) -> Tensor:
@@ -82,7 +85,15 @@ def warp_explained(source: Tensor, edited: Tensor, *, gain: bool = False, grid: 
     return fit_warp(source, edited, gain=gain, grid=grid).explained
 
 
-def fit_warp(source: Tensor, edited: Tensor, *, gain: bool = False, grid: int = 8) -> WarpFit:
+def fit_warp(
+    source: Tensor,
+    edited: Tensor,
+    *,
+    gain: bool = False,
+    grid: int = 8,
+    stages: tuple[tuple[float, int], ...] = STAGES,
+    initial: Tensor | None = None,
+) -> WarpFit:
     """Fit the smooth warp (and gain) of ``source`` closest to ``edited`` (module docstring).
 
     Parameters
@@ -93,6 +104,12 @@ def fit_warp(source: Tensor, edited: Tensor, *, gain: bool = False, grid: int = 
         Also fit a multiplicative gain field.
     grid : int
         Control points per side, >= 2.
+    stages : tuple of (float, int)
+        The coarse-to-fine schedule, (Gaussian blur sigma in px, most iterations) per stage
+        (default ``STAGES``; a slower, more thorough fit takes more stages and iterations).
+    initial : Tensor or None
+        (B, 2 or 3, grid, grid) float control values to start from (displacement x, y in
+        pixels, and the gain G with ``gain``), or None for the identity.
 
     Returns
     -------
@@ -112,7 +129,19 @@ def fit_warp(source: Tensor, edited: Tensor, *, gain: bool = False, grid: int = 
     wy, wx = _interpolation(height, grid, src), _interpolation(width, grid, src)
     params = 3 if gain else 2
     theta = src.new_zeros(src.shape[0], params, grid, grid)
-    for sigma, iterations in STAGES:
+    if initial is not None:
+        if not isinstance(initial, Tensor) or initial.shape != theta.shape:
+            raise ValueError(
+                f"initial must be a tensor of shape {tuple(theta.shape)} (images, "
+                f"{params} fields, grid, grid), got {getattr(initial, 'shape', initial)!r}"
+            )
+        theta = initial.to(theta).clone()
+    if not stages or any(s < 0 or n < 0 for s, n in stages) or stages[-1][0] != 0:
+        raise ValueError(
+            f"stages must be (sigma >= 0, iterations >= 0) pairs ending unblurred (sigma 0), "
+            f"got {stages!r}"
+        )
+    for sigma, iterations in stages:
         a, b = _blur(src, sigma), _blur(dst, sigma)
         if sigma == 0:  # the exact objective: never worse than the identity
             identity = torch.zeros_like(theta)
@@ -127,6 +156,7 @@ def fit_warp(source: Tensor, edited: Tensor, *, gain: bool = False, grid: int = 
         warped=warped.to(dtype),
         displacement=field[:, :2].to(dtype),
         gain=(1 + field[:, 2:]).to(dtype) if gain else None,
+        controls=theta,
     )
 
 

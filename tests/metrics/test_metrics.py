@@ -95,3 +95,20 @@ def test_bad_input_is_refused_by_name(photos):
     edit[1] += 0.1  # only image 1 changed: image 0 is named
     with pytest.raises(ValueError, match=r"images \[0\]"):
         warp_explained(x, edit)
+
+
+def test_a_fit_resumes_from_its_controls_and_a_longer_schedule_is_no_worse(photos):
+    """``initial`` and ``stages`` (the slow fit of bench/mnist_e_fit.py): zero iterations from
+    a fit's controls give that fit again; more iterations from them never lower E."""
+    moved = warp(photos, smooth(len(photos), 2, 2.5, seed=3))
+    moved = moved + 0.01 * torch.randn(moved.shape, dtype=moved.dtype)
+    first = fit_warp(photos, moved, gain=True)
+    assert first.controls.shape == (len(photos), 3, 8, 8)
+    again = fit_warp(photos, moved, gain=True, stages=((0.0, 0),), initial=first.controls)
+    assert torch.equal(again.explained, first.explained)
+    longer = fit_warp(photos, moved, gain=True, stages=((0.0, 200),), initial=first.controls)
+    assert (longer.explained >= first.explained).all()
+    with pytest.raises(ValueError, match="initial must be a tensor of shape"):
+        fit_warp(photos, moved, initial=first.controls)  # gain's 3 fields for a warp-only fit
+    with pytest.raises(ValueError, match="stages must be"):
+        fit_warp(photos, moved, stages=((1.0, 10),))  # not ending unblurred
