@@ -684,7 +684,7 @@ def morph(
     run = functools.partial(
         _run, model, options=options, group=group, budget=budget, per_forward=per_forward
     )
-    label = f"morph {space}/{edit}/{regime}"
+    label = f"morph {options.space}/{options.edit}/{options.regime}"
     # progress counts image steps, so a single image's long iterative morph shows its steps
     with Progress(x.shape[0] * options.steps, label, enabled=progress) as bar:
         if _graphed(model, x, options):  # labels checked after the run, on its logits

@@ -86,6 +86,14 @@ def test_one_options_object_sets_a_morph():
         pk.morph(model, x, 0, options={"steps": 3})
 
 
+def test_the_progress_label_names_the_options_morph(capsys):
+    """A morph given options= (as the command line does) labels its bar with those options,
+    not with the keywords' defaults."""
+    options = MorphOptions(space="pixel", regime="anchored", steps=2, clamp=None)
+    pk.morph(tiny_model(), images(), 0, options=options, progress=True)
+    assert "morph pixel/phase/anchored" in capsys.readouterr().err
+
+
 def test_chunking_gives_the_same_frames():
     model, x = tiny_model(), images(batch=5)
     for kwargs in (dict(budget=1.0), dict(regime="anchored", phase_step=0.2)):
