@@ -2,7 +2,9 @@
 
 Causal filters stream: a thread decodes the next chunk while the current one is magnified and
 encoded, so memory holds a few chunks whatever the video's length. The ideal filter needs the
-whole clip in memory (its size is checked first).
+whole clip: it is decoded into memory, then magnified in two passes over it (the temporal
+filter's projections, then the frames, encoded as they come: :mod:`..magnifying.ideal`); its
+peak memory is estimated first and a clip that cannot fit is refused.
 """
 
 from __future__ import annotations
@@ -15,26 +17,66 @@ import torch
 
 from ..io.progress import Progress
 from ..io.video import read_frames, video_info, write_video
-from ..magnifying import Magnifier, MagnifyOptions, magnify_with
+from ..magnifying import Magnifier, MagnifyOptions
+from ..magnifying.ideal import IdealMagnification, ideal_peak_bytes
 from .system import available_memory
-
-MAX_IDEAL_BYTES = 8 * 2**30  # the ideal filter holds the clip and its pyramid's phases
-# bytes per pixel of a frame: the ideal filter holds 12 float32 values per pixel and channel
-# of the clip; a causal filter about 4 chunks of frames (two decoded ahead, one in work, one
-# out) and two pyramids of one frame (complex64, 4/3 of the frame per orientation)
-IDEAL_BYTES_PER_PIXEL = 3 * 4 * 12
 
 
 def _causal_bytes(size: tuple[int, int], chunk: int, orientations: int) -> int:
+    """About the memory of a causal run: 4 chunks of frames (two decoded ahead, one in work,
+    one out) and two pyramids of one frame (complex64, 4/3 of the frame per orientation)."""
     return size[0] * size[1] * (4 * chunk * 3 * 4 + 2 * orientations * 8 * 4 // 3)
 
 
-def _check_ideal(count: int, size: tuple[int, int]) -> None:
-    if count * size[0] * size[1] * IDEAL_BYTES_PER_PIXEL > MAX_IDEAL_BYTES:
+def _check_ideal(options: MagnifyOptions, count: int, channels: int, size) -> None:
+    """Refuse an ideal-filter clip whose estimated peak memory exceeds what is available."""
+    need, limit = ideal_peak_bytes(options, count, channels, size), available_memory()
+    if limit is not None and need > limit:
         raise ValueError(
-            f"{count} frames of {size[0]}x{size[1]} are too many for --filter ideal in memory: "
-            "use a causal filter (--filter butterworth) or --scale"
+            f"{count} frames of {size[0]}x{size[1]} with --filter ideal need about "
+            f"{need / 2**30:.1f} GiB, more than the {limit / 2**30:.1f} GiB available: use a "
+            "causal filter (--filter butterworth), which streams, or --scale below 1"
         )
+
+
+def _ideal_frames(
+    frames: Iterator[torch.Tensor], options: MagnifyOptions, device, shape, total: int, progress
+) -> Iterator[torch.Tensor]:
+    """The clip decoded into memory, then magnified in two passes, its frames yielded as they
+    come; the bar counts every frame three times (decoded, accumulated, magnified). ``shape``:
+    (channels, H, W) of the frames; ``total``: the container's frame count (0: unknown)."""
+    with Progress(3 * total, "magnify (ideal)", enabled=progress, unit="frames") as bar:
+        clip = []
+        for frame in frames:
+            clip.append(frame)
+            bar.update()
+        if len(clip) != total:  # the container did not say, or said wrong
+            _check_ideal(options, len(clip), shape[0], shape[1:])
+            bar.total = max(1, 3 * len(clip))
+        if len(clip) < 2:  # one frame: the caller says so
+            yield from clip
+            return
+        clip = torch.stack(clip).to(device)
+        magnifier = IdealMagnification(options, clip.shape[0])
+        step = magnifier.chunk_frames(clip)
+        for start in range(0, clip.shape[0], step):
+            magnifier.accumulate(clip[start : start + step])
+            bar.update(min(step, clip.shape[0] - start))
+        for start in range(0, clip.shape[0], step):
+            for frame in magnifier.render(clip[start : start + step]):
+                bar.update()
+                yield frame
+
+
+def _causal_frames(
+    frames: Iterator[torch.Tensor], magnifier: Magnifier, chunk: int, device, total: int, progress
+) -> Iterator[torch.Tensor]:
+    """The frames magnified as they are decoded, ``chunk`` at a time, one chunk decoded ahead."""
+    with Progress(total, "magnify", enabled=progress, unit="frames") as bar:
+        for frames_in in _chunks(frames, chunk):
+            for frame in magnifier(frames_in.to(device)):
+                bar.update()
+                yield frame
 
 
 def _chunks(frames: Iterator[torch.Tensor], size: int) -> Iterator[torch.Tensor]:
@@ -85,8 +127,9 @@ def run(
     size = (max(4, round(h * scale)), max(4, round(w * scale)))
     options = MagnifyOptions(fps=rate, **settings)  # validated before decoding
     chunk_size = options.chunk_size
+    channels = 1 if gray else 3
     if options.filter == "ideal":
-        _check_ideal(count or 0, size)
+        _check_ideal(options, count or 0, channels, size)
     else:
         magnifier = Magnifier.from_options(options)
         orientations = options.pyramid.orientations
@@ -104,23 +147,15 @@ def run(
 
     def magnified() -> Iterator[torch.Tensor]:
         nonlocal written
-        with Progress(total, "magnify", enabled=progress, unit="frames") as bar:
-            if options.filter == "ideal":
-                clip = torch.stack(list(frames)).to(device)
-                _check_ideal(clip.shape[0], size)  # the container may not have said
-                out_frames = magnify_with(clip, options)
-                for frame in out_frames:
-                    written += 1
-                    bar.update()
-                    yield frame
-                return
-            for chunk in _chunks(frames, chunk_size):
-                for frame in magnifier(chunk.to(device)):
-                    written += 1
-                    bar.update()
-                    yield frame
-            if written == 1:  # the write is atomic: raising here leaves no file
-                raise ValueError(f"{source!r} has one frame: there is no motion to magnify")
+        if options.filter == "ideal":
+            stream = _ideal_frames(frames, options, device, (channels, *size), total, progress)
+        else:
+            stream = _causal_frames(frames, magnifier, chunk_size, device, total, progress)
+        for frame in stream:
+            written += 1
+            yield frame
+        if written == 1:  # the write is atomic: raising here leaves no file
+            raise ValueError(f"{source!r} has one frame: there is no motion to magnify")
 
     write_video(out, magnified(), rate)
     return written, rate, size

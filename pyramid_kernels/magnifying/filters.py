@@ -53,11 +53,38 @@ class IdealBandpass:
     def __init__(self, band, fps) -> None:
         self.f_lo, self.f_hi, self.fps = check_band(band, fps)
 
+    def _kept(self, count: int, device=None) -> Tensor:
+        """(count // 2 + 1,) bool: the rfft bins of a ``count``-frame clip the filter keeps."""
+        freqs = torch.fft.rfftfreq(count, d=1.0 / self.fps, device=device, dtype=torch.float64)
+        return (freqs >= self.f_lo) & (freqs <= self.f_hi) & (freqs > 0)
+
+    def basis(self, count: int, dtype=torch.float32, device=None) -> Tensor:
+        """(count, 2 P) real B with ``self(signal) == B @ (B.T @ signal)`` for a ``count``-frame
+        signal: the cosines and sines of the P kept bins times sqrt(2 / count) (f_hi is below
+        the Nyquist frequency, so every kept bin has a conjugate twin). The projection lets a
+        clip be filtered in two passes over its frames, holding 2 P values per signal instead
+        of ``count``.
+
+        Parameters
+        ----------
+        count : int
+            Frames of the clip.
+        dtype, device
+            Of the result.
+
+        Returns
+        -------
+        Tensor
+        """
+        bins = self._kept(count).nonzero().flatten().double()
+        angle = (2 * math.pi / count) * torch.arange(count, dtype=torch.float64)[:, None] * bins
+        scale = math.sqrt(2.0 / count)
+        return (scale * torch.cat([angle.cos(), angle.sin()], 1)).to(dtype=dtype, device=device)
+
     def __call__(self, signal: Tensor) -> Tensor:
         """signal (T, ...) real -> band-passed (T, ...)."""
         count = signal.shape[0]
-        freqs = torch.fft.rfftfreq(count, d=1.0 / self.fps, device=signal.device)
-        keep = (freqs >= self.f_lo) & (freqs <= self.f_hi) & (freqs > 0)
+        keep = self._kept(count, signal.device)
         spectrum = torch.fft.rfft(signal, dim=0)
         shape = (-1,) + (1,) * (signal.dim() - 1)
         return torch.fft.irfft(spectrum * keep.reshape(shape), n=count, dim=0)

@@ -79,6 +79,11 @@ class MagnifyOptions:
         object.__setattr__(self, "sigma", float(sigma))
         object.__setattr__(self, "band", tuple(float(f) for f in self.band))
 
+    def color_for(self, channels: int) -> str:
+        """The colour mode for frames of ``channels``: ``color``, or when None luminance for
+        3 channels and rgb (every channel) otherwise."""
+        return self.color or ("luminance" if channels == 3 else "rgb")
+
 
 def pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave) -> PyramidSpec:
     """``pyramid`` when given (then the four fields must be left at their defaults), else the

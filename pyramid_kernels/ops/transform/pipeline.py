@@ -130,6 +130,25 @@ def _synthesize(highpass, bands, lowpass, spec, kernels, factors, selection=None
     return irfft2(half, s=size, norm="forward")
 
 
+def _edit_factors(spec: PyramidSpec, size: tuple[int, int]) -> tuple[tuple, tuple]:
+    """(synthesis factors, analysis factors) of :func:`edit_bands`: tight bands, and residuals
+    that stay spectra (their skipped inverse and forward FFTs' gain h * w folded in)."""
+    sizes = spec.level_sizes(size)
+    factors = spectral_factors(spec, size, [1.0] * (spec.levels + 2))
+    gains = (size[0] * size[1], sizes[-1][0] * sizes[-1][1])
+    return factors, (factors[0] * gains[0], *factors[1:-1], factors[-1] * gains[1])
+
+
+def analyze_bands(x: torch.Tensor, spec: PyramidSpec, kernels) -> list[torch.Tensor]:
+    """x real (N, H, W) -> the tight complex bands (N, K, H_l, W_l) of each level that
+    :func:`edit_bands` hands its ``edit`` (residuals not returned). ``spec.height`` must be
+    resolved."""
+    size = tuple(x.shape[-2:])
+    _, scaled = _edit_factors(spec, size)
+    _, bands, _ = kernels.analysis(rfft2(x), size, spec, scaled)
+    return [ifft2(b, norm="forward") for b in bands]
+
+
 def edit_bands(x: torch.Tensor, spec: PyramidSpec, kernels, edit) -> torch.Tensor:
     """x real (N, H, W) -> the image synthesised from ``edit(level, bands)`` of the tight
     complex bands (N, K, H_l, W_l) of each level, the residuals unchanged. ``edit`` may write
@@ -140,11 +159,7 @@ def edit_bands(x: torch.Tensor, spec: PyramidSpec, kernels, edit) -> torch.Tenso
     FFTs, two of them full-size) are skipped. ``spec.height`` must be resolved.
     """
     size = tuple(x.shape[-2:])
-    sizes = spec.level_sizes(size)
-    factors = spectral_factors(spec, size, [1.0] * (spec.levels + 2))
-    # the residuals skip an inverse (unscaled) and forward FFT: fold in their gain h * w
-    gains = (size[0] * size[1], sizes[-1][0] * sizes[-1][1])
-    scaled = (factors[0] * gains[0], *factors[1:-1], factors[-1] * gains[1])
+    factors, scaled = _edit_factors(spec, size)
     hp, bands, lp = kernels.analysis(rfft2(x), size, spec, scaled)
     # the C++ stages hand out reused buffers that the synthesis writes again: keep copies
     hp, lp = hp.clone(), lp.clone(memory_format=torch.contiguous_format)
