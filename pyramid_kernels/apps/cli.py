@@ -331,15 +331,20 @@ def _morph(args: argparse.Namespace) -> int:
         result = morph(model, x, target, progress=True, options=MorphOptions(**settings))
     except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
-    coherence = result.coherence() if args.coherence else None
+    coherence = None
+    if args.coherence or args.coherence_every_frame:
+        coherence = result.coherence_families(args.coherence_every_frame, progress=True)
     result.save(args.out, coherence=False if coherence is None else coherence)
     probs = " ".join(f"{p:.3f}" for p in result.target_prob[:, 0].tolist())
     final = int(result.top1[-1, 0])
     print(f"source {name(source)} -> target {name(target)}")
     print(f"target probability per frame: {probs}")
     if coherence is not None:
-        explained = " ".join("-" if e != e else f"{e:.3f}" for e in coherence[:, 0].tolist())
-        print(f"E (warp + gain) per frame: {explained}")
+        warp, with_gain = (coherence[k][:, 0].tolist() for k in ("warp", "warp+gain"))
+        pairs = zip(warp, with_gain, strict=True)
+        explained = [f"{w:.3f} / {g:.3f}" for w, g in pairs if g == g]
+        which = "per frame" if args.coherence_every_frame else "of the last frame"
+        print(f"E warp / warp + gain {which}: {', '.join(explained) or 'undefined'}")
     print(
         f"final L2 distance {result.distance[-1, 0]:.4f}; final top-1 {name(final)}; "
         f"wrote {args.out}"
@@ -675,7 +680,13 @@ def _parser() -> argparse.ArgumentParser:
     mo.add_argument(
         "--coherence",
         action="store_true",
-        help="caption each frame with E, the share of its change a smooth warp explains",
+        help="measure E of the last frame, the share of its change a smooth warp explains "
+        "(warp only / warp + gain): printed and captioned",
+    )
+    mo.add_argument(
+        "--coherence-every-frame",
+        action="store_true",
+        help="measure E of every frame (about steps times the work of --coherence)",
     )
     mo.add_argument("--out", required=True, help="output .gif or .png")
     _add_morph_options(mo)
@@ -783,7 +794,8 @@ def _parser() -> argparse.ArgumentParser:
     ge.add_argument(
         "--coherence",
         action="store_true",
-        help="measure E of every frame: on the pictures, and the last frame's in the manifest",
+        help="measure E of the last frame (warp only / warp + gain): on the pictures and in "
+        "the manifest (coherence_warp, coherence)",
     )
     ge.add_argument(
         "--allow-mixed",

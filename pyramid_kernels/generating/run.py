@@ -150,8 +150,9 @@ def generate(
     progress : bool
         Show a progress bar.
     coherence : bool
-        Also measure E (warp + gain, :meth:`MorphResult.coherence`) of every frame: captioned
-        on the pictures, the last frame's in the manifest's ``coherence`` column (one warp fit
+        Also measure E of the last frame, warp only and warp + gain
+        (:meth:`MorphResult.coherence_families`): captioned on the pictures, in the manifest's
+        ``coherence_warp`` and ``coherence`` (warp + gain) columns (two warp fits
         per frame and image: about 0.5 s per 224x224 frame on a CPU).
     model_name : str or None
         The model's name for the records.
@@ -339,7 +340,7 @@ class _Batch:
         step, attained = result.step.cpu(), result.attained.cpu()  # a sync per image
         source, target = result.source.cpu(), result.target.cpu()
         final = result.top1[-1].cpu()
-        explained = result.coherence() if self.coherence else None
+        explained = result.coherence_families() if self.coherence else None
         batch.captions = result.captions(explained)
         for b, image in enumerate(ids):
             row = {
@@ -357,11 +358,19 @@ class _Batch:
                 "final_class": int(final[b]),
                 "final_name": result.class_name(int(final[b])),
                 "reached_target": int(final[b] == target[b]),
-                "coherence": "" if explained is None else f"{float(explained[-1, b]):.6g}",
+                **_coherence_columns(explained, b),
             }
             row.update({f"target_prob_{k}": f"{float(v):.9g}" for k, v in enumerate(prob[:, b])})
             row.update({f"l2_{k}": f"{float(v):.9g}" for k, v in enumerate(dist[:, b])})
             batch.rows[image] = row
+
+
+def _coherence_columns(explained: dict | None, b: int) -> dict[str, str]:
+    """The manifest's E columns of image ``b``: the last frame's warp only and warp + gain."""
+    if explained is None:
+        return {"coherence_warp": "", "coherence": ""}
+    warp, with_gain = explained["warp"][-1, b], explained["warp+gain"][-1, b]
+    return {"coherence_warp": f"{float(warp):.6g}", "coherence": f"{float(with_gain):.6g}"}
 
 
 def _stored(frames: Tensor, dtype: torch.dtype) -> Tensor:

@@ -30,6 +30,7 @@ FRAME_DTYPES = {"uint8": torch.uint8, "float16": torch.float16, "float32": torch
 BASE_COLUMNS = (
     *("image", "status", "error", "source", "target", "attained", "step", "shard", "row"),
     *("source_name", "target_name", "final_class", "final_name", "reached_target"),
+    "coherence_warp",  # E (warp only) of the last frame, when the run measures it
     "coherence",  # E (warp + gain) of the last frame, when the run measures it
 )
 # typed by read_manifest; "attained": the last frame reached the pixel budget (budget runs),

@@ -109,7 +109,9 @@ class MorphResult:
             f"{', ...' if batch > 4 else ''}], {self.frames.dtype})"
         )
 
-    def coherence(self, gain: bool = True, frames: list[int] | None = None) -> Tensor:
+    def coherence(
+        self, gain: bool = True, frames: list[int] | None = None, progress: bool = False
+    ) -> Tensor:
         """E of each frame: the share of its change from the input that a smooth warp of the
         input explains (:func:`pyramid_kernels.metrics.warp_explained`, 8x8 control grid).
 
@@ -119,6 +121,8 @@ class MorphResult:
             Warp times a smooth gain field (True) or warp only.
         frames : list of int or None
             Which frames (default: all).
+        progress : bool
+            Show a progress bar on stderr, one step per frame fitted.
 
         Returns
         -------
@@ -131,12 +135,44 @@ class MorphResult:
         chosen = list(range(self.frames.shape[0])) if frames is None else list(frames)
         source = self.frames[0]
         out = torch.full((len(chosen), source.shape[0]), float("nan"))
-        for row, t in enumerate(chosen):
-            frame = self.frames[t]
-            change = (frame - source).flatten(1).square().sum(1)
-            ok = (change > 0) & torch.isfinite(frame).flatten(1).all(1)
-            if ok.any():
-                out[row, ok] = warp_explained(source[ok], frame[ok], gain=gain).float().cpu()
+        label = f"E fit, warp{' + gain' if gain else ''}"
+        with Progress(len(chosen), label, enabled=progress, unit="frames") as bar:
+            for row, t in enumerate(chosen):
+                frame = self.frames[t]
+                change = (frame - source).flatten(1).square().sum(1)
+                ok = (change > 0) & torch.isfinite(frame).flatten(1).all(1)
+                if ok.any():
+                    out[row, ok] = warp_explained(source[ok], frame[ok], gain=gain).float().cpu()
+                bar.update()
+        return out
+
+    def coherence_families(
+        self, every_frame: bool = False, progress: bool = False
+    ) -> dict[str, Tensor]:
+        """E in both families, warp only and warp + gain (which also absorbs a smooth change of
+        brightness, such as low-frequency haze, that no warp can make), of the last frame or of
+        every frame.
+
+        Parameters
+        ----------
+        every_frame : bool
+            Fit every frame (about steps times the work) instead of the last one.
+        progress : bool
+            Show a progress bar per family on stderr.
+
+        Returns
+        -------
+        dict of str to Tensor
+            {"warp": (steps + 1, B), "warp+gain": (steps + 1, B)} float32; NaN where not
+            fitted or undefined (see :meth:`coherence`).
+        """
+        count = self.frames.shape[0]
+        chosen = list(range(1, count)) if every_frame else [count - 1]
+        out = {}
+        for name, gain in (("warp", False), ("warp+gain", True)):
+            values = torch.full((count, self.frames.shape[1]), float("nan"))
+            values[chosen] = self.coherence(gain, chosen, progress)
+            out[name] = values
         return out
 
     def save(
@@ -144,7 +180,7 @@ class MorphResult:
         path,
         scale: int | None = None,
         captions: bool = True,
-        coherence: bool | Tensor = False,
+        coherence: bool | Tensor | dict = False,
     ) -> None:
         """Write the morph as a picture, atomically.
 
@@ -160,10 +196,10 @@ class MorphResult:
         captions : bool
             Head each PNG row with its source and target class and caption each frame with the
             target probability and the top class.
-        coherence : bool or Tensor
-            Also caption each frame with E (True: warp + gain, :meth:`coherence`, which fits
-            one warp per frame and image, about 0.5 s for a 224x224 frame on a CPU; or the
-            (steps + 1, B) values it returned).
+        coherence : bool, Tensor or dict
+            Also caption frames with E: True fits the last frame in both families
+            (:meth:`coherence_families`; about 0.5 s per family for a 224x224 frame on a
+            CPU); or the values :meth:`coherence_families` or :meth:`coherence` returned.
         """
         from ..io.image_io import save_morph
 
@@ -181,19 +217,19 @@ class MorphResult:
             )
         words = None
         if captions:
-            if isinstance(coherence, Tensor):
-                words = self.captions(coherence)
-            else:
-                words = self.captions(self.coherence() if coherence else None)
+            if coherence is True:
+                coherence = self.coherence_families()
+            words = self.captions(coherence if coherence is not False else None)
         save_morph(path, self.frames, scale, words)
 
-    def captions(self, coherence: Tensor | None = None) -> tuple[list[str], list[list[str]]]:
+    def captions(self, coherence: Tensor | dict | None = None) -> tuple[list[str], list[list[str]]]:
         """The words a saved strip shows.
 
         Parameters
         ----------
-        coherence : Tensor or None
-            (steps + 1, B) E per frame (:meth:`coherence`) to show, or None.
+        coherence : Tensor, dict or None
+            E to show: (steps + 1, B) per frame (:meth:`coherence`), or both families
+            (:meth:`coherence_families`, shown as warp / warp + gain), or None.
 
         Returns
         -------
@@ -201,26 +237,35 @@ class MorphResult:
             Per image, "source -> target".
         captions : list of list of str
             Per image and frame, "p=0.42 top=name" (the target's probability, the top class),
-            with "E=0.24" between them when ``coherence`` is given ("E=-" where undefined).
+            with "E=0.24" (one family) or "E=0.12/0.24" (warp / warp + gain) between them when
+            ``coherence`` is given, left out for frames whose E is undefined or not fitted.
         """
         headings = [
             f"{self.class_name(s)} -> {self.class_name(t)}"
             for s, t in zip(self.source.tolist(), self.target.tolist(), strict=True)
         ]
         probs, top = self.target_prob.T.tolist(), self.top1.T.tolist()
-        explained = None if coherence is None else coherence.T.tolist()
+        if coherence is None:
+            families = []
+        elif isinstance(coherence, dict):
+            families = [coherence["warp"].T.tolist(), coherence["warp+gain"].T.tolist()]
+        else:
+            families = [coherence.T.tolist()]
         frames = []
         for b, (row, classes) in enumerate(zip(probs, top, strict=True)):
             texts = []
             for t, (p, c) in enumerate(zip(row, classes, strict=True)):
-                e = "" if explained is None else _e_text(explained[b][t])
+                e = _e_text([values[b][t] for values in families])
                 texts.append(f"p={p:.2f} {e}top={self.class_name(c)}")
             frames.append(texts)
         return headings, frames
 
 
-def _e_text(value: float) -> str:
-    return "E=- " if value != value else f"E={value:.2f} "
+def _e_text(values: list[float]) -> str:
+    """ "E=0.12/0.24 " for the families' values of a frame; "" when none is a number."""
+    if not values or all(v != v for v in values):
+        return ""
+    return "E=" + "/".join("-" if v != v else f"{v:.2f}" for v in values) + " "
 
 
 def _validate_inputs(model, x, options: MorphOptions) -> None:

@@ -1,6 +1,7 @@
 """Rendering a pyramid, writing pictures, and the demo command."""
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -55,8 +56,9 @@ def test_demo_writes_pictures_and_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     for method in ("pixel", "fourier phase", "csp phase", "csp joint"):
         assert method in out
-    # the digits summary gives every pair's value, not a median
-    assert "3->8    5->6    1->7    4->9" in out
+    # the digits summary gives every pair's value, not a median, on real 28x28 MNIST digits
+    assert "3->8    5->6    1->7    4->9" in out and "4 MNIST digit pairs" in out
+    assert Image.open(tmp_path / "morph_3_to_8_pixel.gif").size == (112, 112)  # 28 x 4
     # the photos: a captioned figure (4 photos x 2 methods, frames 0, 1, 2, 3) and GIFs
     figure = Image.open(tmp_path / "photos_morph.png")
     assert figure.size == (4 * (224 + 4), 8 * (12 + 224 + 24 + 4))
@@ -93,11 +95,16 @@ def test_morph_command(tmp_path, capsys, monkeypatch):
     # the runner-up target, as generate takes it, and E in the captions
     runner = [a if a != "3" else "runner-up" for a in args[:-1]] + [str(tmp_path / "r.png")]
     assert main([*runner, "--coherence"]) == 0
-    said = capsys.readouterr().out
+    said, bars = capsys.readouterr()
     with torch.no_grad():
         read = read_image(tmp_path / "digit.png", 1)[None]  # what the command reads
         second = int(pk.models.load("digits-driver")(read).topk(2).indices[0, 1])
-    assert f"-> target {second} " in said and "E (warp + gain) per frame: - 0." in said
+    assert f"-> target {second} " in said
+    assert re.search(r"E warp / warp \+ gain of the last frame: 0\.\d{3} / 0\.\d{3}\n", said)
+    assert "E fit, warp [" in bars and "E fit, warp + gain [" in bars  # progress of the fits
+    assert main([*runner, "--coherence-every-frame"]) == 0
+    said = capsys.readouterr().out
+    assert re.search(r"E warp / warp \+ gain per frame: (0\.\d{3} / 0\.\d{3}, ){3}0\.", said)
     # a model given as module:callable (a class, instantiated), and a TorchScript file
     (tmp_path / "digit_models.py").write_text(
         "import pyramid_kernels as pk\n"

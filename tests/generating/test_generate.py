@@ -570,14 +570,16 @@ def test_coherence_is_captioned_and_in_the_manifest(digits_dir, driver, tmp_path
     folder, _ = digits_dir
     out, plain = tmp_path / "out", tmp_path / "plain"
     pk.generate(driver, folder, plain, gray=True, pictures=[], steps=2, batch_size=32)
-    assert all(r["coherence"] is None for r in read_manifest(plain))  # off: not measured
+    assert all(r["coherence"] is None and r["coherence_warp"] is None for r in read_manifest(plain))
     pk.generate(driver, folder, out, gray=True, pictures=["png"], steps=2, coherence=True)
     rows = read_manifest(out)
     first = rows[0]
     frames = load_frames(out, first["image"]).float() / 255
     expected = pk.metrics.warp_explained(frames[:1], frames[2:], gain=True)
     assert first["coherence"] == pytest.approx(float(expected), abs=0.02)  # 8-bit frames here
-    assert all(0 <= r["coherence"] <= 1 for r in rows)
+    warp_only = pk.metrics.warp_explained(frames[:1], frames[2:])  # side by side
+    assert first["coherence_warp"] == pytest.approx(float(warp_only), abs=0.02)
+    assert all(0 <= r["coherence"] <= 1 and 0 <= r["coherence_warp"] <= 1 for r in rows)
     run = json.loads((out / "run.json").read_text())
     assert run["settings"]["coherence"] is True
     with pytest.raises(ValueError, match="coherence: True -> None"):  # a resume must agree

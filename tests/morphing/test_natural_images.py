@@ -174,8 +174,16 @@ def test_saved_strips_are_captioned(tmp_path, driver, photos):
         e[2], pk.metrics.warp_explained(result.frames[0], result.frames[2], gain=True)
     )
     _, texts = result.captions(e)
-    assert texts[0][0].startswith("p=") and "E=- " in texts[0][0]
+    assert texts[0][0].startswith("p=") and "E=" not in texts[0][0]  # undefined at frame 0
     assert f"E={float(e[2, 0]):.2f} top=" in texts[0][2]
+    both = result.coherence_families(progress=True)  # the last frame, warp and warp + gain
+    assert both["warp"][:2].isnan().all() and both["warp+gain"][:2].isnan().all()
+    assert torch.equal(both["warp+gain"][2], e[2])
+    _, texts = result.captions(both)
+    warp, with_gain = float(both["warp"][2, 0]), float(e[2, 0])
+    assert f"E={warp:.2f}/{with_gain:.2f} top=" in texts[0][2] and "E=" not in texts[0][1]
+    every = result.coherence_families(every_frame=True)
+    assert torch.equal(every["warp+gain"][1:], e[1:])
     result.save(tmp_path / "with_e.gif", coherence=True)
     assert Image.open(tmp_path / "with_e.gif").n_frames == 3
     plain, captioned = Image.open(tmp_path / "plain.png"), Image.open(tmp_path / "captioned.png")
