@@ -36,6 +36,7 @@ from .system import available_memory
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's status for a run stopped by Ctrl-C (128 + SIGINT)
 MIN_RESIZE_SIDE = 16  # an image resized for a model must have sides of at least this
+TARGET_HELP = "target class: an index, a name (e.g. tiger) or runner-up (the model's second choice)"
 EMBEDDED = ("mnist-test", "mnist-train", "digits-test", "digits-train")
 MODEL_HELP = (
     "embedded model name, TorchScript file, or module:callable (a class is instantiated with "
@@ -294,13 +295,13 @@ def _normalized(model, args: argparse.Namespace):
 
 
 def _morph(args: argparse.Namespace) -> int:
-    from ..models.class_names import class_indices, model_labels
+    from ..models.class_names import class_indices, is_runner_up, model_labels, runner_up
     from ..morphing import MorphOptions, morph
 
     model = _normalized(load_model(args.model), args)
     names = model_labels(model)
-    runner_up = args.target.strip() == "runner-up"
-    if not runner_up:
+    wants_runner_up = is_runner_up(args.target)
+    if not wants_runner_up:
         target = class_indices(class_arg(args.target), names, argument="--target")
     x = _image_for(args)
     try:
@@ -316,19 +317,20 @@ def _morph(args: argparse.Namespace) -> int:
             f"{index} ({names[0][index]})" if names and 0 <= index < len(names[0]) else str(index)
         )
 
-    if runner_up and logits.shape[1] < 2:
+    if wants_runner_up and logits.shape[1] < 2:
         raise CLIError(f"--target runner-up: --model {args.model!r} has one class")
     source = int(logits.argmax(1))  # an out-of-range target is refused by morph below
-    if runner_up:
-        target = int(logits.topk(2, dim=1).indices[0, 1])
+    if wants_runner_up:
+        target = int(runner_up(logits)[0])
     if source == target:
         raise CLIError(
             f"--target {name(target)} is already the model's class for {args.image!r}; "
             "pick another target"
         )
     try:
-        settings = {"color": "luminance" if x.shape[1] == 3 else "rgb"} | _morph_options(args)
-        result = morph(model, x, target, progress=True, options=MorphOptions(**settings))
+        result = morph(
+            model, x, target, progress=True, options=MorphOptions(**_morph_options(args))
+        )
     except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
     coherence = None
@@ -353,16 +355,17 @@ def _morph(args: argparse.Namespace) -> int:
 
 
 def _probe(args: argparse.Namespace) -> int:
-    from ..models.class_names import class_indices, model_labels
+    from ..models.class_names import class_indices, is_runner_up, model_labels
     from ..morphing import probe_bands
 
     model = _normalized(load_model(args.model), args)
     names = model_labels(model)
-    target = class_indices(class_arg(args.target), names, argument="--target")
+    target = args.target.strip()
+    if not is_runner_up(target):
+        target = class_indices(class_arg(args.target), names, argument="--target")
     x = _image_for(args)
-    color = "luminance" if x.shape[1] == 3 else "rgb"
     try:
-        probe = probe_bands(model, x, target, l2=args.l2, n_random=args.n_random, color=color)
+        probe = probe_bands(model, x, target, l2=args.l2, n_random=args.n_random)
     except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
     probe.save(args.out)
@@ -675,7 +678,7 @@ def _parser() -> argparse.ArgumentParser:
     mo.add_argument(
         "--target",
         required=True,
-        help="target class: an index, a name (e.g. tiger) or runner-up (the model's second choice)",
+        help=TARGET_HELP,
     )
     mo.add_argument(
         "--coherence",
@@ -744,7 +747,11 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     _add_image_input(pr)
-    pr.add_argument("--target", required=True, help="target class: an index or a name")
+    pr.add_argument(
+        "--target",
+        required=True,
+        help=TARGET_HELP,
+    )
     pr.add_argument("--out", required=True, help="output .png heat map")
     pr.add_argument("--l2", type=float, default=0.5, help="pixel L2 of every probed image")
     pr.add_argument("--n-random", type=int, default=8, help="random directions per band")

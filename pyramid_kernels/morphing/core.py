@@ -34,7 +34,13 @@ from torch import Tensor, nn
 from ..core.color import ColorEdit
 from ..core.sizing import group_budget, images_per_forward, images_per_group
 from ..io.progress import Progress
-from ..models.class_names import class_indices, class_name, model_labels
+from ..models.class_names import (
+    class_indices,
+    class_name,
+    is_runner_up,
+    model_labels,
+    runner_up,
+)
 from ..ops.backends import resolve_backend
 from ..pyramid.module import SteerablePyramid
 from .budget import BUDGET_TOLERANCE, search
@@ -620,7 +626,7 @@ def morph(
     phase_step: float | None = None,
     budget: float | None = None,
     pyramid: SteerablePyramid | None = None,
-    color: str = "rgb",
+    color: str | None = None,
     clamp: Sequence[float] | None = (0.0, 1.0),
     chunk_size: int | None = None,
     group_bytes: int | None = None,
@@ -673,8 +679,9 @@ def morph(
         a safeguarded root search (``morphing/budget.py``).
     pyramid : SteerablePyramid or None
         A complex pyramid for ``space="csp"`` (default ``SteerablePyramid(backend=backend)``).
-    color : {"rgb", "luminance"}
-        Edit every channel, or the Y of YIQ only (chroma kept; needs 3 channels).
+    color : {"rgb", "luminance"} or None
+        Edit every channel, or the Y of YIQ only (chroma kept; needs 3 channels); None (the
+        default): luminance for RGB images, every channel otherwise, as the command line.
     clamp : (float, float) or None
         Frames are clamped to this range (None: no clamping).
     chunk_size : int or None
@@ -713,13 +720,19 @@ def morph(
     _validate_inputs(model, x, options)
     concrete = resolve_backend(options.backend, x.device.type)
     options = dataclasses.replace(
-        options, backend=concrete, pyramid=options.pyramid or SteerablePyramid(backend=concrete)
+        options,
+        backend=concrete,
+        pyramid=options.pyramid or SteerablePyramid(backend=concrete),
+        color=options.color_for(x.shape[1]),
     )
     x = x.float() if x.dtype not in (torch.float32, torch.float64) else x
     if x.shape[0] == 0:
         return _empty_result(x, target, source, options, model_labels(model))
     group = options.chunk_size or x.shape[0]
     names = model_labels(model)
+    if is_runner_up(target):  # one forward more, before any morph work
+        with torch.no_grad():
+            target = runner_up(_logits(model, x))
     target = _labels(class_indices(target, names, "target"), x.shape[0], "target", x.device)
     if source is not None:
         source = _labels(class_indices(source, names, "source"), x.shape[0], "source", x.device)

@@ -34,8 +34,9 @@ class MorphOptions:
         As for :func:`pyramid_kernels.morph`.
     amplification, phase_step, budget : float or None
         The step controls, as for :func:`pyramid_kernels.morph`.
-    color : str
-        As for :func:`pyramid_kernels.morph`.
+    color : str or None
+        As for :func:`pyramid_kernels.morph`; None (the default) means luminance for RGB
+        images and every channel otherwise (:meth:`color_for`).
     clamp : (float, float) or None
         As for :func:`pyramid_kernels.morph`.
     chunk_size, group_bytes : int or None
@@ -56,7 +57,7 @@ class MorphOptions:
     amplification: float | None = None
     phase_step: float | None = None
     budget: float | None = None
-    color: str = "rgb"
+    color: str | None = None
     clamp: tuple[float, float] | None = (0.0, 1.0)
     chunk_size: int | None = None
     group_bytes: int | None = None
@@ -70,11 +71,12 @@ class MorphOptions:
             ("edit", EDITS),
             ("loss", LOSSES),
             ("regime", REGIMES),
-            ("color", COLORS),
             ("backend", BACKENDS),
         ]:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.color is not None and self.color not in COLORS:
+            raise ValueError(f"color must be one of {COLORS} or None, got {self.color!r}")
         if self.space == "pixel" and self.edit == "joint":
             raise ValueError(
                 "edit='joint' needs phases and amplitudes, which space='pixel' does not have; "
@@ -132,6 +134,12 @@ class MorphOptions:
             )
         if pyramid is not None and not pyramid.spec.is_complex:
             raise ValueError("pyramid must be complex (is_complex=True) for phase edits")
+
+    def color_for(self, channels: int) -> str:
+        """The colour mode for images of ``channels``: ``color``, or when None "luminance"
+        for 3 channels (phase edits of Y keep the chroma, no colour fringes) and "rgb" (every
+        channel) otherwise."""
+        return self.color or ("luminance" if channels == 3 else "rgb")
 
     @property
     def joint(self) -> bool:

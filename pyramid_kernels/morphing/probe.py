@@ -20,7 +20,7 @@ import torch
 from torch import Tensor
 
 from ..core.color import ColorEdit
-from ..models.class_names import class_indices, class_name, model_labels
+from ..models.class_names import class_indices, class_name, is_runner_up, model_labels, runner_up
 from ..ops.backends import resolve_backend
 from ..ops.phase.op import phase_rotate
 from ..pyramid.functional import Pyramid, collapse
@@ -160,7 +160,7 @@ def probe_bands(
     n_random: int = 8,
     pyramid: SteerablePyramid | None = None,
     source=None,
-    color: str = "rgb",
+    color: str | None = None,
     clamp: tuple[float, float] | None = (0.0, 1.0),
     seed: int = 0,
 ) -> BandProbe:
@@ -173,7 +173,8 @@ def probe_bands(
     x : Tensor
         (B, C, H, W) floating images inside ``clamp``.
     target : int, str, sequence or Tensor
-        The target class, one for all images or one per image (names need ``model.labels``).
+        The target class, one for all images or one per image (names need ``model.labels``),
+        or "runner-up": each image's second most likely class.
     l2 : float
         Pixel L2 distance of every probed image from its input (> 0).
     n_random : int
@@ -182,8 +183,9 @@ def probe_bands(
         A complex pyramid (default ``SteerablePyramid()``).
     source : int, str, sequence, Tensor or None
         The source class of the margin (default: the model's prediction on x).
-    color : {"rgb", "luminance"}
-        Probe the phases of every channel, or of the Y of YIQ only.
+    color : {"rgb", "luminance"} or None
+        Probe the phases of every channel, or of the Y of YIQ only; None (the default):
+        luminance for RGB images, every channel otherwise.
     clamp : (float, float) or None
         Probed images are clamped to this range.
     seed : int
@@ -196,6 +198,7 @@ def probe_bands(
     """
     options = MorphOptions(color=color, clamp=clamp, pyramid=pyramid)
     _validate_inputs(model, x, options)
+    color = options.color_for(x.shape[1])
     if (
         isinstance(l2, bool)
         or not isinstance(l2, (int, float))
@@ -209,9 +212,11 @@ def probe_bands(
     pyramid = options.pyramid or SteerablePyramid(backend=backend)
     names = model_labels(model)
     batch = x.shape[0]
-    target = _labels(class_indices(target, names, "target"), batch, "target", x.device)
     with torch.no_grad():
         logits = _logits(model, x)
+    if is_runner_up(target):
+        target = runner_up(logits)
+    target = _labels(class_indices(target, names, "target"), batch, "target", x.device)
     if source is None:
         source = logits.argmax(1)
     else:

@@ -86,6 +86,20 @@ def test_one_options_object_sets_a_morph():
         pk.morph(model, x, 0, options={"steps": 3})
 
 
+def test_the_colour_default_is_the_command_lines():
+    """color=None (the default of pk.morph, probe_bands and the command's auto): luminance
+    edits for RGB images, every channel for the others."""
+    rgb_model, rgb = tiny_model(channels=3), images(channels=3)
+    default = pk.morph(rgb_model, rgb, 0, steps=2, phase_step=0.3)
+    luminance = pk.morph(rgb_model, rgb, 0, steps=2, phase_step=0.3, color="luminance")
+    assert default.settings["color"] == "luminance"
+    assert torch.equal(default.frames, luminance.frames)
+    assert pk.morph(tiny_model(), images(), 0, steps=1).settings["color"] == "rgb"
+    assert MorphOptions().color_for(3) == "luminance" and MorphOptions().color_for(1) == "rgb"
+    with pytest.raises(ValueError, match="color must be one of"):
+        MorphOptions(color="auto")
+
+
 def test_the_progress_label_names_the_options_morph(capsys):
     """A morph given options= (as the command line does) labels its bar with those options,
     not with the keywords' defaults."""

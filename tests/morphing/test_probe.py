@@ -54,6 +54,21 @@ def test_probe_of_an_embedded_model_saves_a_heat_map(tmp_path):
         probe.save(tmp_path / "probe.gif")
 
 
+def test_runner_up_is_a_target_of_the_probe_as_of_morph():
+    """"runner-up" means each image's second most likely class in pk.probe_bands, pk.morph,
+    generate and the command line alike."""
+    model = pk.models.load("mnist-driver")
+    x, _ = pk.data.mnist("test")
+    x = x[::250][:4]
+    with torch.no_grad():
+        second = model(x).topk(2, dim=1).indices[:, 1]
+    probe = pk.probe_bands(model, x, target="runner-up", l2=0.5, n_random=1)
+    assert torch.equal(probe.target, second)
+    result = pk.morph(model, x, " runner-up", steps=1)
+    assert torch.equal(result.target, second)
+    assert torch.equal(result.frames, pk.morph(model, x, second, steps=1).frames)
+
+
 def test_bad_probe_arguments_are_refused_by_name():
     model = pk.models.load("digits-driver")
     x, _ = pk.data.digits("test")
