@@ -1,6 +1,6 @@
 """pyramid_kernels: a fast, exact, differentiable complex steerable pyramid for PyTorch."""
 
-from . import data, metrics, models
+from . import data, io, metrics, models
 from ._version import __version__ as __version__
 from .core.spec import PyramidSpec, max_height
 from .generating import generate
@@ -22,6 +22,7 @@ __all__ = [
     "collapse",
     "data",
     "generate",
+    "io",
     "magnify",
     "metrics",
     "models",

@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from ..core.spec import PyramidSpec
+from ..data import PHOTOS
 from ..experiments.photo_demo import BUDGET as PHOTO_BUDGET
 from ..experiments.protocol import DEMO_MNIST_BUDGET, PROTOCOLS
 from ..io.image_io import check_not_input, check_writable
@@ -63,7 +64,8 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        shown = action.default not in (None, False, argparse.SUPPRESS) and not action.required
+        hidden = action.default is None or action.default is False
+        shown = not (hidden or action.default == argparse.SUPPRESS or action.required)
         if shown and "default" not in text:
             text += " (default: %(default)s)"
         return text
@@ -160,16 +162,18 @@ def _is_state_dict(path: str) -> bool:
     return isinstance(loaded, dict) and all(isinstance(v, torch.Tensor) for v in loaded.values())
 
 
-def load_image(
+def image_argument(
     path: str, gray: bool, size: tuple[int, int] | None, fit: str = "crop"
 ) -> torch.Tensor:
-    """An image file -> (1, C, H, W) float32 in [0, 1] (conversions: image_files.read_image)."""
-    from ..io.image_files import ImageFileError, read_image
+    """An image file -> (1, C, H, W) float32 in [0, 1] (``pk.io.load_image``), its errors
+    naming the argument."""
+    from ..io.image_files import ImageFileError
+    from ..io.image_files import load_image as read
 
     if size is not None and min(size) < 8:
         raise CLIError(f"--size {size[0]} {size[1]}: both sides must be >= 8")
     try:
-        image = read_image(path, 1 if gray else 3, size, fit)[None]
+        image = read(path, size, gray, fit)
     except ImageFileError as error:
         raise CLIError(f"IMAGE {path!r}: {error}") from error
     if min(image.shape[-2:]) < 8:
@@ -258,8 +262,10 @@ def _image_for(args: argparse.Namespace) -> torch.Tensor:
     memory available before it is decoded or resized."""
     from ..io.image_files import has_alpha, image_size, is_grayscale
 
-    gray, size = _model_input(args, args.image)
     stored = image_size(args.image)
+    if stored is None:  # unreadable: its error comes first, before any note on its input
+        image_argument(args.image, args.gray, None, args.fit)
+    gray, size = _model_input(args, args.image)
     if size is not None and stored is not None:
         (h, w), (th, tw) = stored, size
         if min(h, w) < MIN_RESIZE_SIDE:
@@ -277,7 +283,7 @@ def _image_for(args: argparse.Namespace) -> torch.Tensor:
         print(f"{args.image} is grayscale: repeated over 3 channels for an RGB model")
     if has_alpha(args.image):
         print(f"note: {args.image} has transparency: composited over black")
-    return load_image(args.image, gray, size, args.fit)
+    return image_argument(args.image, gray, size, args.fit)
 
 
 def class_arg(text: str) -> int | str:
@@ -319,9 +325,14 @@ def _morph(args: argparse.Namespace) -> int:
 
     if wants_runner_up and logits.shape[1] < 2:
         raise CLIError(f"--target runner-up: --model {args.model!r} has one class")
-    source = int(logits.argmax(1))  # an out-of-range target is refused by morph below
+    source = int(logits.argmax(1))
     if wants_runner_up:
         target = int(runner_up(logits)[0])
+    if isinstance(target, int) and not 0 <= target < logits.shape[1]:  # before any morph work
+        raise CLIError(
+            f"--target {target} is not a class of --model {args.model!r}, whose classes are "
+            f"0 to {logits.shape[1] - 1}"
+        )
     if source == target:
         raise CLIError(
             f"--target {name(target)} is already the model's class for {args.image!r}; "
@@ -333,6 +344,12 @@ def _morph(args: argparse.Namespace) -> int:
         )
     except RuntimeError as error:  # the model failed on the image (shape, channels, dtype)
         raise CLIError(f"--model {args.model!r} failed on {args.image!r}: {error}") from error
+    if args.budget is not None and not bool(result.attained.all()) and not args.allow_unattained:
+        raise CLIError(
+            f"the morph did not reach --budget {args.budget:g}: it stopped at L2 "
+            f"{float(result.distance[-1, 0]):.4g} (a clamped image can only change so much); "
+            "nothing written; pass --allow-unattained to keep the closest frames"
+        )
     coherence = None
     if args.coherence or args.coherence_every_frame:
         coherence = result.coherence_families(args.coherence_every_frame, progress=True)
@@ -687,6 +704,11 @@ def _parser() -> argparse.ArgumentParser:
         "(warp only / warp + gain): printed and captioned",
     )
     mo.add_argument(
+        "--allow-unattained",
+        action="store_true",
+        help="write the morph even when it cannot reach --budget (its closest frames)",
+    )
+    mo.add_argument(
         "--coherence-every-frame",
         action="store_true",
         help="measure E of every frame (about steps times the work of --coherence)",
@@ -824,8 +846,9 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
     )
     ph.add_argument("--out", required=True, help="output folder")
-    ph.add_argument("names", nargs="*", help="which photos (default: all)")
+    ph.add_argument("names", nargs="*", help=f"which photos (default: all): {', '.join(PHOTOS)}")
     ph.set_defaults(run=_photos)
+    parser.commands = sub.choices  # each command's own parser (its usage with its errors)
     return parser
 
 
@@ -854,10 +877,11 @@ def _one_line_warning(command: str):
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # argparse reports its own errors with status 2
+    command = parser.commands[args.command]  # its usage, not the top level's, with an error
     if args.command == "morph" and not args.out.lower().endswith((".gif", ".png")):
-        parser.error("--out must end in .gif or .png")
+        command.error("--out must end in .gif or .png")
     if args.command == "probe" and not args.out.lower().endswith(".png"):
-        parser.error("--out must end in .png")
+        command.error("--out must end in .png")
     try:
         out = getattr(args, "out", None)
         if out is not None:  # before any work: a morph must not run only to fail at the end

@@ -165,6 +165,51 @@ def read_image(
     return image.float().clamp(0, 1).contiguous()
 
 
+def load_image(
+    path: str | os.PathLike,
+    size: int | tuple[int, int] | None = None,
+    gray: bool = False,
+    fit: str = "crop",
+) -> torch.Tensor:
+    """An image file as a batch of one, ready for ``pk.morph`` or a model.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Any image PIL reads (PNG, JPEG, GIF's first frame, TIFF, WebP, PNM, ...); the EXIF
+        orientation is applied and transparency composited over black.
+    size : int, (int, int) or None
+        Resize to (H, W) (an int: square), keeping the aspect ratio by ``fit``; None keeps
+        the file's size.
+    gray : bool
+        One channel (ITU-R 601 luminance) instead of RGB.
+    fit : {"crop", "pad", "stretch"}
+        How a resize keeps the aspect ratio.
+
+    Returns
+    -------
+    Tensor
+        (1, C, H, W) float32 in [0, 1], C = 1 with ``gray`` else 3.
+
+    Raises
+    ------
+    ImageFileError
+        (a ValueError) naming why the file cannot be read: missing, not an image, truncated,
+        too large.
+    """
+    if isinstance(size, int) and not isinstance(size, bool):
+        size = (size, size)
+    if size is not None and not (
+        isinstance(size, (tuple, list))
+        and len(size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in size)
+    ):
+        raise ValueError(f"size must be None, an int or (H, W) ints >= 1, got {size!r}")
+    if fit not in FITS:
+        raise ValueError(f"fit must be one of {FITS}, got {fit!r}")
+    return read_image(path, 1 if gray else 3, None if size is None else tuple(size), fit)[None]
+
+
 @contextlib.contextmanager
 def _open(path: str | os.PathLike):
     """PIL's Image.open without its DecompressionBombWarning: sizes are checked by name here

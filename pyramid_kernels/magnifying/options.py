@@ -81,7 +81,18 @@ class MagnifyOptions:
 
     def color_for(self, channels: int) -> str:
         """The colour mode for frames of ``channels``: ``color``, or when None luminance for
-        3 channels and rgb (every channel) otherwise."""
+        3 channels and rgb (every channel) otherwise.
+
+        Parameters
+        ----------
+        channels : int
+            Channels of the images.
+
+        Returns
+        -------
+        str
+            "luminance" or "rgb".
+        """
         return self.color or ("luminance" if channels == 3 else "rgb")
 
 

@@ -138,7 +138,18 @@ class MorphOptions:
     def color_for(self, channels: int) -> str:
         """The colour mode for images of ``channels``: ``color``, or when None "luminance"
         for 3 channels (phase edits of Y keep the chroma, no colour fringes) and "rgb" (every
-        channel) otherwise."""
+        channel) otherwise.
+
+        Parameters
+        ----------
+        channels : int
+            Channels of the images.
+
+        Returns
+        -------
+        str
+            "luminance" or "rgb".
+        """
         return self.color or ("luminance" if channels == 3 else "rgb")
 
     @property

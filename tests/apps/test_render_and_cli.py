@@ -146,7 +146,10 @@ def test_morph_command_errors_are_one_line_with_status_2(tmp_path, capsys):
             "not an embedded model",
         ),
         (_morph_args(tmp_path, tmp_path / "bad.png"), "cannot read it as an image"),
-        (_morph_args(tmp_path, tmp_path / "d.png", "--target", "12"), "target must be in"),
+        (
+            _morph_args(tmp_path, tmp_path / "d.png", "--target", "12"),
+            "--target 12 is not a class of",
+        ),
         (_morph_args(tmp_path, tmp_path / "d.png", "--steps", "0"), "steps must be an int"),
         (_morph_args(tmp_path, tmp_path / "d.png", "--budget", "-1"), "budget must be"),
         (_morph_args(tmp_path, tmp_path / "d.png", "--size", "2", "2"), "--size 2 2"),

@@ -55,7 +55,7 @@ def test_probe_of_an_embedded_model_saves_a_heat_map(tmp_path):
 
 
 def test_runner_up_is_a_target_of_the_probe_as_of_morph():
-    """"runner-up" means each image's second most likely class in pk.probe_bands, pk.morph,
+    """ "runner-up" means each image's second most likely class in pk.probe_bands, pk.morph,
     generate and the command line alike."""
     model = pk.models.load("mnist-driver")
     x, _ = pk.data.mnist("test")
