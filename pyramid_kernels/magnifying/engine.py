@@ -16,6 +16,7 @@ between analysis and synthesis. Colour video is edited in the luminance Y of YIQ
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,9 @@ from ..ops.transform import pipeline
 from .filters import make_filter
 from .options import MagnifyOptions
 
+# the warning: this share of the coarsest band's energy more than pi/2 off the first frame's
+LARGE_MOTION_SHARE = 0.3
+
 
 class Magnification:
     """The state of one video's magnification: its options, reference bands, filters, frame
@@ -40,6 +44,7 @@ class Magnification:
         self.reference: list[Tensor] = []  # per level, set by the first frames
         self.filters: list = []
         self.frame_shape: tuple | None = None
+        self.warned = False  # the large-motion warning is said once per video
 
     def _check(self, frames: Tensor) -> Tensor:
         """``frames`` validated (float16/bfloat16 as float32); the Magnifier's state (frame
@@ -65,6 +70,11 @@ class Magnification:
         if frames.shape[0] == 0:
             raise ValueError("video has no frames")
         spec = self.options.pyramid.resolve(tuple(frames.shape[-2:]))  # a height too large says so
+        if self.options.pyramid.height == 0:
+            raise ValueError(
+                "height=0 leaves no band level to magnify (only the residuals): pass height "
+                ">= 1 or 'auto'"
+            )
         if spec.height < 1:
             raise ValueError(
                 f"frames of {frames.shape[-2]}x{frames.shape[-1]} pixels are too small for one "
@@ -115,6 +125,8 @@ class Magnification:
                 self.reference.append(b[:1].clone())
                 self.filters.append(make_filter(o.filter, o.band, o.fps))
             ref = self.reference[level]
+            if level == spec.levels - 1 and not self.warned:
+                self._check_motion(b, ref)
             if band_pass is None:  # the causal chain in one fused pass (C++ or Triton)
                 return self._fused(level, b, ref, backend).reshape(flat.shape)
             delta = torch.angle(b * ref.conj())  # (T, C', K, h, w) in (-pi, pi]
@@ -128,6 +140,24 @@ class Magnification:
             x.reshape(-1, *x.shape[-2:]), spec, op_kernels(backend, x.device), edit
         )
         return out.reshape(x.shape)
+
+    def _check_motion(self, bands: Tensor, reference: Tensor) -> None:
+        """Warn once when the coarsest level's phases differ from the reference frame's by more
+        than pi/2 over much of its energy: motion of many pixels, or a scene cut, which phase
+        magnification turns into ghosts."""
+        amplitude = bands.abs()
+        far = torch.angle(bands * reference.conj()).abs() > math.pi / 2
+        share = (amplitude * far).flatten(1).sum(1) / amplitude.flatten(1).sum(1).clamp_min(1e-30)
+        worst = float(share.max())
+        if worst > LARGE_MOTION_SHARE:
+            self.warned = True
+            warnings.warn(
+                f"{100 * worst:.0f}% of the coarsest band's energy moved by more than a quarter "
+                "of its wavelength from the first frame: motion of many pixels or a scene cut, "
+                "which phase magnification turns into ghosts; magnify a steadier or shorter clip "
+                "(cut at scene changes), or a smaller alpha",
+                stacklevel=2,
+            )
 
     def _fuses(self, frames: Tensor) -> bool:
         """Whether the causal chain runs fused, without smoothing: the C++ kernel on CPU, the

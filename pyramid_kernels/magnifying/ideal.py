@@ -84,6 +84,8 @@ class IdealMagnification(Magnification):
             if level == len(self.reference):  # the clip's first frame: its reference
                 self.reference.append(b[:1].clone())
                 self.sums.append(x.new_zeros(b[0].numel(), rows.shape[1]))
+            if level == len(bands) - 1 and not self.warned:
+                self._check_motion(b, self.reference[level])
             delta = torch.angle(b * self.reference[level].conj()).reshape(b.shape[0], -1)
             self.sums[level].addmm_(delta.T, rows)
 

@@ -97,3 +97,28 @@ def test_the_command_refuses_a_clip_that_cannot_fit_and_shows_progress(tmp_path,
     for done in (12, 24, 36):
         assert f"] {done}/36 " in bar, bar
     assert bar.index("] 12/36 ") < bar.index("] 24/36 ") < bar.index("] 36/36 ")
+
+
+@pytest.mark.parametrize("filter", ["ideal", "butterworth"])
+def test_large_motion_or_a_scene_cut_is_warned_once(clip, filter):
+    """A sub-pixel motion passes quietly; a cut to another scene halfway, or a pan of many
+    pixels, is said once (a warning, not a refusal: the frames still come back)."""
+    import warnings
+
+    options = dict(alpha=10, band=(1.0, 4.0), fps=FPS, filter=filter)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pk.magnify(clip, **options)
+    other = pk.data.photos(48, names=["rocket"])[0][0, :, :, 4:44].double()
+    cut = torch.cat([clip[:20], other.expand(20, -1, -1, -1)])
+    pan = torch.stack([clip[0].roll(2 * t, -1) for t in range(clip.shape[0])])
+    for video in (cut, pan):
+        with pytest.warns(UserWarning, match="motion of many pixels or a scene cut") as said:
+            out = pk.magnify(video, **options)
+        assert len([w for w in said if "scene cut" in str(w.message)]) == 1
+        assert out.shape == video.shape
+
+
+def test_height_zero_is_refused_as_having_no_band_level(clip):
+    with pytest.raises(ValueError, match="height=0 leaves no band level to magnify"):
+        pk.magnify(clip, alpha=5, band=(1.0, 4.0), fps=FPS, height=0)
