@@ -29,7 +29,7 @@ from ..experiments.photo_demo import BUDGET as PHOTO_BUDGET
 from ..experiments.protocol import DEMO_MNIST_BUDGET, PROTOCOLS
 from ..io.image_io import check_not_input, check_writable
 from ..io.video import GIF_MAX_FPS
-from ..magnifying import FILTERS
+from ..magnifying import FILTERS, MagnifyOptions
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
 from ..ops.backends import BACKENDS
 from .system import available_memory
@@ -758,7 +758,10 @@ def _parser() -> argparse.ArgumentParser:
     _add_scales_per_octave(ma, "band levels per octave (narrower bands take larger --alpha)")
     ma.add_argument("--device", type=device_arg, default="cpu", help="cpu, cuda, cuda:1, ...")
     ma.add_argument(
-        "--chunk-size", type=positive_int, default=16, help="frames per chunk (streaming)"
+        "--chunk-size",
+        type=positive_int,
+        default=MagnifyOptions.chunk_size,
+        help="frames per chunk (causal filters, streaming)",
     )
     ma.add_argument("--quiet", action="store_true", help="no progress bar")
     ma.set_defaults(run=_magnify)
