@@ -70,11 +70,21 @@ class ImageSource:
         self.tensor = None
         self.ids = [i for i, _ in listed]
         self.paths = [os.fspath(p) for _, p in listed]
-        if size is None:
-            size = next((s for s in map(image_size, self.paths) if s is not None), None)
+        if size is None:  # the first file that decodes, not only one whose header reads
+            size = next(filter(None, map(self._decoded_size, self.paths)), None)
             if size is None:
                 raise ValueError(f"images {images!r}: none of the {len(self.paths)} files opens")
         self.size = tuple(size)
+
+    def _decoded_size(self, path: str) -> tuple[int, int] | None:
+        """(H, W) of the file when it decodes whole (a header can declare a size its data do
+        not hold: a truncated file must not set the run's size), else None."""
+        if image_size(path) is None:
+            return None
+        try:
+            return tuple(read_image(path, self.channels).shape[-2:])
+        except ImageFileError:
+            return None
 
     def __len__(self) -> int:
         return len(self.ids)

@@ -2,6 +2,7 @@
 sharding, killing mid-run, and bad inputs."""
 
 import csv
+import io
 import json
 import os
 import signal
@@ -365,11 +366,18 @@ def test_bad_and_unusual_files(tmp_path, driver):
     # that declares 12000x12000 (under it, over the library's): neither sets the run's size
     for name, side in (("0_huge.png", 100_000), ("1_large.png", 12_000)):
         (folder / name).write_bytes(_png_header(side, side))
+    # and a JPEG of 3000x3000 cut after 1% of its data: its header reads, its pixels do not;
+    # a truncated file must not set the run's size either (it did, and every other image
+    # then differed from it)
+    cut = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (3000, 3000), dtype=np.uint8)).save(cut, "JPEG")
+    (folder / "2_cut.jpg").write_bytes(cut.getvalue()[: len(cut.getvalue()) // 100])
     out = tmp_path / "out"
     summary = pk.generate(driver, folder, out, gray=True, targets=3, pictures=["png"], steps=2)
-    assert (summary.morphed, summary.errors) == (5, 5)
+    assert (summary.morphed, summary.errors) == (5, 6)
+    assert json.loads((out / "run.json").read_text())["settings"]["size"] == [32, 32]
     rows = {r["image"]: r for r in read_manifest(out)}
-    assert sorted(rows) == sorted(p.name for p in folder.glob("*.png"))
+    assert sorted(rows) == sorted(p.name for p in folder.glob("*.*g"))
     for name in ["a_rgb.png", "b_gray.png", "c_rgba.png", "d_palette.png", "e_gray16.png"]:
         assert rows[name]["status"] == "ok", rows[name]
     assert "differs from the run's 32x32; pass --size H W" in rows["f_big.png"]["error"]
@@ -377,13 +385,14 @@ def test_bad_and_unusual_files(tmp_path, driver):
     assert "cannot read it as an image" in rows["h_truncated.png"]["error"]
     assert "exceeds limit" in rows["0_huge.png"]["error"]
     assert "it is 12000x12000 (144 megapixels)" in rows["1_large.png"]["error"]
+    assert "truncated" in rows["2_cut.jpg"]["error"]
     for name in ["f_big.png", "g_corrupt.png", "h_truncated.png"]:
         assert rows[name]["status"] == "error" and rows[name]["shard"] == ""
         assert not (out / "strips" / f"{name}.png").exists()
     # with a size every readable file is resized
     resized = tmp_path / "resized"
     summary = pk.generate(driver, folder, resized, gray=True, size=(32, 32), targets=3, steps=2)
-    assert (summary.morphed, summary.errors) == (6, 4)
+    assert (summary.morphed, summary.errors) == (6, 5)  # the cut JPEG is an error row too
 
 
 def test_non_ascii_file_names_survive_the_manifest(tmp_path, driver):
