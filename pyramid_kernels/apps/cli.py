@@ -36,7 +36,6 @@ from .system import available_memory
 
 USAGE_ERROR = 2
 INTERRUPTED = 130  # the shell's status for a run stopped by Ctrl-C (128 + SIGINT)
-MIN_RESIZE_SIDE = 16  # an image resized for a model must have sides of at least this
 TARGET_HELP = "target class: an index, a name (e.g. tiger) or runner-up (the model's second choice)"
 EMBEDDED = ("mnist-test", "mnist-train", "digits-test", "digits-train")
 MODEL_HELP = (
@@ -258,31 +257,21 @@ def _model_input(args: argparse.Namespace, what: str) -> tuple[bool, tuple[int, 
 
 
 def _image_for(args: argparse.Namespace) -> torch.Tensor:
-    """The image as the model takes it (see _model_input), its size checked against the
-    memory available before it is decoded or resized."""
-    from ..io.image_files import has_alpha, image_size, is_grayscale
+    """The image as the model takes it (see _model_input), checked (io.image_files.
+    input_notes) and its size checked against the memory available before it is decoded."""
+    from ..io.image_files import ImageFileError, image_size, input_notes
 
-    stored = image_size(args.image)
-    if stored is None:  # unreadable: its error comes first, before any note on its input
+    if image_size(args.image) is None:  # unreadable: its error comes first, before any note
         image_argument(args.image, args.gray, None, args.fit)
     gray, size = _model_input(args, args.image)
-    if size is not None and stored is not None:
-        (h, w), (th, tw) = stored, size
-        if min(h, w) < MIN_RESIZE_SIDE:
-            raise CLIError(
-                f"{args.image!r} is {h}x{w}: too small to resize to {th}x{tw} (its sides must "
-                f"be at least {MIN_RESIZE_SIDE} pixels)"
-            )
-        factor = max(th / h, tw / w)
-        if factor > 2:
-            print(f"note: {args.image} is {h}x{w}: upscaled {factor:.1f}x to {th}x{tw}")
-    shape = size or stored
-    if shape is not None:
-        check_memory(1, 1 if gray else 3, shape, getattr(args, "steps", 0))
-    if not gray and is_grayscale(args.image):
-        print(f"{args.image} is grayscale: repeated over 3 channels for an RGB model")
-    if has_alpha(args.image):
-        print(f"note: {args.image} has transparency: composited over black")
+    try:
+        notes = input_notes(args.image, size, 1 if gray else 3)
+    except ImageFileError as error:
+        raise CLIError(f"IMAGE {args.image!r}: {error}") from error
+    shape = size or image_size(args.image)
+    check_memory(1, 1 if gray else 3, shape, getattr(args, "steps", 0))
+    for note in notes.values():
+        print(f"note: {args.image} {note}")
     return image_argument(args.image, gray, size, args.fit)
 
 

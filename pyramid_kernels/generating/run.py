@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import platform
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -201,6 +202,9 @@ def generate(
         loader = batch_loader(source, mine, workers, pin=ranks.device.type == "cuda")
         total = len(source)
         morphed, errors, seconds = _morph_batches(run, loader, ranks, store, mine, total, progress)
+        for kind, images in run.notes.items():  # once per kind, as morph says it per image
+            first = source.ids[images[0]]
+            print(f"note: {len(images)} image(s) {kind} (the first: {first})", file=sys.stderr)
         ranks.barrier()
         if ranks.is_main:
             images_done = store.merge_manifest(source.ids)
@@ -257,6 +261,9 @@ def _morph_batches(
                     pending.popleft().result()  # raises a failed write here
                 morphed, errors = morphed + batch.morphed, errors + len(batch.errors)
                 bar.update(batch.morphed + len(batch.errors))
+                for n, said in item["notes"].items():
+                    for kind in said:
+                        run.notes.setdefault(kind, []).append(n)
             for job in pending:
                 job.result()
     finally:  # the batch shape's CUDA graph (pk.morph's replay) holds the morph's peak memory
@@ -295,6 +302,7 @@ class _Batch:
         self.coherence = coherence  # measure E of every frame
         self.columns = list(BASE_COLUMNS) + frame_columns(options.steps + 1)
         self.keep_suffix = colliding_stems(source.ids)  # their pictures keep ".jpg" in the name
+        self.notes: dict[str, list[int]] = {}  # what the input check said: kind -> images
 
     def morph(self, item: dict, device: torch.device) -> _Morphed:
         ids = [self.source.ids[n] for n in item["index"]]

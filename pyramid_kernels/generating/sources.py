@@ -14,6 +14,7 @@ from ..io.image_files import (
     FITS,
     ImageFileError,
     image_size,
+    input_notes,
     list_images,
     read_image,
     resize_images,
@@ -89,10 +90,13 @@ class ImageSource:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def read(self, n: int) -> Tensor:
-        """Image n as (C, H, W) float32; raises ImageFileError for a bad file."""
+    def read(self, n: int) -> tuple[Tensor, dict[str, str]]:
+        """(image n as (C, H, W) float32, notes on what was done to it: ``input_notes``, the
+        check morph and probe run too); raises ImageFileError for a bad file, one too small to
+        resize included."""
         if self.tensor is not None:
-            return self.tensor[n]
+            return self.tensor[n], {}
+        notes = input_notes(self.paths[n], self.size if self.resize else None, self.channels)
         image = read_image(
             self.paths[n], self.channels, self.size if self.resize else None, self.fit
         )
@@ -102,12 +106,12 @@ class ImageSource:
                 f"size {height}x{width} differs from the run's {self.size[0]}x{self.size[1]}; "
                 "pass --size H W (size=) to resize every image"
             )
-        return image
+        return image, notes
 
 
 class _Batches(Dataset):
     """Item j: the images of batch j, read: {"index": [n, ...], "images": (b, C, H, W) of the
-    readable ones, "ok": [bool, ...], "errors": {n: message}}."""
+    readable ones, "errors": {n: message}, "notes": {n: {kind: note}}}."""
 
     def __init__(self, source: ImageSource, batches: Sequence[Sequence[int]]) -> None:
         self.source, self.batches = source, batches
@@ -116,17 +120,22 @@ class _Batches(Dataset):
         return len(self.batches)
 
     def __getitem__(self, j: int) -> dict:
-        images, errors = [], {}
+        images, errors, notes = [], {}, {}
         for n in self.batches[j]:
             try:
-                images.append(self.source.read(n))
+                image, said = self.source.read(n)
             except ImageFileError as error:
                 errors[n] = str(error)
+                continue
+            images.append(image)
+            if said:
+                notes[n] = said
         shape = (0, self.source.channels, *self.source.size)
         return {
             "index": list(self.batches[j]),
             "images": torch.stack(images) if images else torch.empty(shape),
             "errors": errors,
+            "notes": notes,
         }
 
 

@@ -32,6 +32,7 @@ FITS = ("crop", "pad", "stretch")  # how a resize keeps the aspect ratio (resize
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")  # PIL's one-channel modes
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601, as PIL's "L" conversion
 ORIENTATION = 0x0112  # EXIF tag: values 5-8 turn the stored image by 90 degrees
+MIN_RESIZE_SIDE = 16  # an image resized for a model must have sides of at least this
 # the most pixels decoded from one file (a 2^27-pixel image is 1.5 GB as float32 RGB); a
 # larger JPEG read at a smaller size is decoded reduced (by 2, 4 or 8) below it
 MAX_PIXELS = 2**27
@@ -230,6 +231,49 @@ def _decode_size(stored: tuple[int, int], size: tuple[int, int], fit: str) -> tu
         scale = max(target_h / height, target_w / width)  # the crop keeps the larger ratio
         return (max(1, round(width * scale)), max(1, round(height * scale)))
     return (target_w, target_h)
+
+
+def input_notes(path: str | os.PathLike, size: tuple[int, int] | None, channels: int) -> list[str]:
+    """The one check of an image file that morph, probe and generate run before any model
+    work: ImageFileError for a file that cannot be read or is too small to resize to
+    ``size``; otherwise the notes to tell the user (upscaled more than 2x, transparency
+    composited over black, grayscale repeated over 3 channels).
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The image file.
+    size : (int, int) or None
+        (H, W) it is resized to, or None.
+    channels : int
+        1 or 3, the channels it is read as.
+
+    Returns
+    -------
+    dict of str to str
+        Notes by kind ("upscaled more than 2x", "with transparency", "grayscale for RGB"),
+        each "is ...: ..." to follow the file's name.
+    """
+    stored = image_size(path)
+    if stored is None:  # unreadable: the reader says why
+        read_image(path, channels)
+        raise ImageFileError("cannot read its header")
+    notes = {}
+    if size is not None:
+        (h, w), (th, tw) = stored, size
+        if min(h, w) < MIN_RESIZE_SIDE:
+            raise ImageFileError(
+                f"it is {h}x{w}: too small to resize to {th}x{tw} (its sides must be at least "
+                f"{MIN_RESIZE_SIDE} pixels)"
+            )
+        factor = max(th / h, tw / w)
+        if factor > 2:
+            notes["upscaled more than 2x"] = f"is {h}x{w}: upscaled {factor:.1f}x to {th}x{tw}"
+    if channels == 3 and is_grayscale(path):
+        notes["grayscale for RGB"] = "is grayscale: repeated over 3 channels for an RGB model"
+    if has_alpha(path):
+        notes["with transparency"] = "has transparency: composited over black"
+    return notes
 
 
 def has_alpha(path: str | os.PathLike) -> bool:

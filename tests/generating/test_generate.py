@@ -593,3 +593,24 @@ def test_coherence_is_captioned_and_in_the_manifest(digits_dir, driver, tmp_path
     assert run["settings"]["coherence"] is True
     with pytest.raises(ValueError, match="coherence: True -> None"):  # a resume must agree
         pk.generate(driver, folder, out, gray=True, pictures=["png"], steps=2)
+
+
+def test_the_input_check_of_morph_runs_in_generate(tmp_path, capsys):
+    """A file too small to resize is an error row (morph refuses it too), and what the check
+    notes (upscaling over 2x, transparency) is said once per kind, not silently done."""
+    folder = tmp_path / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    _save(folder / "a_tiny.png", rng.integers(0, 256, (5, 5), dtype=np.uint8))
+    _save(folder / "b_small.png", rng.integers(0, 256, (16, 16), dtype=np.uint8))
+    _save(folder / "c_alpha.png", rng.integers(0, 256, (40, 40, 4), dtype=np.uint8))
+    _save(folder / "d_plain.png", rng.integers(0, 256, (32, 32), dtype=np.uint8))
+    out = tmp_path / "out"
+    model = pk.models.load("mnist-judge-resnet")  # global pooling: takes 40x40 images
+    summary = pk.generate(model, folder, out, gray=True, size=(40, 40), steps=1, workers=0)
+    assert (summary.morphed, summary.errors) == (3, 1)
+    rows = {r["image"]: r for r in read_manifest(out)}
+    assert "it is 5x5: too small to resize to 40x40" in rows["a_tiny.png"]["error"]
+    err = capsys.readouterr().err
+    assert "note: 1 image(s) upscaled more than 2x (the first: b_small.png)" in err
+    assert "note: 1 image(s) with transparency (the first: c_alpha.png)" in err
