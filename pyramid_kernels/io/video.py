@@ -121,10 +121,12 @@ def read_frames(
             stream = container.streams.video[0]
             expected, exact = _expected_frames(container, stream)
             stream.thread_type = "AUTO"  # decode in FFmpeg's threads while we process
-            times = []
+            times, last = [], None
+            duration = container.duration / 1e6 if container.duration else None
             for frame in container.decode(stream):
                 array = frame.to_ndarray(format="rgb24")
                 count += 1
+                last = frame.time if frame.time is not None else last
                 if constant_rate and frame.time is not None and len(times) <= VFR_FRAMES:
                     times.append(frame.time)
                     # the newest interval is checked once a later frame decodes: a cut file's
@@ -135,6 +137,11 @@ def read_frames(
         raise VideoError(f"{source!r}: decoding failed after {count} frames: {error}") from None
     if count == 0:
         raise VideoError(f"{source!r} has no frames")
+    if not exact and expected and duration and last is not None:
+        # a count from the duration times an average rate: a variable-rate file holds other
+        # counts, so its frames' times decide (truncated: they stop two frames short of it)
+        cut = last < duration - 2 * duration / expected
+        expected = expected if cut else None
     if expected is not None and count < (expected if exact else expected - 1):
         said = "its" if exact else "the about"
         where = "" if exact else " its duration implies"

@@ -525,6 +525,15 @@ def test_the_command_line_refuses_bad_input_and_writes_nothing(tmp_path):
     done = cli(str(tmp_path / "vfr.mp4"), "--fps", "30", "--alpha", "10", "--band", "1", "3",
                "--out", str(tmp_path / "vfr_out.mp4"), "--orientations", "4")  # fmt: skip
     assert done.returncode == 0, done.stderr  # --fps: its frames taken as evenly spaced
+    # Matroska has no frame count: its duration times the average rate is not the count of a
+    # variable-rate file, which was then reported as truncated
+    _variable_rate_video(tmp_path / "vfr.mkv")
+    done = cli(str(tmp_path / "vfr.mkv"), "--fps", "30", "--alpha", "10", "--band", "1", "3",
+               "--out", str(tmp_path / "vfr_out.gif"), "--orientations", "4")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    done = cli(str(tmp_path / "vfr.mkv"), "--alpha", "10", "--band", "1", "3", "--out",
+               str(tmp_path / "x.gif"))  # fmt: skip
+    assert "variable frame rate" in done.stderr  # without --fps: said as what it is
 
 
 def test_the_output_is_never_the_input(tmp_path, monkeypatch):
