@@ -7,24 +7,22 @@ on the first CPU call (torch.utils.cpp_extension, cached); see docs/getting-star
 """
 
 import glob
+import importlib.util
 import os
-import subprocess
 
 from setuptools import setup
 
 
-def native_flags() -> list[str]:
-    """-march=native when the compiler takes it: the extension is compiled on the machine that
-    runs it (measured 10-25% faster spectral stages than the x86-64 baseline on the bench
-    machine). PYRAMID_KERNELS_PORTABLE=1 leaves it out, e.g. to build a wheel for others."""
-    if os.environ.get("PYRAMID_KERNELS_PORTABLE") == "1":
-        return []
-    probe = [os.environ.get("CXX", "c++"), "-march=native", "-x", "c++", "-E", os.devnull]
-    try:
-        ok = subprocess.run(probe, capture_output=True, check=False).returncode == 0
-    except OSError:
-        ok = False
-    return ["-march=native"] if ok else []
+def kernel_flags() -> list[str]:
+    """pyramid_kernels/ops/flags.py's compile flags (loaded by path: the package itself needs
+    torch): -march=native where the compiler takes it (measured 10-25% faster spectral
+    stages than the x86-64 baseline on the bench machine), PYRAMID_KERNELS_MARCH=<target> for
+    another, PYRAMID_KERNELS_PORTABLE=1 for none (e.g. a wheel for other machines)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyramid_kernels", "ops")
+    spec = importlib.util.spec_from_file_location("kernel_flags", os.path.join(path, "flags.py"))
+    flags = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(flags)
+    return flags.compile_flags(flags.march())
 
 
 # PYRAMID_KERNELS_ASAN=1 builds the kernels with AddressSanitizer (`make asan` runs the
@@ -50,9 +48,7 @@ if sources and os.environ.get("PYRAMID_KERNELS_NO_CPP") != "1":
             CppExtension(
                 "pyramid_kernels.ops._C",
                 sources,
-                extra_compile_args={
-                    "cxx": ["-O3", *native_flags(), "-fopenmp", "-std=c++17", *ASAN_FLAGS]
-                },
+                extra_compile_args={"cxx": [*kernel_flags(), *ASAN_FLAGS]},
                 extra_link_args=["-fopenmp", *ASAN_FLAGS],
                 py_limited_api=True,
             )

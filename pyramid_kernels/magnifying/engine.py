@@ -146,7 +146,7 @@ class Magnification:
         than pi/2 over much of its energy: motion of many pixels, or a scene cut, which phase
         magnification turns into ghosts."""
         amplitude = bands.abs()
-        far = torch.angle(bands * reference.conj()).abs() > math.pi / 2
+        far = (bands * reference.conj()).real < 0  # |phase difference| > pi/2, without atan2
         share = (amplitude * far).flatten(1).sum(1) / amplitude.flatten(1).sum(1).clamp_min(1e-30)
         worst = float(share.max())
         if worst > LARGE_MOTION_SHARE:

@@ -12,11 +12,15 @@ Two ways, tried in order, once per process:
 
 Where neither works, one RuntimeWarning names the slower backend (the pure-torch reference)
 and the fix. PYRAMID_KERNELS_NO_CPP=1 skips both (the torch reference on CPU, no warning).
+PYRAMID_KERNELS_MARCH=<target> (x86-64-v3, skylake-avx512, native, ...) skips the installed
+extension and compiles one for that -march on first use (cached per target): how the benches
+measure an AVX2 build on an AVX-512 machine.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
@@ -24,14 +28,10 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
+from .flags import MARCH, compile_flags, march
+
 SOURCES = Path(__file__).resolve().parent  # ops/: one folder per op family
 NAME = "pyramid_kernels_cpp"  # the library of the compiled-on-first-use build
-
-
-def _flags() -> list[str]:
-    """The install's compile flags (setup.py), -march=native where the compiler takes it."""
-    native = os.environ.get("PYRAMID_KERNELS_PORTABLE") != "1"
-    return ["-O3", *(["-march=native"] if native else []), "-fopenmp", "-std=c++17"]
 
 
 def _ninja_on_path() -> None:
@@ -71,10 +71,11 @@ def compile_sources(build_dir: str | None = None) -> None:
     notice.daemon = True
     notice.start()
     try:
+        target = march()  # one cached build per -march target
         cpp_extension.load(
-            name=NAME,
+            name=f"{NAME}_{re.sub(r'[^0-9A-Za-z]', '_', target or 'baseline')}",
             sources=sources,
-            extra_cflags=_flags(),
+            extra_cflags=compile_flags(target),
             extra_ldflags=["-fopenmp"],
             build_directory=build_dir,
             is_python_module=False,
@@ -89,12 +90,15 @@ def load_error() -> str | None:
     they are not (after one RuntimeWarning naming the fallback and the fix)."""
     if os.environ.get("PYRAMID_KERNELS_NO_CPP") == "1":
         return "PYRAMID_KERNELS_NO_CPP=1 is set"
-    try:
-        from . import _C  # noqa: F401  (registers the ops)
+    if os.environ.get(MARCH):  # a build for that -march, compiled on first use
+        built = f"{MARCH}={os.environ[MARCH]} asks for a build of its own"
+    else:
+        try:
+            from . import _C  # noqa: F401  (registers the ops)
 
-        return None
-    except ImportError as error:
-        built = f"pyramid_kernels.ops._C is not built ({error})"
+            return None
+        except ImportError as error:
+            built = f"pyramid_kernels.ops._C is not built ({error})"
     try:
         compile_sources()
     except Exception as error:  # no compiler, no ninja, a compile error: the reference serves

@@ -398,6 +398,13 @@ print(pk.available_backends()["cpp"], error < 1e-10, "pyramid_kernels.ops._C" in
     again = _python(code, TORCH_EXTENSIONS_DIR=str(tmp_path))
     assert again.returncode == 0 and again.stdout.split() == ["None", "True", "False"]
     assert "compiling" not in again.stderr  # cached
+    # PYRAMID_KERNELS_MARCH: a build of its own for that target (how the benches measure an
+    # AVX2 build on an AVX-512 machine), beside the other, the installed _C left alone
+    avx2 = _python(code.replace(BLOCK_BUILT, "import sys\n"), PYRAMID_KERNELS_MARCH="x86-64-v3",
+                   TORCH_EXTENSIONS_DIR=str(tmp_path))  # fmt: skip
+    assert avx2.returncode == 0 and avx2.stdout.split() == ["None", "True", "False"], avx2.stderr
+    assert "compiling" in avx2.stderr
+    assert sorted(p.name for p in tmp_path.iterdir() if "x86_64_v3" in p.name)
 
 
 def test_without_a_compiler_one_warning_and_the_torch_backend(tmp_path):
