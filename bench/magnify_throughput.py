@@ -16,6 +16,11 @@ then after pyramid_kernels.apps.system.steady_malloc() (what the CLI's magnify s
 keeps them. Then the streaming peak memory (resident high-water mark above the start, fresh
 process each) for 300 and 3,000 frames of 160x120, with either malloc: it must not grow with
 the video's length.
+
+The table says which CPU ran it (its vector extensions) and which build of the C++ kernels:
+the installed one (-march=native at install), or with PYRAMID_KERNELS_MARCH=<target> one
+compiled for that target on first use (e.g. x86-64-v3, AVX2 + FMA, on an AVX-512 machine),
+written to magnify-throughput-cpu-<target>.md.
 """
 
 from __future__ import annotations
@@ -122,6 +127,25 @@ def table(sizes: list[tuple[int, int, bool]]) -> list[str]:
     return rows
 
 
+def cpu_build() -> str:
+    """The CPU's model and vector extensions, and the C++ kernels' -march."""
+    from pyramid_kernels.ops.flags import MARCH
+
+    model, flags = "unknown CPU", set()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    vector = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl") if f in flags]
+    target = os.environ.get(MARCH)
+    build = f"-march={target} (compiled on first use)" if target else "as installed (-march=native)"
+    return f"{model} ({', '.join(vector) or 'no AVX'}); C++ kernels built {build}"
+
+
 def main() -> Path:
     torch.set_num_threads(2)
     torch.manual_seed(0)
@@ -139,6 +163,8 @@ def main() -> Path:
         f"pk.magnify (Butterworth {BAND[0]:g}-{BAND[1]:g} Hz, alpha {ALPHA:g}, luminance, "
         f"8 orientations, chunks of {CHUNK}) and of the frame-by-frame port, {FRAMES} frames, "
         f"best of {REPEATS} interleaved runs.",
+        "",
+        f"Machine: {cpu_build()}.",
         "",
     ]
     sizes = [(480, 640, True), (720, 1280, False)]
@@ -166,7 +192,9 @@ def main() -> Path:
                 f"{b:.0f} MiB for 3,000 frames ({b / a - 1:+.1%})."
             )
             print(lines[-1])
-    path = ROOT / "bench" / "results" / f"magnify-throughput-{DEVICE}.md"
+    target = os.environ.get("PYRAMID_KERNELS_MARCH")
+    suffix = f"-{target}" if target and DEVICE == "cpu" else ""
+    path = ROOT / "bench" / "results" / f"magnify-throughput-{DEVICE}{suffix}.md"
     path.write_text("\n".join(lines) + "\n")
     return path
 
