@@ -22,6 +22,14 @@ def _matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]
     return _RGB_TO_YIQ.to(device, dtype), inverse.to(device, dtype)
 
 
+def color_mode(color: str | None, channels: int) -> str:
+    """The colour mode of images of ``channels``: ``color`` when given, else (the rule of
+    morphs, probes, generate, magnification and the command line alike) "luminance" for 3
+    channels (edits of Y keep the chroma: no colour fringes) and "rgb" (every channel)
+    otherwise."""
+    return color or ("luminance" if channels == 3 else "rgb")
+
+
 def yiq_matrices(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
     """(RGB -> YIQ, YIQ -> RGB) 3x3 matrices on ``device`` in ``dtype`` (cached there)."""
     return _matrices(device, dtype)

@@ -6,6 +6,7 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from ..core.color import color_mode
 from ..core.spec import PyramidSpec
 from ..ops.backends import BACKENDS
 from .filters import is_number, make_filter
@@ -80,8 +81,8 @@ class MagnifyOptions:
         object.__setattr__(self, "band", tuple(float(f) for f in self.band))
 
     def color_for(self, channels: int) -> str:
-        """The colour mode for frames of ``channels``: ``color``, or when None luminance for
-        3 channels and rgb (every channel) otherwise.
+        """The colour mode for images of ``channels``: ``color``, or when None luminance for
+        3 channels and every channel otherwise (:func:`core.color.color_mode`).
 
         Parameters
         ----------
@@ -93,7 +94,7 @@ class MagnifyOptions:
         str
             "luminance" or "rgb".
         """
-        return self.color or ("luminance" if channels == 3 else "rgb")
+        return color_mode(self.color, channels)
 
 
 def pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave) -> PyramidSpec:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from ..core.color import color_mode
 from ..ops.backends import BACKENDS
 from ..pyramid.module import SteerablePyramid
 
@@ -136,9 +137,8 @@ class MorphOptions:
             raise ValueError("pyramid must be complex (is_complex=True) for phase edits")
 
     def color_for(self, channels: int) -> str:
-        """The colour mode for images of ``channels``: ``color``, or when None "luminance"
-        for 3 channels (phase edits of Y keep the chroma, no colour fringes) and "rgb" (every
-        channel) otherwise.
+        """The colour mode for images of ``channels``: ``color``, or when None luminance for
+        3 channels and every channel otherwise (:func:`core.color.color_mode`).
 
         Parameters
         ----------
@@ -150,7 +150,7 @@ class MorphOptions:
         str
             "luminance" or "rgb".
         """
-        return self.color or ("luminance" if channels == 3 else "rgb")
+        return color_mode(self.color, channels)
 
     @property
     def joint(self) -> bool:
