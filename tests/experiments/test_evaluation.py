@@ -75,7 +75,8 @@ def test_eval_command_on_a_handful_of_digits(tmp_path):
     command = ["eval", "--protocol", "digits", "--count", "6", "--steps", "3"]
     assert main(command + ["--out", str(tmp_path)]) == 0
     table = (tmp_path / "eval.md").read_text()
-    assert table.count("\n| frozen |") == 8 + 3 and table.count("\n| anchored |") == 8 + 3
+    # per regime: 2 budgets x 4 methods, then 2 budgets x 3 paired differences
+    assert table.count("\n| frozen |") == 8 + 6 and table.count("\n| anchored |") == 8 + 6
     lines = (tmp_path / "eval.csv").read_text().strip().splitlines()
     assert len(lines) == 17 and lines[0].startswith("driver,regime,mnist_budget")
     assert "E warp,E warp+gain" in lines[0]
