@@ -58,12 +58,8 @@ def _ideal_frames(
             return
         clip = torch.stack(clip).to(device)
         magnifier = IdealMagnification(options, clip.shape[0])
-        step = magnifier.chunk_frames(clip)
-        for start in range(0, clip.shape[0], step):
-            magnifier.accumulate(clip[start : start + step])
-            bar.update(min(step, clip.shape[0] - start))
-        for start in range(0, clip.shape[0], step):
-            for frame in magnifier.render(clip[start : start + step]):
+        for chunk in magnifier.passes(clip, accumulated=bar.update):
+            for frame in chunk:
                 bar.update()
                 yield frame
 

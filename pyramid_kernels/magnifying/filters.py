@@ -53,8 +53,21 @@ class IdealBandpass:
     def __init__(self, band, fps) -> None:
         self.f_lo, self.f_hi, self.fps = check_band(band, fps)
 
-    def _kept(self, count: int, device=None) -> Tensor:
-        """(count // 2 + 1,) bool: the rfft bins of a ``count``-frame clip the filter keeps."""
+    def kept(self, count: int, device=None) -> Tensor:
+        """The rfft bins of a ``count``-frame clip the filter keeps.
+
+        Parameters
+        ----------
+        count : int
+            Frames of the clip.
+        device : torch.device, optional
+            Of the result.
+
+        Returns
+        -------
+        Tensor
+            (count // 2 + 1,) bool.
+        """
         freqs = torch.fft.rfftfreq(count, d=1.0 / self.fps, device=device, dtype=torch.float64)
         return (freqs >= self.f_lo) & (freqs <= self.f_hi) & (freqs > 0)
 
@@ -76,7 +89,7 @@ class IdealBandpass:
         -------
         Tensor
         """
-        bins = self._kept(count).nonzero().flatten().double()
+        bins = self.kept(count).nonzero().flatten().double()
         angle = (2 * math.pi / count) * torch.arange(count, dtype=torch.float64)[:, None] * bins
         scale = math.sqrt(2.0 / count)
         return (scale * torch.cat([angle.cos(), angle.sin()], 1)).to(dtype=dtype, device=device)
@@ -84,7 +97,7 @@ class IdealBandpass:
     def __call__(self, signal: Tensor) -> Tensor:
         """signal (T, ...) real -> band-passed (T, ...)."""
         count = signal.shape[0]
-        keep = self._kept(count, signal.device)
+        keep = self.kept(count, signal.device)
         spectrum = torch.fft.rfft(signal, dim=0)
         shape = (-1,) + (1,) * (signal.dim() - 1)
         return torch.fft.irfft(spectrum * keep.reshape(shape), n=count, dim=0)

@@ -19,7 +19,7 @@ pyramid analysis per frame.
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable, Iterator
 
 import torch
 from torch import Tensor
@@ -118,6 +118,36 @@ class IdealMagnification(Magnification):
 
         return self._run(frames, band_pass, out=out)
 
+    def passes(
+        self, clip: Tensor, out: Tensor | None = None, accumulated: Callable | None = None
+    ) -> Iterator[Tensor]:
+        """Both passes over a whole clip, chunk by chunk (``chunk_frames``): every chunk
+        accumulated, then each magnified and yielded in order.
+
+        Parameters
+        ----------
+        clip : Tensor
+            (T, C, H, W) the clip, T = ``count``.
+        out : Tensor, optional
+            (T, C, H, W) like ``clip``: each chunk is written into its rows.
+        accumulated : callable, optional
+            Called with the number of frames after each chunk of the first pass (progress).
+
+        Yields
+        ------
+        Tensor
+            (t, C, H, W) the next magnified chunk (a view of ``out`` when given).
+        """
+        step = self.chunk_frames(clip)
+        for start in range(0, clip.shape[0], step):
+            chunk = clip[start : start + step]
+            self.accumulate(chunk)
+            if accumulated is not None:
+                accumulated(chunk.shape[0])
+        for start in range(0, clip.shape[0], step):
+            rows = None if out is None else out[start : start + step]
+            yield self.render(clip[start : start + step], out=rows)
+
     def _advance(self, counter: str, frames: int) -> int:
         """The index of these frames' first frame in the clip; moves ``counter`` past them."""
         start = getattr(self, counter)
@@ -137,7 +167,7 @@ def ideal_peak_bytes(options: MagnifyOptions, count: int, channels: int, size) -
     """About the most memory :func:`magnify_with` takes for an ideal-filter clip of ``count``
     frames of ``channels`` x ``size``: the clip, its output, the accumulators and one chunk's
     pyramid with its intermediates."""
-    bins = 2 * math.floor(count * (options.band[1] - options.band[0]) / options.fps + 1)
+    bins = 2 * int(IdealBandpass(options.band, options.fps).kept(count).sum())
     clip = count * channels * size[0] * size[1] * 4
     return int(2 * clip + _coefficients(options, channels, size) * bins * 4 + 4 * CHUNK_BYTES)
 

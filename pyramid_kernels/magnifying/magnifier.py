@@ -257,24 +257,19 @@ def magnify_with(video: Tensor, options: MagnifyOptions) -> Tensor:
     if not isinstance(options, MagnifyOptions):
         raise TypeError(f"options must be MagnifyOptions, got {type(options).__name__}")
     count = video.shape[0] if isinstance(video, Tensor) and video.dim() == 4 else 0
-    if options.filter == "ideal":  # two passes over the clip, chunk by chunk (ideal.py)
-        magnifier = IdealMagnification(options, count)
-        step = None
-    else:
-        magnifier, step = Magnifier.from_options(options), options.chunk_size
+    ideal = options.filter == "ideal"  # two passes over the clip, chunk by chunk (ideal.py)
+    magnifier = IdealMagnification(options, count) if ideal else Magnifier.from_options(options)
     dtype = video.dtype if isinstance(video, Tensor) else None
     video = magnifier._check(video)
     if count == 1:
         raise ValueError("video has one frame: there is no motion to magnify")
     magnifier.frame_shape = None  # checked here; the chunks set it again
     out = torch.empty_like(video)  # one buffer: no per-chunk results to concatenate
-    if step is None:
-        step = magnifier.chunk_frames(video)
-        for start in range(0, count, step):
-            magnifier.accumulate(video[start : start + step])
-        for start in range(0, count, step):
-            magnifier.render(video[start : start + step], out=out[start : start + step])
+    if ideal:
+        for _ in magnifier.passes(video, out):  # each chunk written into out
+            pass
     else:
+        step = options.chunk_size
         for start in range(0, count, step):
             magnifier(video[start : start + step], out=out[start : start + step])
     return out.to(dtype)

@@ -24,7 +24,7 @@ def test_the_basis_projects_as_the_fft_filter_does(count):
     ideal = IdealBandpass((1.0, 4.0), FPS)
     signal = torch.randn(count, 5, dtype=torch.float64)
     basis = ideal.basis(count, torch.float64)
-    assert basis.shape == (count, 2 * int(ideal._kept(count).sum()))
+    assert basis.shape == (count, 2 * int(ideal.kept(count).sum()))
     torch.testing.assert_close(basis @ (basis.T @ signal), ideal(signal), rtol=0, atol=1e-12)
     assert ideal.basis(count).dtype == torch.float32
 
@@ -64,7 +64,7 @@ def test_the_state_is_2p_values_per_coefficient(clip):
     magnifier = IdealMagnification(options, clip.shape[0])
     magnifier.accumulate(clip[:7])
     magnifier.accumulate(clip[7:])
-    bins = int(IdealBandpass((1.0, 4.0), FPS)._kept(clip.shape[0]).sum())
+    bins = int(IdealBandpass((1.0, 4.0), FPS).kept(clip.shape[0]).sum())
     coefficients = sum(r.numel() for r in magnifier.reference)  # one frame's bands (luminance)
     assert sum(s.numel() for s in magnifier.sums) == coefficients * 2 * bins
     assert 2 * bins < clip.shape[0] / 3
