@@ -8,21 +8,32 @@ on the first CPU call (torch.utils.cpp_extension, cached); see docs/getting-star
 
 import glob
 import importlib.util
+import json
 import os
 
 from setuptools import setup
 
+OPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyramid_kernels", "ops")
 
-def kernel_flags() -> list[str]:
-    """pyramid_kernels/ops/flags.py's compile flags (loaded by path: the package itself needs
-    torch): -march=native where the compiler takes it (measured 10-25% faster spectral
-    stages than the x86-64 baseline on the bench machine), PYRAMID_KERNELS_MARCH=<target> for
-    another, PYRAMID_KERNELS_PORTABLE=1 for none (e.g. a wheel for other machines)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyramid_kernels", "ops")
-    spec = importlib.util.spec_from_file_location("kernel_flags", os.path.join(path, "flags.py"))
+
+def load_flags():
+    """pyramid_kernels/ops/flags.py, loaded by path (the package itself needs torch)."""
+    spec = importlib.util.spec_from_file_location("kernel_flags", os.path.join(OPS, "flags.py"))
     flags = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(flags)
-    return flags.compile_flags(flags.march())
+    return flags
+
+
+def kernel_flags() -> list[str]:
+    """The compile flags for flags.march(): -march=native where the compiler takes it,
+    PYRAMID_KERNELS_MARCH=<target> for another, PYRAMID_KERNELS_PORTABLE=1 for a build meant
+    for other machines (x86-64-v3 on x86). Writes ops/_C_build.json beside the extension (the
+    target and the CPU extensions it assumes), which the package checks before loading it."""
+    flags = load_flags()
+    target = flags.march()
+    with open(os.path.join(OPS, "_C_build.json"), "w") as info:
+        json.dump({"march": target, "features": flags.features(target)}, info)
+    return flags.compile_flags(target)
 
 
 # PYRAMID_KERNELS_ASAN=1 builds the kernels with AddressSanitizer (`make asan` runs the

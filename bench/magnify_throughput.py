@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 from magnify_port import PortMagnifier  # noqa: E402
 from run import STEADY_MALLOC  # noqa: E402
-from timing import best_times  # noqa: E402
+from timing import best_times, cpu_build  # noqa: E402
 
 ALPHA, BAND, FPS, CHUNK, FRAMES, REPEATS = 20.0, (1.0, 3.0), 30.0, 16, 32, 3
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -125,25 +125,6 @@ def table(sizes: list[tuple[int, int, bool]]) -> list[str]:
         rows.append("| " + " | ".join(row) + " |")
         print(rows[-1], flush=True)
     return rows
-
-
-def cpu_build() -> str:
-    """The CPU's model and vector extensions, and the C++ kernels' -march."""
-    from pyramid_kernels.ops.flags import MARCH
-
-    model, flags = "unknown CPU", set()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-            if line.startswith("flags"):
-                flags = set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    vector = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl") if f in flags]
-    target = os.environ.get(MARCH)
-    build = f"-march={target} (compiled on first use)" if target else "as installed (-march=native)"
-    return f"{model} ({', '.join(vector) or 'no AVX'}); C++ kernels built {build}"
 
 
 def main() -> Path:

@@ -3,7 +3,10 @@
 
 Two ways, tried in order, once per process:
 1. the extension built at install, ``pyramid_kernels.ops._C`` (``pip install --no-build-isolation``
-   with torch installed first, as ``make`` does);
+   with torch installed first, as ``make`` does), if this CPU has every instruction-set
+   extension the build assumed (``ops/_C_build.json``, written by setup.py: a build made on an
+   AVX-512 machine and copied to an AVX2 one is skipped, with a notice, not run into an
+   illegal instruction);
 2. otherwise the same sources compiled on first use with torch.utils.cpp_extension, cached
    under TORCH_EXTENSIONS_DIR (default ~/.cache/torch_extensions) and reused by later processes
    (a plain ``pip install .`` or ``pip install git+URL``: build isolation hides torch from
@@ -19,6 +22,7 @@ measure an AVX2 build on an AVX-512 machine.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -28,7 +32,7 @@ import warnings
 from functools import lru_cache
 from pathlib import Path
 
-from .flags import MARCH, compile_flags, march
+from .flags import MARCH, compile_flags, cpu_features, march, missing_features
 
 SOURCES = Path(__file__).resolve().parent  # ops/: one folder per op family
 NAME = "pyramid_kernels_cpp"  # the library of the compiled-on-first-use build
@@ -84,6 +88,22 @@ def compile_sources(build_dir: str | None = None) -> None:
         notice.cancel()
 
 
+def unrunnable_build(info_path: Path = SOURCES / "_C_build.json") -> str | None:
+    """Why the installed extension cannot run on this CPU (the extensions its build assumed
+    that this CPU lacks), or None when it can or nothing says otherwise."""
+    try:
+        info = json.loads(info_path.read_text())
+    except (OSError, ValueError):
+        return None
+    missing = missing_features(list(info.get("features", [])), cpu_features())
+    if not missing:
+        return None
+    return (
+        f"the installed build (-march={info.get('march')}) uses {', '.join(missing)}, which "
+        "this CPU lacks"
+    )
+
+
 @lru_cache(maxsize=1)
 def load_error() -> str | None:
     """Load the C++ ops (see the module docstring): None when they are registered, else why
@@ -92,6 +112,8 @@ def load_error() -> str | None:
         return "PYRAMID_KERNELS_NO_CPP=1 is set"
     if os.environ.get(MARCH):  # a build for that -march, compiled on first use
         built = f"{MARCH}={os.environ[MARCH]} asks for a build of its own"
+    elif (built := unrunnable_build()) is not None:  # compiled for this CPU instead
+        print(f"pyramid_kernels: {built}; compiling the kernels for this CPU", file=sys.stderr)
     else:
         try:
             from . import _C  # noqa: F401  (registers the ops)

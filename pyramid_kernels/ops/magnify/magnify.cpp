@@ -79,18 +79,23 @@ void run(const at::Tensor& coeffs, const at::Tensor& reference, at::Tensor& stat
   const T f2 = difference ? T(0) : T(filter[2]), f3 = difference ? T(0) : T(filter[3]);
   const T f4 = difference ? T(0) : T(filter[4]);
   const T gain = attenuate ? T(1 + alpha) : T(alpha), keep = attenuate ? T(1) : T(0);
-  at::parallel_for(0, n, 4 * kBlock, [&](int64_t begin, int64_t end) {
+  // captured by value and read through restrict pointers: the compiler keeps the filter
+  // constants and pointers in registers instead of reloading them after every store
+  at::parallel_for(0, n, 4 * kBlock, [=](int64_t begin, int64_t end) {
+    T* __restrict__ s1 = s1p;
+    T* __restrict__ s2 = s2p;
+    const T* __restrict__ r = rp;
     for (int64_t t = 0; t < frames; ++t) {
-      const T* c = cp + 2 * t * n;
+      const T* c = cp + 2 * t * n;  // out may be coeffs: no restrict on these two
       T* o = op + 2 * t * n;
       if (difference) {
 #pragma omp simd
         for (int64_t i = begin; i < end; ++i) {
-          const T re = c[2 * i], im = c[2 * i + 1], rr = rp[2 * i], ri = rp[2 * i + 1];
+          const T re = c[2 * i], im = c[2 * i + 1], rr = r[2 * i], ri = r[2 * i + 1];
           const T delta = atan2_of(im * rr - re * ri, re * rr + im * ri);
-          const T hi = s1p[i] + f0 * (delta - s1p[i]), lo = s2p[i] + f1 * (delta - s2p[i]);
-          s1p[i] = hi;
-          s2p[i] = lo;
+          const T hi = s1[i] + f0 * (delta - s1[i]), lo = s2[i] + f1 * (delta - s2[i]);
+          s1[i] = hi;
+          s2[i] = lo;
           T cr, ci;
           sincos_of(gain * (hi - lo) - keep * delta, cr, ci);
           o[2 * i] = re * cr - im * ci;
@@ -99,11 +104,11 @@ void run(const at::Tensor& coeffs, const at::Tensor& reference, at::Tensor& stat
       } else {
 #pragma omp simd
         for (int64_t i = begin; i < end; ++i) {
-          const T re = c[2 * i], im = c[2 * i + 1], rr = rp[2 * i], ri = rp[2 * i + 1];
+          const T re = c[2 * i], im = c[2 * i + 1], rr = r[2 * i], ri = r[2 * i + 1];
           const T delta = atan2_of(im * rr - re * ri, re * rr + im * ri);
-          const T y = f0 * delta + s1p[i];
-          s1p[i] = f1 * delta - f3 * y + s2p[i];
-          s2p[i] = f2 * delta - f4 * y;
+          const T y = f0 * delta + s1[i];
+          s1[i] = f1 * delta - f3 * y + s2[i];
+          s2[i] = f2 * delta - f4 * y;
           T cr, ci;
           sincos_of(gain * y - keep * delta, cr, ci);
           o[2 * i] = re * cr - im * ci;
