@@ -62,10 +62,10 @@ def test_each_command_shows_its_own_usage_and_defaults(digit, capsys):
 
 def test_magnify_chunk_size_default_is_the_options_default(capsys):
     """One default, written once: the command's --chunk-size is MagnifyOptions.chunk_size."""
-    from pyramid_kernels.apps.cli import _parser
+    from pyramid_kernels.apps.cli import build_parser
     from pyramid_kernels.magnifying import MagnifyOptions
 
-    args = _parser().parse_args(
+    args = build_parser().parse_args(
         ["magnify", "a.mp4", "--alpha", "1", "--band", "1", "2", "--out", "b.mp4"]
     )
     assert args.chunk_size == MagnifyOptions.chunk_size == 32

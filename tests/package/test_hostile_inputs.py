@@ -393,7 +393,7 @@ def test_morph_refuses_empty_images_and_models_without_a_gradient():
 
 
 def test_outputs_that_cannot_be_written_are_refused_with_the_path_given(tmp_path, monkeypatch):
-    from pyramid_kernels.apps import cli
+    from pyramid_kernels.apps import cli, commands
 
     blocker = tmp_path / "file"
     blocker.write_text("")
@@ -407,8 +407,8 @@ def test_outputs_that_cannot_be_written_are_refused_with_the_path_given(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder.gif"]
     # the CLI checks before any work: a morph that would take minutes fails at once
     ran = []
-    for name in ("_morph", "_demo", "_eval", "_generate"):
-        monkeypatch.setattr(cli, name, lambda args: ran.append(args) or 0)
+    for command in (commands.morph, commands.demo, commands.evaluate, commands.generate):
+        monkeypatch.setattr(command, "run", lambda args: ran.append(args) or 0)
     morph = ["morph", "x.png", "--model", "digits-driver", "--target", "3", "--out"]
     for argv in [
         [*morph, str(blocker / "d" / "m.gif")],
