@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 import pyramid_kernels as pk
-from pyramid_kernels.morphing import core
+from pyramid_kernels.morphing import trajectory
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -94,18 +94,18 @@ def model_work(model, x, target):
 def distance_evaluations(case: str, *args) -> int:
     """How many times the budget search evaluates the last frame's distance."""
     count = 0
-    original = core._Group.last_distance
+    original = trajectory.MorphGroup.last_distance
 
     def counted(self, *args):
         nonlocal count
         count += 1
         return original(self, *args)
 
-    core._Group.last_distance = counted
+    trajectory.MorphGroup.last_distance = counted
     try:
         morph(case, "budget")(*args)
     finally:
-        core._Group.last_distance = original
+        trajectory.MorphGroup.last_distance = original
     return count
 
 

@@ -25,7 +25,7 @@ from ..ops.backends import resolve_backend
 from ..ops.phase.op import phase_rotate
 from ..pyramid.functional import Pyramid, collapse
 from ..pyramid.module import SteerablePyramid
-from .core import _labels, _logits, _validate_inputs
+from .checks import as_labels, model_logits, validate_inputs
 from .options import MorphOptions
 from .spaces import PyramidSpace
 
@@ -197,7 +197,7 @@ def probe_bands(
         ``.advantage`` (B, levels, orientations) and a heat map ``.save(path)``.
     """
     options = MorphOptions(color=color, clamp=clamp, pyramid=pyramid)
-    _validate_inputs(model, x, options)
+    validate_inputs(model, x, options)
     color = options.color_for(x.shape[1])
     if (
         isinstance(l2, bool)
@@ -213,14 +213,14 @@ def probe_bands(
     names = model_labels(model)
     batch = x.shape[0]
     with torch.no_grad():
-        logits = _logits(model, x)
+        logits = model_logits(model, x)
     if is_runner_up(target):
         target = runner_up(logits)
-    target = _labels(class_indices(target, names, "target"), batch, "target", x.device)
+    target = as_labels(class_indices(target, names, "target"), batch, "target", x.device)
     if source is None:
         source = logits.argmax(1)
     else:
-        source = _labels(class_indices(source, names, "source"), batch, "source", x.device)
+        source = as_labels(class_indices(source, names, "source"), batch, "source", x.device)
     for name, labels in (("target", target), ("source", source)):
         if ((labels < 0) | (labels >= logits.shape[1])).any():
             raise ValueError(f"{name} must be in [0, {logits.shape[1]}), got {labels.tolist()}")
@@ -234,7 +234,7 @@ def probe_bands(
     space = PyramidSpace(color_edit.edit, False, pyramid.backend, pyramid)
 
     def margin(images: Tensor, which: Tensor) -> Tensor:
-        out = _logits(model, images)
+        out = model_logits(model, images)
         return out.gather(1, target[which, None])[:, 0] - out.gather(1, source[which, None])[:, 0]
 
     with torch.enable_grad():

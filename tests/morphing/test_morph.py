@@ -10,8 +10,9 @@ import pyramid_kernels as pk
 from pyramid_kernels import data, models
 from pyramid_kernels.core.color import rgb_to_yiq
 from pyramid_kernels.experiments.protocol import DRIVER, mnist_budget
-from pyramid_kernels.morphing.core import EDITS, REGIMES, SPACES, MorphOptions, _Group
+from pyramid_kernels.morphing.options import EDITS, REGIMES, SPACES, MorphOptions
 from pyramid_kernels.morphing.spaces import PixelSpace
+from pyramid_kernels.morphing.trajectory import MorphGroup
 
 
 def tiny_model(channels: int = 1, dtype=torch.float32) -> nn.Module:
@@ -162,7 +163,7 @@ def test_phase_and_log_amplitude_gradients_match_finite_differences(space):
         amplification=1.0,
         pyramid=pk.SteerablePyramid(height=2, backend="torch"),
     )
-    chunk = _Group(model, x, torch.tensor([1, 3]), torch.tensor([0, 0]), options, None)
+    chunk = MorphGroup(model, x, torch.tensor([1, 3]), torch.tensor([0, 0]), options, None)
     space_ = chunk.space(chunk.color.edit)
     params = space_.zeros()
     grads = chunk.gradient(space_, params)

@@ -12,7 +12,8 @@ import pyramid_kernels as pk
 from pyramid_kernels import data, models
 from pyramid_kernels.experiments.protocol import DRIVER
 from pyramid_kernels.morphing import budget as budget_search
-from pyramid_kernels.morphing.core import MorphOptions, _Group
+from pyramid_kernels.morphing.options import MorphOptions
+from pyramid_kernels.morphing.trajectory import MorphGroup
 from pyramid_kernels.ops.phase.op import phase_rotate
 
 BUDGET = 10.0
@@ -99,9 +100,9 @@ def test_budget_morph_evaluates_few_distances_and_meets_the_contract(monkeypatch
     with torch.no_grad():
         target = driver(x).topk(2, dim=1).indices[:, 1]
     evaluations = []
-    original = _Group.last_distance  # one group: one call per evaluation
+    original = MorphGroup.last_distance  # one group: one call per evaluation
     monkeypatch.setattr(
-        _Group, "last_distance", lambda self, *a: evaluations.append(1) or original(self, *a)
+        MorphGroup, "last_distance", lambda self, *a: evaluations.append(1) or original(self, *a)
     )
     r = pk.morph(driver, x, target, steps=11, budget=2.0)
     assert len(evaluations) <= 8, len(evaluations)
@@ -137,7 +138,7 @@ def test_closed_form_source_gradient_is_the_autograd_one(edit, spec):
     options = MorphOptions(
         edit=edit, steps=1, clamp=None, backend="torch", pyramid=pk.SteerablePyramid(**spec)
     )
-    group = _Group(model, x, torch.tensor([1, 3]), None, options, None)
+    group = MorphGroup(model, x, torch.tensor([1, 3]), None, options, None)
     space = group.source_space
     autograd = group.gradient(space, space.zeros())
     for fast, slow in zip(group.source_grads, autograd, strict=True):

@@ -364,17 +364,17 @@ def test_a_replayed_morph_call_reads_the_host_twice(launches, monkeypatch, graph
     """Around the replay, a whole pk.morph call on the graph route reads device values twice
     (the input checks before, the logit and label checks after) and copies nothing from the
     host: on CUDA every read waits for the device, and a launch-bound replay is short."""
-    from pyramid_kernels.morphing import core
+    from pyramid_kernels.morphing import checks
 
     reads = []
-    read = core._host_read
+    read = checks.host_read
 
     def counted_read(values):
         reads.append(1)
         with record_function("host-read"):  # on CUDA a read is a copy to the host
             return read(values)
 
-    monkeypatch.setattr(core, "_host_read", counted_read)
+    monkeypatch.setattr(checks, "host_read", counted_read)
     device = DEVICE["triton"]
     x = torch.rand(2, 1, 16, 16, device=device)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 5)).to(device).eval()
