@@ -660,10 +660,10 @@ def test_the_command_line_checks_its_options_and_clip(tmp_path, capsys):
 
 
 def test_the_help_shows_each_default_once():
-    from pyramid_kernels.apps.cli import _parser
+    from pyramid_kernels.apps.cli import build_parser
 
-    parser = _parser()
-    commands = parser._subparsers._group_actions[0].choices
+    parser = build_parser()
+    commands = parser.commands  # each command's own parser
     assert "magnify" in parser.format_help() and "probe" in parser.format_help()
     for name, command in commands.items():
         text = command.format_help()
