@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench docs lint format clean asan
 
-$(STAMP): pyproject.toml setup.py $(wildcard pyramid_kernels/ops/*/*.cpp)
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp csrc/*/*.cpp)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet setuptools wheel
 	$(PY) -m pip install --quiet torch==2.13.0

@@ -1,17 +1,21 @@
-"""Builds the C++ CPU extension ``pyramid_kernels.ops._C`` when torch is importable at build time.
+"""Builds the C++ CPU extension ``pyramid_kernels.ops._C`` from csrc/ when torch is importable at
+build time.
 
 ``pip install --no-build-isolation -e .`` after installing torch builds it here. A build with
-isolation (plain ``pip install .`` or from a git URL) cannot see torch, so it installs the
-sources (pyramid_kernels/ops/*/*.cpp) instead, and pyramid_kernels.ops.native compiles them once
-on the first CPU call (torch.utils.cpp_extension, cached); see docs/getting-started.md.
+isolation (plain ``pip install .`` or from a git URL) cannot see torch: it installs the sources
+instead (csrc/ is copied into the package as pyramid_kernels/csrc/ at build time, and the sdist
+carries it through MANIFEST.in), and pyramid_kernels.ops.native compiles them once on the first
+CPU call (torch.utils.cpp_extension, cached); see docs/getting-started.md.
 """
 
 import glob
 import importlib.util
 import json
 import os
+import shutil
 
 from setuptools import setup
+from setuptools.command.build_py import build_py
 
 OPS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pyramid_kernels", "ops")
 
@@ -44,8 +48,20 @@ ASAN_FLAGS = (
     else []
 )
 
-ext_modules, cmdclass = [], {}
-sources = sorted(glob.glob(os.path.join("pyramid_kernels", "ops", "*", "*.cpp")))
+
+class BuildPyWithSources(build_py):
+    """build_py that also places csrc/ in the built package (pyramid_kernels/csrc/): the
+    sources a first-use compile of an install without the extension needs."""
+
+    def run(self) -> None:
+        super().run()
+        target = os.path.join(self.build_lib, "pyramid_kernels", "csrc")
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree("csrc", target, ignore=shutil.ignore_patterns("*.o", "*.so"))
+
+
+ext_modules, cmdclass = [], {"build_py": BuildPyWithSources}
+sources = sorted(glob.glob(os.path.join("csrc", "**", "*.cpp"), recursive=True))
 if sources and os.environ.get("PYRAMID_KERNELS_NO_CPP") != "1":
     try:
         from torch.utils.cpp_extension import BuildExtension, CppExtension

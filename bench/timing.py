@@ -51,7 +51,7 @@ def cpu_build() -> str:
         build = f"-march={os.environ[MARCH]} (compiled on first use, {MARCH})"
     else:
         try:
-            info = json.loads((native.SOURCES / "_C_build.json").read_text())
+            info = json.loads((native.EXTENSION_DIR / "_C_build.json").read_text())
             build = f"-march={info['march']} (as installed)"
         except (OSError, ValueError, KeyError):
             build = "as installed (target not recorded)"

@@ -24,10 +24,9 @@ from torch import Tensor
 
 from ..core.color import yiq_matrices
 from ..core.sizing import group_budget, images_per_group
-from ..ops.backends import op_kernels, resolve_backend
-from ..ops.magnify.op import magnify_iir
+from ..ops import edit_bands, magnify_iir
+from ..ops.backends import resolve_backend
 from ..ops.phase.op import phase_rotate
-from ..ops.transform import pipeline
 from .filters import make_filter
 from .options import MagnifyOptions
 
@@ -136,9 +135,7 @@ class Magnification:
             theta = (1.0 + o.alpha) * filtered - delta if o.attenuate else o.alpha * filtered
             return phase_rotate(b, torch.zeros_like(theta), theta, backend).reshape(flat.shape)
 
-        out = pipeline.edit_bands(
-            x.reshape(-1, *x.shape[-2:]), spec, op_kernels(backend, x.device), edit
-        )
+        out = edit_bands(x.reshape(-1, *x.shape[-2:]), spec, edit, backend)
         return out.reshape(x.shape)
 
     def _check_motion(self, bands: Tensor, reference: Tensor) -> None:

@@ -24,8 +24,8 @@ from collections.abc import Callable, Iterator
 import torch
 from torch import Tensor
 
-from ..ops.backends import op_kernels, resolve_backend
-from ..ops.transform import pipeline
+from ..ops import analyze_bands
+from ..ops.backends import resolve_backend
 from .engine import Magnification
 from .filters import IdealBandpass
 from .options import MagnifyOptions
@@ -76,8 +76,7 @@ class IdealMagnification(Magnification):
         x = self._edited_channels(frames)
         spec = self.options.pyramid.resolve(tuple(x.shape[-2:]))
         backend = resolve_backend(self.options.backend, x.device.type)
-        kernels = op_kernels(backend, x.device)
-        bands = pipeline.analyze_bands(x.reshape(-1, *x.shape[-2:]), spec, kernels)
+        bands = analyze_bands(x.reshape(-1, *x.shape[-2:]), spec, backend)
         rows = self._rows(start, frames.shape[0], x)
         for level, flat in enumerate(bands):
             b = flat.reshape(*x.shape[:2], *flat.shape[1:])  # (t, C', K, h, w)

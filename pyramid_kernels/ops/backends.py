@@ -1,7 +1,9 @@
-"""Which kernel backends exist, why a missing one is missing, how "auto" resolves, and the
-kernels of a backend: each op family (``transform/``, ``phase/``, ``magnify/``) holds its torch
-reference (``reference.py``), C++ binding (``cpp.py`` and its .cpp) and Triton kernels
-(``triton.py``); :func:`backend_kernels` gathers one backend's from every family.
+"""Which kernel backends exist, why a missing one is missing, how "auto" resolves, and which
+module of an op family holds a backend's kernels. Imports no op family: each family's
+``kernels.py`` (its contract and dispatch) calls :func:`family_kernels` with its own package.
+
+A backend is one row of :data:`IMPLEMENTATIONS` (the module name it has in every family
+folder) plus its availability reason in :func:`available_backends`.
 
 Import the Triton kernels only after deciding on TRITON_INTERPRET (tests set it to run on CPU).
 """
@@ -10,18 +12,14 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache, lru_cache
-from typing import TYPE_CHECKING, Protocol
+from types import ModuleType
 
 import torch
-from torch import Tensor
-
-if TYPE_CHECKING:
-    from ..core.spec import PyramidSpec
 
 BACKENDS = ("auto", "torch", "cpp", "triton")
+# the module holding a concrete backend's kernels in every op family's folder
+IMPLEMENTATIONS = {"torch": "reference", "cpp": "cpp", "triton": "triton"}
 
 
 def _cpp_import_error() -> str | None:
@@ -112,126 +110,25 @@ def _resolve(backend: str, device_type: str) -> str:
     return backend
 
 
-class KernelBackend(Protocol):
-    """What a kernel backend provides (gathered by :func:`backend_kernels` from the op
-    families' ``reference.py``, ``cpp.py`` or ``triton.py``). N is the flattened batch, (H, W)
-    the image size, (H_l, W_l) the size of level l (l = 0 .. L-1 bands, l = L the low-pass);
-    spectra are unshifted DFTs, complex64 for float32 data and complex128 for float64. A "half"
-    is an rfft2 half spectrum (..., h, w//2+1) of a real signal. Every fast backend is tested
-    against the reference.
-
-    The two spectral stages of the transform (``pipeline`` wraps them in unnormalised FFTs;
-    ``factors`` = (a_hp, a_0, ..., a_{L-1}, a_lp) from :func:`pipeline.spectral_factors`
-    multiply the respective outputs, folding every normalisation into the stage):
-
-    - ``analysis(half (N, H, W//2+1), (H, W), spec, factors) -> (hp_half (N, H, W//2+1),
-      [band_l (N, K, H_l, W_l), or its half for a real pyramid], lp_half (N, H_L, W_L//2+1))``:
-      the image spectrum split into the high-pass residual, every band of every level, and the
-      low-pass residual (formulas in :mod:`pyramid_kernels.ops.transform.levels`).
-    - ``synthesis(hp_half, bands, lp_half, (H, W), spec, factors, real_bands) -> half``: its
-      adjoint; ``real_bands`` says the band spectra are halves of real bands (a real pyramid,
-      or synthesis="real"). A level's entry may be None: its bands count as zero and are not
-      read (a partial collapse).
-
-    Phase ops (complex c of any shape, real fields of c's shape and real dtype):
-
-    - ``phase_rotate(c, eta, delta) -> c * exp(eta + i delta)``.
-    - ``phase_extrapolate(c, g_eta, g_delta, s (T,)) -> (T, *c.shape)``, frame k being
-      c * exp(-s_k (g_eta + i g_delta)).
-
-    Magnification (``ops/magnify/``):
-
-    - ``magnify_iir(c (T, N), r (N), state (2, N), filter, difference, alpha, attenuate,
-      out=None) -> out (T, N)``: per coefficient, over the frames in order, the phase
-      difference to r, one step of a causal band-pass (``filter`` (b0, b1, b2, a1, a2), or
-      (r_hi, r_lo) with ``difference``; its ``state`` updated in place) and the rotation of c by
-      alpha times the filtered phase (with ``attenuate``: (1 + alpha) filtered - difference).
-
-    ``SYNTHESIS_CHUNK_BYTES``: None, or the level-0 band-spectrum bytes per chunk of images
-    that :func:`pyramid_kernels.ops.transform.pipeline.synthesize` collapses at a time
-    (cache-sized chunks).
-    """
-
-    SYNTHESIS_CHUNK_BYTES: int | None
-
-    def analysis(
-        self, half: Tensor, size: tuple[int, int], spec: PyramidSpec, factors: tuple[float, ...]
-    ) -> tuple[Tensor, list[Tensor], Tensor]: ...
-
-    def synthesis(
-        self,
-        highpass: Tensor,
-        bands: list[Tensor],
-        lowpass: Tensor,
-        size: tuple[int, int],
-        spec: PyramidSpec,
-        factors: tuple[float, ...],
-        real_bands: bool,
-    ) -> Tensor: ...
-
-    def phase_rotate(self, coeffs: Tensor, log_amplitude: Tensor, phase: Tensor) -> Tensor: ...
-
-    def phase_extrapolate(
-        self, coeffs: Tensor, grad_log_amplitude: Tensor, grad_phase: Tensor, scales: Tensor
-    ) -> Tensor: ...
-
-    def magnify_iir(
-        self,
-        coeffs: Tensor,
-        reference: Tensor,
-        state: Tensor,
-        filter: list[float],
-        difference: bool,
-        alpha: float,
-        attenuate: bool,
-        out: Tensor | None = None,
-    ) -> Tensor: ...
-
-
-@dataclass(frozen=True)
-class Kernels:
-    """One backend's kernels, one field per :class:`KernelBackend` member."""
-
-    name: str
-    SYNTHESIS_CHUNK_BYTES: int | None
-    analysis: Callable
-    synthesis: Callable
-    phase_rotate: Callable
-    phase_extrapolate: Callable
-    magnify_iir: Callable
-
-
 @cache
-def backend_kernels(backend: str) -> KernelBackend:
-    """The kernels of a concrete backend ("torch", "cpp" or "triton"), from every op family."""
-    if backend == "torch":
-        from .magnify import reference as magnify
-        from .phase import reference as phase
-        from .transform import reference as transform
-    elif backend == "cpp":
-        from .magnify import cpp as magnify
-        from .phase import cpp as phase
-        from .transform import cpp as transform
-    elif backend == "triton":
-        from .magnify import triton as magnify
-        from .phase import triton as phase
-        from .transform import triton as transform
-    else:
-        raise ValueError(f"backend={backend!r} has no kernels in this version")
-    return Kernels(
-        backend,
-        transform.SYNTHESIS_CHUNK_BYTES,
-        transform.analysis,
-        transform.synthesis,
-        phase.phase_rotate,
-        phase.phase_extrapolate,
-        magnify.magnify_iir,
-    )
+def _family_module(family: str, backend: str) -> ModuleType:
+    name = f"{family}.{IMPLEMENTATIONS[backend]}"
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name != name:
+            raise
+        raise ValueError(
+            f"backend={backend!r} has no kernels for the {family.rpartition('.')[2]} ops (no "
+            f"{IMPLEMENTATIONS[backend]}.py in its folder); pick another backend"
+        ) from None
 
 
-def op_kernels(backend: str, device: torch.device) -> KernelBackend:
-    """The kernels of ``backend`` for tensors on ``device``; raises ValueError naming the
-    backend when it cannot run there."""
+def family_kernels(family: str, backend: str, device: torch.device) -> ModuleType:
+    """The kernels of the op family ``family`` (its package name, e.g.
+    ``pyramid_kernels.ops.phase``) for ``backend`` on ``device``: the family's module of the
+    concrete backend, which provides the family's contract (its ``kernels.py`` Protocol).
+    Raises ValueError naming the backend when it cannot run there."""
     if not isinstance(backend, str):
         raise TypeError(f"backend must be a str, got {type(backend).__name__}")
-    return backend_kernels(resolve_backend(backend, device.type))
+    return _family_module(family, resolve_backend(backend, device.type))

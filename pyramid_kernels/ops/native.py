@@ -1,5 +1,5 @@
-"""Loading the C++ CPU kernels (each op family's ``ops/<family>/*.cpp``, registered as
-``torch.ops.pyramid_kernels_cpp``).
+"""Loading the C++ CPU kernels (``csrc/``: each op family's ``csrc/<family>/*.cpp`` and the
+extension's ``init.cpp``, registered as ``torch.ops.pyramid_kernels_cpp``).
 
 Two ways, tried in order, once per process:
 1. the extension built at install, ``pyramid_kernels.ops._C`` (``pip install --no-build-isolation``
@@ -34,7 +34,19 @@ from pathlib import Path
 
 from .flags import MARCH, compile_flags, cpu_features, march, missing_features
 
-SOURCES = Path(__file__).resolve().parent  # ops/: one folder per op family
+EXTENSION_DIR = Path(__file__).resolve().parent  # ops/: where the installed _C lies
+PACKAGE = EXTENSION_DIR.parent
+
+
+def source_folder() -> Path:
+    """The C++ sources: ``pyramid_kernels/csrc/`` in an installed package (placed there at
+    build time), else the checkout's top-level ``csrc/`` (an editable install)."""
+    for folder in (PACKAGE / "csrc", PACKAGE.parent / "csrc"):
+        if (folder / "init.cpp").is_file():
+            return folder
+    raise FileNotFoundError(f"no C++ sources in {PACKAGE / 'csrc'} or {PACKAGE.parent / 'csrc'}")
+
+
 NAME = "pyramid_kernels_cpp"  # the library of the compiled-on-first-use build
 
 
@@ -51,13 +63,11 @@ def _ninja_on_path() -> None:
 
 
 def compile_sources(build_dir: str | None = None) -> None:
-    """Compile ops/*/*.cpp with torch.utils.cpp_extension and load the library (its
+    """Compile csrc/**/*.cpp with torch.utils.cpp_extension and load the library (its
     TORCH_LIBRARY blocks register the ops); reuses a cached build of the same sources."""
     from torch.utils import cpp_extension
 
-    sources = sorted(str(p) for p in SOURCES.glob("*/*.cpp"))
-    if not sources:
-        raise FileNotFoundError(f"no C++ sources in {SOURCES}")
+    sources = sorted(str(p) for p in source_folder().rglob("*.cpp"))
     compiler = os.environ.get("CXX", "c++")
     if shutil.which(compiler) is None:
         raise FileNotFoundError(f"no C++ compiler ({compiler!r} is not on PATH)")
@@ -88,7 +98,7 @@ def compile_sources(build_dir: str | None = None) -> None:
         notice.cancel()
 
 
-def unrunnable_build(info_path: Path = SOURCES / "_C_build.json") -> str | None:
+def unrunnable_build(info_path: Path = EXTENSION_DIR / "_C_build.json") -> str | None:
     """Why the installed extension cannot run on this CPU (the extensions its build assumed
     that this CPU lacks), or None when it can or nothing says otherwise."""
     try:

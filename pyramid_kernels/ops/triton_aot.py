@@ -11,18 +11,20 @@ TRITON_INTERPRET (interpreted kernels cannot be compiled).
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 import triton
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
-from .magnify import triton as magnify
-from .phase import triton as phase
-from .transform import triton as spectral
-
-KERNEL_MODULES = (spectral, phase, magnify)
+# every op family's Triton module (ops/<family>/triton.py), by family name
+KERNEL_MODULES = {
+    path.parent.name: importlib.import_module(f"{__package__}.{path.parent.name}.triton")
+    for path in sorted(Path(__file__).resolve().parent.glob("*/triton.py"))
+}
 _POINTER = {
     torch.float16: "*fp16",
     torch.bfloat16: "*bf16",
@@ -71,7 +73,7 @@ def record_launches() -> Iterator[dict[tuple, ASTSource]]:
 
             return launch
 
-    for module in KERNEL_MODULES:
+    for module in KERNEL_MODULES.values():
         for name, fn in list(vars(module).items()):
             if name.endswith("_kernel"):
                 if not isinstance(fn, triton.runtime.JITFunction):
@@ -95,10 +97,10 @@ def library_variants(dtypes=(torch.float32, torch.float64)) -> dict[tuple, ASTSo
     dtype, and the fused magnification chain (float32; biquad and difference filters):
     recorded on ``meta`` tensors."""
     from ..core.spec import PyramidSpec  # noqa: PLC0415
-    from .backends import backend_kernels  # noqa: PLC0415
     from .transform import pipeline  # noqa: PLC0415
 
-    kernels = backend_kernels("triton")
+    transform, phase = KERNEL_MODULES["transform"], KERNEL_MODULES["phase"]
+    magnify = KERNEL_MODULES["magnify"]
 
     specs = [
         (PyramidSpec(height=3), (40, 36)),
@@ -113,17 +115,17 @@ def library_variants(dtypes=(torch.float32, torch.float64)) -> dict[tuple, ASTSo
             for spec, size in specs:
                 x = torch.empty(2, *size, dtype=dtype, device="meta")
                 scales = [1.0] * (spec.levels + 2)
-                hp, *bands, lp = pipeline.analyze(x, spec, kernels, scales)
-                pipeline.synthesize(hp, bands, lp, spec, kernels, scales)
+                hp, *bands, lp = pipeline.analyze(x, spec, transform, scales)
+                pipeline.synthesize(hp, bands, lp, spec, transform, scales)
             c = torch.empty(3, 5, dtype=cdtype, device="meta")
             a = torch.empty(3, 5, dtype=dtype, device="meta")
-            kernels.phase_rotate(c, a, a)
-            kernels.phase_extrapolate(c, a, a, torch.empty(4, dtype=dtype, device="meta"))
+            phase.phase_rotate(c, a, a)
+            phase.phase_extrapolate(c, a, a, torch.empty(4, dtype=dtype, device="meta"))
         c = torch.empty(3, 5, dtype=torch.complex64, device="meta")  # magnification: float32
         state = torch.empty(2, 5, device="meta")
         for difference in (False, True):
             filter = [0.0] * (2 if difference else 5)
-            kernels.magnify_iir(c, c[0], state, filter, difference, 1.0, False)
+            magnify.magnify_iir(c, c[0], state, filter, difference, 1.0, False)
     return sources
 
 

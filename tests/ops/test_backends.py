@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 import torch
@@ -13,6 +14,8 @@ from conftest import DEVICE, FAST_BACKENDS, TOL, rel_max_error, require
 import pyramid_kernels as pk
 from pyramid_kernels.core.spec import PyramidSpec
 from pyramid_kernels.ops.transform.op import build_op, collapse_op
+
+OPS = Path(pk.__file__).resolve().parent / "ops"  # one folder per op family
 
 BACKENDS = FAST_BACKENDS
 EXACTNESS_SIZES = [(64, 64), (63, 65), (100, 37), (256, 192)]
@@ -211,8 +214,9 @@ def test_cpp_kernels_reject_mismatched_dtypes():
 
 
 def test_each_op_family_keeps_its_op_reference_and_kernels_in_one_folder():
-    """ops/<family>/: the registered op, its torch reference, its C++ binding with the C++ source
-    beside it, and its Triton kernels; nothing above the ops imports a backend's module."""
+    """ops/<family>/: the registered op, its contract and dispatch (kernels.py), its torch
+    reference, its C++ binding (the C++ source in csrc/<family>/) and its Triton kernels;
+    nothing above the ops imports a backend's module."""
     import ast
     from pathlib import Path
 
@@ -226,7 +230,8 @@ def test_each_op_family_keeps_its_op_reference_and_kernels_in_one_folder():
         assert {"op.py", "reference.py", "cpp.py", "triton.py"} <= {
             p.name for p in folder.iterdir()
         }
-        assert list(folder.glob("*.cpp")), family
+        assert {"kernels.py"} <= {p.name for p in folder.iterdir()}, family
+        assert list((package.parent / "csrc" / family).glob("*.cpp")), family  # its C++
     backend_modules = {"reference", "cpp", "triton"}
     for path in package.rglob("*.py"):
         if (package / "ops") in path.parents:
@@ -240,31 +245,45 @@ def test_each_op_family_keeps_its_op_reference_and_kernels_in_one_folder():
                 )
 
 
-def test_every_backend_satisfies_the_contract():
-    """Each kernel module has every member of backends.KernelBackend, with its parameters."""
+FAMILIES = sorted(p.parent.name for p in OPS.glob("*/kernels.py"))
+
+
+def test_every_family_has_its_contract_and_dispatch():
+    assert FAMILIES == ["magnify", "phase", "transform"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_backend_satisfies_its_family_contract(family):
+    """Each backend's module of a family (reference.py, cpp.py, triton.py) has every member of
+    the family's contract (the Protocol in its kernels.py), with its parameters."""
+    import importlib
     import inspect
+    from typing import Protocol
 
-    from pyramid_kernels.ops.backends import KernelBackend, backend_kernels
+    from pyramid_kernels.ops.backends import IMPLEMENTATIONS
 
+    kernels = importlib.import_module(f"pyramid_kernels.ops.{family}.kernels")
+    (contract,) = [
+        v for v in vars(kernels).values()
+        if isinstance(v, type) and Protocol in v.__mro__ and v is not Protocol
+    ]  # fmt: skip
     members = {
-        name: inspect.signature(getattr(KernelBackend, name))
-        for name in dir(KernelBackend)
-        if not name.startswith("_") and callable(getattr(KernelBackend, name))
+        name: inspect.signature(getattr(contract, name))
+        for name in vars(contract)
+        if not name.startswith("_") and callable(getattr(contract, name))
     }
-    expected_members = {"analysis", "synthesis", "phase_rotate", "phase_extrapolate", "magnify_iir"}
-    assert set(members) == expected_members
-    for backend in ("torch", *FAST_BACKENDS):
+    assert members, contract
+    for backend, module_name in IMPLEMENTATIONS.items():
         if backend != "torch":
             require(backend)
-        module = backend_kernels(backend)
-        chunk = module.SYNTHESIS_CHUNK_BYTES
-        assert chunk is None or (isinstance(chunk, int) and chunk > 0), backend
+        module = importlib.import_module(f"pyramid_kernels.ops.{family}.{module_name}")
+        for name in getattr(contract, "__annotations__", {}):  # data members, e.g. chunk sizes
+            chunk = getattr(module, name)
+            assert chunk is None or (isinstance(chunk, int) and chunk > 0), (backend, name)
         for name, signature in members.items():
             expected = [p for p in signature.parameters if p != "self"]
-            assert list(inspect.signature(getattr(module, name)).parameters) == expected, (
-                backend,
-                name,
-            )
+            got = list(inspect.signature(getattr(module, name)).parameters)
+            assert got == expected, (backend, family, name)
 
 
 @pytest.mark.parametrize(
@@ -376,35 +395,62 @@ BLOCK_BUILT = "import sys; sys.modules['pyramid_kernels.ops._C'] = None  # an in
 
 
 @pytest.mark.slow
-def test_an_install_without_the_extension_compiles_it_on_first_use(tmp_path):
-    """What a plain `pip install .` gets (build isolation hides torch from setup.py): the first
-    CPU call compiles csrc/ once, later processes load the cached build."""
-    code = (
-        BLOCK_BUILT
-        + """
+def test_an_isolated_install_compiles_its_sources_on_first_use(tmp_path):
+    """What a plain `pip install .` gets: build isolation hides torch from setup.py, so the
+    wheel holds no extension but csrc/ (as pyramid_kernels/csrc/); the installed package's
+    first CPU call compiles those sources once, later processes load the cached build, and
+    PYRAMID_KERNELS_MARCH compiles one of its own for that target."""
+    import zipfile
+
+    root = OPS.parents[1]
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(root)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    (wheel,) = tmp_path.glob("*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert not [n for n in names if n.endswith((".so", ".pyd"))]  # no extension: torch hidden
+    shipped = sorted(n.removeprefix("pyramid_kernels/csrc/") for n in names if "/csrc/" in n)
+    assert shipped == sorted(
+        str(p.relative_to(root / "csrc")) for p in (root / "csrc").rglob("*.cpp")
+    )
+    site = tmp_path / "site"
+    installed = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+         str(wheel)],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+    code = """
 import torch, pyramid_kernels as pk
 x = torch.rand(2, 3, 40, 36, dtype=torch.float64)
 fast = pk.build(x, height=3, orientations=4, backend="cpp")
 slow = pk.build(x, height=3, orientations=4, backend="torch")
 error = max(float((a - b).abs().max()) for a, b in zip(fast.bands, slow.bands))
-print(pk.available_backends()["cpp"], error < 1e-10, "pyramid_kernels.ops._C" in sys.modules
-      and sys.modules["pyramid_kernels.ops._C"] is not None)
+print(pk.available_backends()["cpp"], error < 1e-10, pk.__file__.startswith(sys.argv[1]))
 """
-    )
-    first = _python(code, TORCH_EXTENSIONS_DIR=str(tmp_path))
+    code = "import sys\n" + code
+    cache = str(tmp_path / "extensions")
+
+    def run(**env: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-c", code, str(site)], capture_output=True, text=True,
+            env={**os.environ, "PYTHONPATH": str(site), "TORCH_EXTENSIONS_DIR": cache, **env},
+            cwd=tmp_path, timeout=600,  # not the checkout's folder, whose package comes first
+        )  # fmt: skip
+
+    first = run()
     assert first.returncode == 0, first.stderr
-    assert first.stdout.split() == ["None", "True", "False"]  # the ops came from the new build
+    assert first.stdout.split() == ["None", "True", "True"]  # the installed copy, compiled
     assert "compiling the C++ CPU kernels" in first.stderr
-    again = _python(code, TORCH_EXTENSIONS_DIR=str(tmp_path))
-    assert again.returncode == 0 and again.stdout.split() == ["None", "True", "False"]
+    again = run()
+    assert again.returncode == 0 and again.stdout.split() == ["None", "True", "True"]
     assert "compiling" not in again.stderr  # cached
-    # PYRAMID_KERNELS_MARCH: a build of its own for that target (how the benches measure an
-    # AVX2 build on an AVX-512 machine), beside the other, the installed _C left alone
-    avx2 = _python(code.replace(BLOCK_BUILT, "import sys\n"), PYRAMID_KERNELS_MARCH="x86-64-v3",
-                   TORCH_EXTENSIONS_DIR=str(tmp_path))  # fmt: skip
-    assert avx2.returncode == 0 and avx2.stdout.split() == ["None", "True", "False"], avx2.stderr
+    avx2 = run(PYRAMID_KERNELS_MARCH="x86-64-v3")
+    assert avx2.returncode == 0 and avx2.stdout.split() == ["None", "True", "True"], avx2.stderr
     assert "compiling" in avx2.stderr
-    assert sorted(p.name for p in tmp_path.iterdir() if "x86_64_v3" in p.name)
+    assert [p.name for p in Path(cache).rglob("*x86_64_v3*")]
 
 
 def test_without_a_compiler_one_warning_and_the_torch_backend(tmp_path):

@@ -59,8 +59,10 @@ def test_the_loader_compiles_for_this_cpu_instead_of_loading_such_a_build(monkey
 
 
 def test_the_install_records_the_build_it_made():
-    info = native.SOURCES / "_C_build.json"
-    if not (native.SOURCES / "_C.abi3.so").exists() and not list(native.SOURCES.glob("_C*.so")):
+    info = native.EXTENSION_DIR / "_C_build.json"
+    if not (native.EXTENSION_DIR / "_C.abi3.so").exists() and not list(
+        native.EXTENSION_DIR.glob("_C*.so")
+    ):
         pytest.skip("no installed extension here (a first-use build)")
     recorded = json.loads(info.read_text())
     assert recorded["features"] == flags.features(recorded["march"])

@@ -9,7 +9,6 @@ import pickle
 import pytest
 import torch
 import torch.autograd.forward_ad as forward_ad
-import torch.utils._pytree as pytree
 from conftest import FAST_BACKENDS, rel_max_error, require
 from torch import nn
 
@@ -237,15 +236,6 @@ def test_pyramid_loads_with_weights_only(dtype):
     buffer.seek(0)
     with pytest.raises(ValueError, match="bands"):
         torch.load(buffer, weights_only=True)
-
-
-def test_pyramid_is_a_pytree():
-    c = pk.build(torch.randn(2, 32, 32), height=2)
-    leaves, spec = pytree.tree_flatten(c)
-    assert len(leaves) == 4
-    doubled = pytree.tree_unflatten([2 * t for t in leaves], spec)
-    assert isinstance(doubled, pk.Pyramid) and doubled.spec == c.spec
-    assert torch.equal(doubled.bands[1], 2 * c.bands[1])
 
 
 def test_model_compiles_exports_and_traces():

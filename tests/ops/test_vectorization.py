@@ -21,7 +21,7 @@ import pytest
 
 from pyramid_kernels.ops.flags import compile_flags
 
-SOURCES = sorted((Path(__file__).resolve().parents[2] / "pyramid_kernels" / "ops").glob("*/*.cpp"))
+SOURCES = sorted((Path(__file__).resolve().parents[2] / "csrc").glob("*/*.cpp"))  # the families'
 COMPILER = shutil.which("g++")
 pytestmark = [
     pytest.mark.slow,
@@ -75,6 +75,6 @@ def test_no_loop_vectorises_only_with_this_machines_extensions(source, reports):
 
 
 def test_the_magnification_chain_is_marked():
-    """The test watches the loops that matter: both chains of ops/magnify/magnify.cpp."""
+    """The test watches the loops that matter: both chains of csrc/magnify/magnify.cpp."""
     magnify = next(s for s in SOURCES if s.name == "magnify.cpp")
     assert len(simd_loops(magnify)) == 2

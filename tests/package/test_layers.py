@@ -119,3 +119,86 @@ def test_no_two_modules_import_each_other():
     # a package's __init__ re-exports its modules, which may import siblings through it
     pairs = [(a, b) for a, b in pairs if not (b.startswith(a + ".") or a.startswith(b + "."))]
     assert not pairs, f"modules that import each other: {pairs}"
+
+
+FAMILIES = sorted(p.parent.name for p in (PACKAGE / "ops").glob("*/kernels.py"))
+
+
+def test_the_shared_ops_modules_that_families_import_import_no_family():
+    """Inside ops/: a family (ops/<family>/) imports shared modules (backends, registration,
+    ...), and none of those imports a family back (dispatch goes through the family's own
+    kernels.py)."""
+    known = module_names()
+    graph = {name: imports(name, path, known) for name, path in known.items()}
+    family_modules = [n for n in graph if n.split(".")[:2][-1] in FAMILIES and n.count(".") >= 1]
+    shared = {
+        t
+        for n in family_modules
+        for t in graph[n]
+        if t.startswith("ops.") and t.count(".") == 1 and t.split(".")[1] not in FAMILIES
+    }
+    assert shared, "the families import no shared ops module?"
+    back = sorted(
+        f"{s} imports {t}"
+        for s in shared
+        for t in graph.get(s, ())
+        if t.startswith("ops.") and t.split(".")[1] in FAMILIES
+    )
+    assert not back, back
+
+
+def test_no_import_runs_in_a_circle():
+    """No chain of imports leads back to where it started (a package's __init__, which
+    re-exports its own modules, left out)."""
+    known = module_names()
+    graph = {
+        name: {t for t in imports(name, path, known) if t and not name.startswith(t + ".")}
+        for name, path in known.items()
+        if name
+    }
+    graph = {
+        n: {t for t in ts if t in graph and known[t].name != "__init__.py"}
+        for n, ts in graph.items()
+    }
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for target in sorted(graph[node]):
+            if state.get(target) == 1:
+                cycles.append(stack[stack.index(target) :] + [target])
+            elif target not in state:
+                visit(target, [*stack, target])
+        state[node] = 2
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, cycles
+
+
+def test_no_private_name_is_imported_across_files():
+    leaks = []
+    for name, path in module_names().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (
+                node.level or "pyramid_kernels" in (node.module or "")
+            ):
+                leaks += [
+                    f"pyramid_kernels.{name} imports {alias.name} from {node.module}"
+                    for alias in node.names
+                    if alias.name.startswith("_")
+                    and not alias.name.startswith("__")
+                    and alias.name != "_C"
+                ]
+    assert not leaks, leaks
+
+
+def test_no_module_is_over_500_lines():
+    long = {
+        str(p.relative_to(PACKAGE)): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 500
+    }
+    assert not long, long

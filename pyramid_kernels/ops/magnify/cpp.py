@@ -1,5 +1,5 @@
 """The C++ fused magnification chain (magnify.cpp, in ``pyramid_kernels.ops._C``) behind
-``KernelBackend.magnify_iir``."""
+``kernels.MagnifyKernels``."""
 
 from __future__ import annotations
 

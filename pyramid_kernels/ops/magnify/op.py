@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..backends import op_kernels
+from .kernels import magnify_kernels
 
 _lib = torch.library.Library("pyramid_kernels", "FRAGMENT")  # noqa: TOR901
 _lib.define(
@@ -24,7 +24,7 @@ _lib.define(
 
 
 def _kernel(coeffs, reference, state, filter, difference, alpha, attenuate, backend, out):
-    op_kernels(backend, coeffs.device).magnify_iir(
+    magnify_kernels(backend, coeffs.device).magnify_iir(
         coeffs, reference, state, list(filter), difference, alpha, attenuate, out=out
     )
 

@@ -1,4 +1,4 @@
-"""Pure-torch reference of the fused causal magnification chain (``KernelBackend.magnify_iir``;
+"""Pure-torch reference of the fused causal magnification chain (``kernels.MagnifyKernels``;
 the C++ kernel is magnify.cpp beside this file, the Triton one triton.py): per coefficient,
 over the frames in order, the phase difference to the reference (the angle of c conj(r)), one
 step of the temporal band-pass (a biquad in transposed direct form II, or the difference of

@@ -1,4 +1,4 @@
-"""The C++ phase ops (phase.cpp, in ``pyramid_kernels.ops._C``) behind ``KernelBackend``."""
+"""The C++ phase ops (phase.cpp, in ``pyramid_kernels.ops._C``) behind ``kernels.PhaseKernels``."""
 
 from __future__ import annotations
 

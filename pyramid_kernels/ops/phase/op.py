@@ -18,8 +18,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..backends import op_kernels
 from ..registration import apply_at_this_level, batch_first, below_autograd, register
+from .kernels import phase_kernels
 
 _lib = torch.library.Library("pyramid_kernels", "FRAGMENT")  # noqa: TOR901
 
@@ -41,7 +41,7 @@ def _check(coeffs: Tensor, *fields: Tensor) -> None:
 def _rotate_kernel(coeffs: Tensor, log_amplitude: Tensor, phase: Tensor, backend: str) -> Tensor:
     """c * exp(eta + i delta) elementwise; all of c's shape."""
     _check(coeffs, log_amplitude, phase)
-    return op_kernels(backend, coeffs.device).phase_rotate(coeffs, log_amplitude, phase)
+    return phase_kernels(backend, coeffs.device).phase_rotate(coeffs, log_amplitude, phase)
 
 
 def _extrapolate_kernel(
@@ -55,7 +55,7 @@ def _extrapolate_kernel(
         )
     if scales.device != coeffs.device:
         raise ValueError(f"scales are on {scales.device} but coeffs on {coeffs.device}")
-    kernels = op_kernels(backend, coeffs.device)
+    kernels = phase_kernels(backend, coeffs.device)
     return kernels.phase_extrapolate(coeffs, grad_log_amplitude, grad_phase, scales)
 
 

@@ -1,4 +1,4 @@
-"""Pure-torch reference of the phase ops (``KernelBackend.phase_rotate`` and
+"""Pure-torch reference of the phase ops (``kernels.PhaseKernels``: phase_rotate and
 ``phase_extrapolate``): complex c of any shape, real fields of c's shape and real dtype."""
 
 from __future__ import annotations

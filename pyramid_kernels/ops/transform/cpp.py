@@ -22,8 +22,8 @@ import torch
 from ...core import frequency
 from .. import native
 from . import levels
-from .reference import _residual_masks as reference_masks
 from .reference import lowpass_merge  # noqa: F401  (a stage: the reference's serves here)
+from .reference import residual_masks as reference_masks
 
 if native.load_error() is not None:  # registers torch.ops.pyramid_kernels_cpp
     raise ImportError(f"the C++ kernels cannot be loaded: {native.load_error()}")
@@ -96,7 +96,7 @@ def _support(level: int, size, full, spec) -> torch.Tensor:
 
 
 @lru_cache(maxsize=64)
-def _residual_masks(size, twidth, dtype, hp_factor=1.0, low_factor=1.0, scales=1):
+def residual_masks(size, twidth, dtype, hp_factor=1.0, low_factor=1.0, scales=1):
     """(hi0 * hp_factor, lo0 * low_factor) real (H, W) and the runs of lo0."""
     cpu = torch.device("cpu")
     hi0, lo0 = reference_masks(size, twidth, dtype, cpu, hp_factor, low_factor, scales)
@@ -124,7 +124,7 @@ def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     size = (half.shape[-2], width)
     real = half.dtype.to_real()
-    masks = _residual_masks(size, spec.twidth, real, hp_factor, low_factor, spec.scales_per_octave)
+    masks = residual_masks(size, spec.twidth, real, hp_factor, low_factor, spec.scales_per_octave)
     half = half.contiguous()
     high = _scratch(half.shape, half)
     low = _scratch((half.shape[0], *size), half, support=("residual", size, spec.twidth))
@@ -136,7 +136,7 @@ def residual_merge(highpass, lowpass, spec, hp_factor=1.0, low_factor=1.0):
     """Adjoint of :func:`residual_split`: -> half spectrum (N, H, W//2+1)."""
     size = tuple(lowpass.shape[-2:])
     real = lowpass.dtype.to_real()
-    masks = _residual_masks(size, spec.twidth, real, hp_factor, low_factor, spec.scales_per_octave)
+    masks = residual_masks(size, spec.twidth, real, hp_factor, low_factor, spec.scales_per_octave)
     out = _scratch(highpass.shape, highpass)
     _ops.residual_merge(highpass.contiguous(), lowpass.contiguous(), *masks, out)
     return out

@@ -24,9 +24,9 @@ from torch import Tensor
 from ...core.selection import CoefficientSelection
 from ...core.spec import PyramidSpec
 from ...core.validation import check_coefficients, check_image, complex_dtype
-from ..backends import op_kernels
 from ..registration import apply_at_this_level, batch_first, below_autograd, register
 from . import pipeline
+from .kernels import transform_kernels
 
 _lib = torch.library.Library("pyramid_kernels", "FRAGMENT")  # noqa: TOR901
 
@@ -59,7 +59,7 @@ def _build_kernel(x: Tensor, spec: str, backend: str) -> list[Tensor]:
     check_image(x, convert=False)
     lead, size = x.shape[:-2], tuple(x.shape[-2:])
     s.resolve(size)  # raises unless the image supports the height
-    kernels = op_kernels(backend, x.device)
+    kernels = transform_kernels(backend, x.device)
     if x.numel() == 0:
         return _build_fake(x, spec, backend)
     scales = pipeline.amplitude_scales(s, size)
@@ -93,7 +93,7 @@ def _collapse_kernel(
     s = PyramidSpec.from_op_args(spec)
     chosen = CoefficientSelection.parse(select)
     check_coefficients(highpass, bands, lowpass, s)
-    kernels = op_kernels(backend, highpass.device)
+    kernels = transform_kernels(backend, highpass.device)
     if highpass.numel() == 0:
         return torch.empty_like(highpass)
     lead, size = highpass.shape[:-2], tuple(highpass.shape[-2:])

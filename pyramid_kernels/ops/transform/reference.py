@@ -1,5 +1,5 @@
-"""Pure-torch reference of the transform's spectral stages (``KernelBackend.analysis`` and
-``synthesis``), written plainly.
+"""Pure-torch reference of the transform's spectral stages (``kernels.TransformKernels``:
+analysis and ``synthesis``), written plainly.
 
 The spectral stages are the per-level stages of :mod:`.levels` (its docstring gives their
 formulas), chained by it into the contract's ``analysis`` and ``synthesis``. Shapes: N
@@ -19,7 +19,7 @@ SYNTHESIS_CHUNK_BYTES = None  # collapse whole batches
 
 
 @device_constants(maxsize=64)
-def _residual_masks(size, twidth, dtype, device, hp_factor=1.0, low_factor=1.0, scales=1):
+def residual_masks(size, twidth, dtype, device, hp_factor=1.0, low_factor=1.0, scales=1):
     """(hi0 * hp_factor, lo0 * low_factor), real (H, W); ``scales`` per octave."""
     hi0, lo0 = frequency.residual_masks(size, twidth, device, scales)
     return (hi0 * hp_factor).to(dtype), (lo0 * low_factor).to(dtype)
@@ -42,7 +42,7 @@ def _band_masks(level, size, full, spec, dtype, device, band_factor, next_factor
 def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
     """rfft2 half (N, H, W//2+1) -> high-pass half (N, H, W//2+1), low-pass (N, H, W)."""
     h, wh = half.shape[-2:]
-    hi0, lo0 = _residual_masks(
+    hi0, lo0 = residual_masks(
         (h, width), spec.twidth, half.dtype.to_real(), half.device, hp_factor, low_factor,
         spec.scales_per_octave,
     )  # fmt: skip
@@ -52,7 +52,7 @@ def residual_split(half, width, spec, hp_factor=1.0, low_factor=1.0):
 def residual_merge(highpass, lowpass, spec, hp_factor=1.0, low_factor=1.0):
     """Adjoint of :func:`residual_split`: (N, H, W//2+1), (N, H, W) -> (N, H, W//2+1)."""
     (h, w), wh = lowpass.shape[-2:], highpass.shape[-1]
-    hi0, lo0 = _residual_masks(
+    hi0, lo0 = residual_masks(
         (h, w), spec.twidth, lowpass.dtype.to_real(), lowpass.device, hp_factor, low_factor,
         spec.scales_per_octave,
     )  # fmt: skip

@@ -1,4 +1,4 @@
-"""Triton kernels of the two fused spectral stages (contract: ``backends.KernelBackend``).
+"""Triton kernels of the two fused spectral stages (contract: ``kernels.TransformKernels``).
 
 One launch per direction for the whole pyramid. Every bin k of a coarser level is also a bin
 of level 0 (the crops keep integer frequencies), and the low-pass entering level l is the image

@@ -1,5 +1,5 @@
 // C++ CPU kernels of the four spectral stages of the steerable pyramid (the contract of
-// ops/transform/reference.py), registered with TORCH_LIBRARY as pyramid_kernels_cpp::*.
+// ops/transform/reference.py), registered as pyramid_kernels_cpp::* (csrc/init.cpp).
 //
 // One pass per level: each (image, row) task reads the row of the level's spectrum once and
 // writes all K bands and the cropped next low-pass (split), or reads them and writes the row
@@ -10,7 +10,6 @@
 // elsewhere); merge outputs are written whole. The (-i)^n factor is applied as a rotation.
 // The crop keeps bins k = -floor(d'/2) .. ceil(d'/2) - 1, i.e. columns [0, ceil(d'/2)) and
 // [d - floor(d'/2), d) of the unshifted layout.
-#include <Python.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 #include <torch/types.h>
@@ -380,15 +379,7 @@ void band_merge(const at::Tensor& bands_in, const at::Tensor& next_in, const at:
 
 }  // namespace
 
-extern "C" {
-// An empty module: importing pyramid_kernels._C runs the TORCH_LIBRARY registrations below.
-PyObject* PyInit__C(void) {
-  static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_C", nullptr, -1, nullptr};
-  return PyModule_Create(&module);
-}
-}
-
-TORCH_LIBRARY(pyramid_kernels_cpp, m) {
+TORCH_LIBRARY_FRAGMENT(pyramid_kernels_cpp, m) {
   m.def(
       "residual_split(Tensor half, int width, Tensor hi0, Tensor lo0, Tensor lo_offsets, "
       "Tensor lo_runs, Tensor(a!) highpass, Tensor(b!) lowpass) -> ()");
