@@ -18,28 +18,20 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..io.image_io import save_morph
 from ..io.progress import Progress
 from ..models.class_names import model_labels
-from ..morphing import MorphOptions, clear_cuda_graphs, morph
+from ..morphing import MorphOptions, clear_cuda_graphs
+from .batch import BatchMorpher
 from .distributed import Ranks, deal, joined
-from .model_input import Normalized, count_classes, parse_normalize, weights_sha256
+from .model_input import Normalized, count_classes, parse_normalize
+from .options import MORPH_OPTIONS, GenerateOptions, run_settings
 from .sources import ImageSource, batch_loader
 from .store import (
-    BASE_COLUMNS,
-    FRAME_DTYPES,
     RunStore,
-    batch_key,
-    colliding_stems,
-    frame_columns,
-    picture_path,
-    shard_path,
 )
 from .targets import Targets
 
-PICTURES = ("png", "gif")
 WRITER_THREADS = 2  # batches whose files are written while the next one morphs
-MORPH_OPTIONS = tuple(f.name for f in dataclasses.fields(MorphOptions))
 
 
 @dataclass
@@ -100,6 +92,7 @@ def generate(
     model_name: str | None = None,
     ids: Sequence[str] | None = None,
     coherence: bool = False,
+    options: GenerateOptions | None = None,
     **morph_options,
 ) -> GenerateSummary:
     """Morph every image toward its target class and write the results under ``out_dir``.
@@ -159,6 +152,9 @@ def generate(
         The model's name for the records.
     ids : sequence of str or None
         Names of a tensor's images.
+    options : GenerateOptions, optional
+        Every setting above (from ``size`` to ``coherence``) and the morph's as one object,
+        instead of the keywords (then leave those at their defaults).
     **morph_options
         Any option of :func:`pyramid_kernels.morph`; ``color`` defaults to "luminance" for RGB
         images and "rgb" for grayscale.
@@ -167,18 +163,24 @@ def generate(
     -------
     GenerateSummary
     """
-    _check_arguments(batch_size, pictures, frames_dtype, seed, workers, morph_options)
-    options = MorphOptions(**morph_options)
+    settings = dict(
+        size=size, fit=fit, gray=gray, normalize=normalize, batch_size=batch_size,
+        pictures=pictures, frames_dtype=frames_dtype, seed=seed, workers=workers, device=device,
+        allow_mixed=allow_mixed, retry_errors=retry_errors, coherence=coherence,
+    )  # fmt: skip
+    run = _options_of(settings, morph_options, options)
     if isinstance(model, nn.Module) and model.training:
         raise ValueError("model is in training mode; call model.eval() first")
     if not callable(model):
         raise TypeError(f"model must be callable, got {type(model)}")
-    with joined(device) as ranks:
-        source = ImageSource(images, 3 if not gray else 1, size, ids, exclude=out_dir, fit=fit)
+    with joined(run.device) as ranks:
+        channels = 1 if run.gray else 3
+        source = ImageSource(images, channels, run.size, ids, exclude=out_dir, fit=run.fit)
         # the colour rule of pk.morph, resolved for the run's records
-        options = dataclasses.replace(options, color=options.color_for(source.channels))
-        _check_images(source, options)
-        norm = parse_normalize(normalize) if normalize is not None else None
+        morph_options = dataclasses.replace(run.morph, color=run.morph.color_for(source.channels))
+        run = dataclasses.replace(run, morph=morph_options)
+        _check_images(source, run.morph)
+        norm = parse_normalize(run.normalize) if run.normalize is not None else None
         if norm is not None:
             model = Normalized(model, *norm)
         if isinstance(model, nn.Module):
@@ -186,23 +188,29 @@ def generate(
         classes = count_classes(model, source.channels, source.size, ranks.device)
         plan = Targets(targets, source.ids, model_labels(model))
         plan.check(classes)
-        settings = _settings(model, plan, source, norm, frames_dtype, pictures, seed, options)
-        if coherence:  # only when asked: runs without it keep their settings
+        settings = run_settings(model, plan, source, norm, run)
+        if run.coherence:  # only when asked: runs without it keep their settings
             settings["coherence"] = True
         store = RunStore(out_dir)
-        store.check_settings(settings, allow_mixed)
-        finished = store.finished_images(retry_errors)
+        store.check_settings(settings, run.allow_mixed)
+        finished = store.finished_images(run.retry_errors)
         ranks.barrier()  # every rank has read the folder before rank 0 touches it
         if ranks.is_main:
-            store.begin(_record(settings, model_name, len(source), ranks, batch_size, workers))
+            store.begin(
+                _record(settings, model_name, len(source), ranks, run.batch_size, run.workers)
+            )
         ranks.barrier()  # temporary files are cleaned before any rank writes
         todo = [n for n, image in enumerate(source.ids) if image not in finished]
-        mine = [[todo[k] for k in r] for r in deal(len(todo), batch_size, ranks.rank, ranks.world)]
-        run = _Batch(model, source, store, plan, options, frames_dtype, pictures, seed, coherence)
-        loader = batch_loader(source, mine, workers, pin=ranks.device.type == "cuda")
+        mine = [
+            [todo[k] for k in r] for r in deal(len(todo), run.batch_size, ranks.rank, ranks.world)
+        ]
+        batches = BatchMorpher(model, source, store, plan, run)
+        loader = batch_loader(source, mine, run.workers, pin=ranks.device.type == "cuda")
         total = len(source)
-        morphed, errors, seconds = _morph_batches(run, loader, ranks, store, mine, total, progress)
-        for kind, images in run.notes.items():  # once per kind, as morph says it per image
+        morphed, errors, seconds = _morph_batches(
+            batches, loader, ranks, store, mine, total, progress
+        )
+        for kind, images in batches.notes.items():  # once per kind, as morph says it per image
             first = source.ids[images[0]]
             print(f"note: {len(images)} image(s) {kind} (the first: {first})", file=sys.stderr)
         ranks.barrier()
@@ -217,23 +225,6 @@ def generate(
         return GenerateSummary(
             Path(out_dir), total, morphed, errors, skipped, seconds, ranks.rank, ranks.world
         )
-
-
-def _settings(model, plan, source, norm, frames_dtype, pictures, seed, options) -> dict:
-    """Everything that decides a run's outputs (compared when a run is resumed)."""
-    return {
-        "model": {"class": type(_unwrapped(model)).__qualname__, "sha256": weights_sha256(model)},
-        "targets": plan.record,
-        "channels": source.channels,
-        "size": list(source.size),
-        "resize": source.resize,
-        "fit": source.fit if source.resize else None,
-        "normalize": [list(norm[0]), list(norm[1])] if norm else None,
-        "frames_dtype": frames_dtype,
-        "pictures": sorted(set(pictures)),
-        "seed": seed,
-        "morph": _morph_record(options),
-    }
 
 
 def _morph_batches(
@@ -272,149 +263,25 @@ def _morph_batches(
     return morphed, errors, time.perf_counter() - start
 
 
-@dataclass
-class _Morphed:
-    """One batch, morphed and on the host: everything its files need."""
-
-    key: str
-    ids: list[str]
-    errors: dict[str, str]
-    good: list[str]
-    frames: Tensor | None = None  # (T, B_good, C, H, W) float, on the CPU
-    captions: tuple | None = None  # MorphResult.captions() of the good images
-    rows: dict[str, dict] = dataclasses.field(default_factory=dict)
-
-    @property
-    def morphed(self) -> int:
-        return len(self.good)
-
-
-class _Batch:
-    """Morphs one loaded batch (``morph``, on the device) and writes its files (``write``, on
-    a writer thread while the next batch morphs): frames, pictures, then the manifest part."""
-
-    def __init__(
-        self, model, source, store, plan, options, frames_dtype, pictures, seed, coherence
-    ):
-        self.model, self.source, self.store, self.plan = model, source, store, plan
-        self.options, self.dtype = options, FRAME_DTYPES[frames_dtype]
-        self.pictures, self.seed = set(pictures), seed
-        self.coherence = coherence  # measure E of every frame
-        self.columns = list(BASE_COLUMNS) + frame_columns(options.steps + 1)
-        self.keep_suffix = colliding_stems(source.ids)  # their pictures keep ".jpg" in the name
-        self.notes: dict[str, list[int]] = {}  # what the input check said: kind -> images
-
-    def morph(self, item: dict, device: torch.device) -> _Morphed:
-        ids = [self.source.ids[n] for n in item["index"]]
-        errors = {self.source.ids[n]: message for n, message in item["errors"].items()}
-        batch = _Morphed(batch_key(ids), ids, errors, [i for i in ids if i not in errors])
-        batch.rows = {i: {"image": i, "status": "error", "error": errors[i]} for i in errors}
-        if batch.good:
-            self._morph(batch, item["images"].to(device, non_blocking=True))
-        return batch
-
-    def write(self, batch: _Morphed) -> None:
-        if batch.frames is not None:
-            frames = batch.frames
-            self.store.write_frames(
-                batch.key, batch.good, _stored(frames.transpose(0, 1), self.dtype)
-            )
-            root = self.store.root
-            headings, texts = batch.captions
-            for b, image in enumerate(batch.good):
-                if batch.rows[image]["status"] != "ok":
-                    continue  # not finite: no picture of NaN as black
-                captions = ([headings[b]], [texts[b]])
-                for kind, folder in (("png", "strips"), ("gif", "gifs")):
-                    if kind in self.pictures:
-                        keep = image in self.keep_suffix
-                        path = picture_path(root / folder, image, f".{kind}", keep)
-                        save_morph(path, frames[:, b : b + 1], captions=captions)
-        self.store.write_part(batch.key, [batch.rows[i] for i in batch.ids], self.columns)
-
-    def _morph(self, batch: _Morphed, x: Tensor) -> None:
-        torch.manual_seed(self.seed)
-        logits = None
-        if self.plan.fixed is None and self.plan.per_image is None:
-            with torch.no_grad():
-                logits = self.model(x)
-        ids = batch.good
-        target = self.plan.for_batch(ids, logits if logits is not None else x.new_empty(0, 0))
-        result = morph(self.model, x, target.to(x.device), options=self.options)
-        batch.frames = frames = result.frames.detach().cpu()  # (T, B, C, H, W)
-        finite = torch.isfinite(frames).flatten(2).all(2).all(0)
-        prob, dist = result.target_prob.cpu(), result.distance.cpu()  # one copy each, not
-        step, attained = result.step.cpu(), result.attained.cpu()  # a sync per image
-        source, target = result.source.cpu(), result.target.cpu()
-        final = result.top1[-1].cpu()
-        explained = result.coherence_families() if self.coherence else None
-        batch.captions = result.captions(explained)
-        for b, image in enumerate(ids):
-            row = {
-                "image": image,
-                "status": "ok" if finite[b] else "nonfinite",
-                "error": "",
-                "source": int(source[b]),
-                "target": int(target[b]),
-                "attained": int(attained[b]),
-                "step": f"{float(step[b]):.9g}",
-                "shard": shard_path(batch.key),
-                "row": b,
-                "source_name": result.class_name(int(source[b])),
-                "target_name": result.class_name(int(target[b])),
-                "final_class": int(final[b]),
-                "final_name": result.class_name(int(final[b])),
-                "reached_target": int(final[b] == target[b]),
-                **_coherence_columns(explained, b),
-            }
-            row.update({f"target_prob_{k}": f"{float(v):.9g}" for k, v in enumerate(prob[:, b])})
-            row.update({f"l2_{k}": f"{float(v):.9g}" for k, v in enumerate(dist[:, b])})
-            batch.rows[image] = row
-
-
-def _coherence_columns(explained: dict | None, b: int) -> dict[str, str]:
-    """The manifest's E columns of image ``b``: the last frame's warp only and warp + gain."""
-    if explained is None:
-        return {"coherence_warp": "", "coherence": ""}
-    warp, with_gain = explained["warp"][-1, b], explained["warp+gain"][-1, b]
-    return {"coherence_warp": f"{float(warp):.6g}", "coherence": f"{float(with_gain):.6g}"}
-
-
-def _stored(frames: Tensor, dtype: torch.dtype) -> Tensor:
-    """Frames as written: uint8 rounds [0, 1] x 255 like the pictures (NaN -> 0)."""
-    if dtype == torch.uint8:
-        return frames.double().nan_to_num(0.0).clamp(0, 1).mul(255).round().to(torch.uint8)
-    return frames.to(dtype)
-
-
-def _morph_record(options: MorphOptions) -> dict:
-    record = options.settings()
-    record["clamp"] = list(record["clamp"]) if record["clamp"] is not None else None
-    if options.pyramid is not None:
-        record["pyramid"] = repr(options.pyramid.spec)
-    return record
-
-
-def _unwrapped(model):
-    return model.model if isinstance(model, Normalized) else model
-
-
-def _check_arguments(batch_size, pictures, frames_dtype, seed, workers, morph_options) -> None:
-    for name, value, low in [("batch_size", batch_size, 1), ("workers", workers, 0)]:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ValueError(f"seed must be an int, got {seed!r}")
-    if isinstance(pictures, str) or not set(pictures) <= set(PICTURES):
-        raise ValueError(f"pictures must be a list of {PICTURES} (or empty), got {pictures!r}")
-    if frames_dtype not in FRAME_DTYPES:
-        raise ValueError(f"frames_dtype must be one of {tuple(FRAME_DTYPES)}, got {frames_dtype!r}")
+def _options_of(settings: dict, morph_options: dict, options: GenerateOptions | None):
+    """``options``, or GenerateOptions of the keyword ``settings`` and ``morph_options``
+    (only one of the two)."""
     unknown = sorted(set(morph_options) - set(MORPH_OPTIONS))
     if unknown:
         raise TypeError(
             f"unknown options {unknown}: generate takes its own arguments and those of "
             f"pyramid_kernels.morph ({', '.join(MORPH_OPTIONS)})"
         )
+    if options is None:
+        return GenerateOptions(**settings, morph=MorphOptions(**morph_options))
+    if not isinstance(options, GenerateOptions):
+        raise TypeError(f"options must be GenerateOptions, got {type(options).__name__}")
+    defaults = {f.name: f.default for f in dataclasses.fields(GenerateOptions)}
+    changed = [n for n, v in settings.items() if v is not defaults[n] and v != defaults[n]]
+    if changed or morph_options:
+        given = ", ".join([*changed, *morph_options])
+        raise ValueError(f"pass either options= or {given}, not both")
+    return options
 
 
 def _check_images(source: ImageSource, options: MorphOptions) -> None:

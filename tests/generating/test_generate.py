@@ -536,14 +536,14 @@ def test_the_package_runs_as_the_command_and_pk_generate_stays_a_function():
 
 def test_ctrl_c_stops_in_one_line_and_the_rerun_resumes(digits_dir, tmp_path, monkeypatch, capsys):
     from pyramid_kernels.apps.cli import main
-    from pyramid_kernels.generating import run
+    from pyramid_kernels.generating.batch import BatchMorpher
 
     folder, _ = digits_dir
     out = tmp_path / "out"
     argv = ["generate", "--model", DRIVER, "--images", str(folder), "--out", str(out)]
     argv += ["--steps", "2", "--batch-size", "8", "--workers", "0", "--pictures", "none"]
     argv += ["--quiet"]
-    real, calls = run._Batch._morph, []
+    real, calls = BatchMorpher._morph, []
 
     def interrupted(self, batch, x):
         calls.append(len(batch.good))
@@ -551,14 +551,14 @@ def test_ctrl_c_stops_in_one_line_and_the_rerun_resumes(digits_dir, tmp_path, mo
             raise KeyboardInterrupt
         return real(self, batch, x)
 
-    monkeypatch.setattr(run._Batch, "_morph", interrupted)
+    monkeypatch.setattr(BatchMorpher, "_morph", interrupted)
     assert main(argv) == 130
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "interrupted: its finished batches are kept" in err
     assert "Traceback" not in err
     assert len(list((out / "parts").glob("*.csv"))) == 1  # the first batch, whole
     assert not [p for p in out.rglob(".*") if p.is_file()]  # no temporary left
-    monkeypatch.setattr(run._Batch, "_morph", real)
+    monkeypatch.setattr(BatchMorpher, "_morph", real)
     assert main(argv) == 0
     assert "8 finished before" in capsys.readouterr().out
     assert len(read_manifest(out)) == COUNT
