@@ -10,7 +10,7 @@ resident memory is the child's ru_maxrss (os.wait4):
 
 1. "whole clip": the one-pass ideal filter that ``pk.magnify`` ran before (every band of every
    frame at once; ``pyramid_kernels.magnifying.ideal.whole_clip``), on the decoded clip;
-2. "two passes": ``pk.magnify_with`` as shipped, on the decoded clip;
+2. "two passes": ``pk.magnify(clip, options=...)`` as shipped, on the decoded clip;
 3. the command, ``pyramid-kernels magnify bikes.mp4 --alpha 10 --band 0.5 2`` (decode,
    two passes, H.264 encode).
 
@@ -45,7 +45,7 @@ rate, _, _ = video_info(source)
 clip = torch.stack(list(read_frames(source)))
 options = MagnifyOptions(alpha={ALPHA}, band={BAND}, fps=rate)
 start = time.perf_counter()
-result = whole_clip(clip, options) if case == "whole" else pk.magnifying.magnify_with(clip, options)
+result = whole_clip(clip, options) if case == "whole" else pk.magnify(clip, options=options)
 seconds = time.perf_counter() - start
 torch.save(result, out)
 print(json.dumps({{"seconds": seconds, "frames": clip.shape[0]}}))
@@ -102,7 +102,7 @@ def main() -> None:
         "|---|---|---|---|",
         f"| whole clip (before) | every band of every frame at once, on the decoded clip | "
         f"{whole_s:.1f} s | {whole_peak:.2f} GiB |",
-        f"| two passes (now) | `pk.magnify_with`, on the decoded clip | {two_s:.1f} s "
+        f"| two passes (now) | `pk.magnify(options=)`, on the decoded clip | {two_s:.1f} s "
         f"({two_s / whole_s:.2f}x) | {two_peak:.2f} GiB |",
         f"| the command (now) | `pyramid-kernels magnify bikes.mp4 --alpha {ALPHA:g} --band "
         f"{BAND[0]:g} {BAND[1]:g}`: decode, two passes, encode | {cli_wall:.1f} s | "

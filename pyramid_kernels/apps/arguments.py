@@ -7,6 +7,7 @@ import argparse
 
 import torch
 
+from ..io.image_files import FITS
 from ..morphing import COLORS, EDITS, LOSSES, REGIMES, SPACES
 from ..ops.backends import BACKENDS
 
@@ -15,7 +16,6 @@ MODEL_HELP = (
     "embedded model name, TorchScript file, or module:callable (a class is instantiated with "
     "no arguments, a function is the model; the current folder is importable)"
 )
-FITS = ("crop", "pad", "stretch")
 NORMALIZE_HELP = (
     "imagenet or MEAN,STD (numbers or ':'-joined channel values, for pixels in [0, 1]): the "
     "model sees (x - mean) / std, the morph stays in [0, 1]"

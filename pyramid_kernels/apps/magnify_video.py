@@ -127,7 +127,7 @@ def run(
     if options.filter == "ideal":
         _check_ideal(options, count or 0, channels, size)
     else:
-        magnifier = Magnifier.from_options(options)
+        magnifier = Magnifier(options=options)
         orientations = options.pyramid.orientations
         need, limit = _causal_bytes(size, chunk_size, orientations), available_memory()
         if limit is not None and need > limit:

@@ -163,7 +163,7 @@ class IdealMagnification(Magnification):
 
 
 def ideal_peak_bytes(options: MagnifyOptions, count: int, channels: int, size) -> int:
-    """About the most memory :func:`magnify_with` takes for an ideal-filter clip of ``count``
+    """About the most memory :func:`magnify` takes for an ideal-filter clip of ``count``
     frames of ``channels`` x ``size``: the clip, its output, the accumulators and one chunk's
     pyramid with its intermediates."""
     bins = 2 * int(IdealBandpass(options.band, options.fps).kept(count).sum())

@@ -1,5 +1,5 @@
 """Phase-based video motion magnification, the API: :class:`Magnifier` (streaming, causal
-filters), :func:`magnify` and :func:`magnify_with` (a clip in memory; the ideal filter in two
+filters) and :func:`magnify` (a clip in memory; the ideal filter in two
 passes, :mod:`.ideal`). The band edits themselves are the engine's (:mod:`.engine`)."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ import torch
 from torch import Tensor
 
 from ..core.spec import PyramidSpec
+from ..pyramid.module import SteerablePyramid
 from .engine import Magnification
 from .ideal import IdealMagnification
-from .options import MagnifyOptions, pyramid_spec
+from .options import MagnifyOptions, options_of
 
 IDEAL_NEEDS_THE_CLIP = (
     "filter='ideal' needs the whole clip (an FFT over time): use pk.magnify on a tensor, or a "
@@ -54,16 +55,19 @@ class Magnifier(Magnification):
     scales_per_octave : int
         Band levels per octave: 2 (half-octave) or 4 (quarter-octave) bands are narrower and
         carry larger magnifications before they break down (1: octave bands).
-    pyramid : PyramidSpec, optional
+    pyramid : PyramidSpec or SteerablePyramid, optional
         The pyramid as one spec (complex, decimated) instead of ``height``, ``orientations``,
         ``twidth`` and ``scales_per_octave``.
+    options : MagnifyOptions, optional
+        Every setting as one object, instead of the keywords (its ``filter`` must be causal,
+        its ``chunk_size`` is not used: the caller feeds the chunks).
     """
 
     def __init__(
         self,
-        alpha: float,
-        band: tuple[float, float],
-        fps: float,
+        alpha: float | None = None,
+        band: tuple[float, float] | None = None,
+        fps: float | None = None,
         *,
         filter: str = "butterworth",
         sigma: float = 0.0,
@@ -74,32 +78,32 @@ class Magnifier(Magnification):
         twidth: float = 1.0,
         backend: str = "auto",
         scales_per_octave: int = 1,
-        pyramid: PyramidSpec | None = None,
+        pyramid: PyramidSpec | SteerablePyramid | None = None,
+        options: MagnifyOptions | None = None,
     ) -> None:
         if filter == "ideal":  # said before any other setting is checked
             raise ValueError(IDEAL_NEEDS_THE_CLIP)
-        spec = pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave)
-        self._begin(
-            MagnifyOptions(alpha, band, fps, filter, sigma, attenuate, color, spec, backend)
-        )
+        settings = dict(
+            alpha=alpha, band=band, fps=fps, filter=filter, sigma=sigma, attenuate=attenuate,
+            color=color, height=height, orientations=orientations, twidth=twidth,
+            backend=backend, scales_per_octave=scales_per_octave, pyramid=pyramid,
+        )  # fmt: skip
+        self._begin(options_of(Magnifier.__init__, settings, options))
 
     @classmethod
     def from_options(cls, options: MagnifyOptions) -> Magnifier:
-        """A Magnifier of ready :class:`MagnifyOptions`.
+        """``Magnifier(options=options)``, kept for earlier callers.
 
         Parameters
         ----------
         options : MagnifyOptions
-            Every setting; ``filter`` must be causal, and ``chunk_size`` is not used (the
-            caller feeds the chunks).
+            Every setting (a causal filter).
 
         Returns
         -------
         Magnifier
         """
-        magnifier = cls.__new__(cls)
-        magnifier._begin(options)
-        return magnifier
+        return cls(options=options)
 
     def _begin(self, options: MagnifyOptions) -> None:
         """Start on ``options``, which must be MagnifyOptions of a causal filter."""
@@ -166,9 +170,9 @@ def _byte_span(t: Tensor) -> tuple[int, int]:
 def magnify(
     video: Tensor,
     *,
-    alpha: float,
-    band: tuple[float, float],
-    fps: float,
+    alpha: float | None = None,
+    band: tuple[float, float] | None = None,
+    fps: float | None = None,
     filter: str = "ideal",
     sigma: float = 0.0,
     attenuate: bool = False,
@@ -179,7 +183,8 @@ def magnify(
     backend: str = "auto",
     chunk_size: int = 32,
     scales_per_octave: int = 1,
-    pyramid: PyramidSpec | None = None,
+    pyramid: PyramidSpec | SteerablePyramid | None = None,
+    options: MagnifyOptions | None = None,
 ) -> Tensor:
     """Magnify the motions of a video in a temporal frequency band.
 
@@ -215,9 +220,12 @@ def magnify(
     scales_per_octave : int
         Band levels per octave: 2 (half-octave) or 4 (quarter-octave) bands carry larger
         magnifications before they break down (1: octave bands).
-    pyramid : PyramidSpec, optional
+    pyramid : PyramidSpec or SteerablePyramid, optional
         The pyramid as one spec (complex, decimated) instead of ``height``, ``orientations``,
         ``twidth`` and ``scales_per_octave``.
+    options : MagnifyOptions, optional
+        Every setting as one object (what the command line builds), instead of the keywords:
+        then leave those at their defaults.
 
     Returns
     -------
@@ -232,15 +240,16 @@ def magnify(
     >>> bool((out - still).abs().max() < 1e-5)
     True
     """
-    spec = pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave)
-    options = MagnifyOptions(
-        alpha, band, fps, filter, sigma, attenuate, color, spec, backend, chunk_size
+    settings = dict(
+        alpha=alpha, band=band, fps=fps, filter=filter, sigma=sigma, attenuate=attenuate,
+        color=color, height=height, orientations=orientations, twidth=twidth, backend=backend,
+        chunk_size=chunk_size, scales_per_octave=scales_per_octave, pyramid=pyramid,
     )  # fmt: skip
-    return magnify_with(video, options)
+    return _magnify_clip(video, options_of(magnify, settings, options))
 
 
 def magnify_with(video: Tensor, options: MagnifyOptions) -> Tensor:
-    """:func:`magnify` with ready :class:`MagnifyOptions` (what the command line builds).
+    """``magnify(video, options=options)``, kept for earlier callers.
 
     Parameters
     ----------
@@ -254,11 +263,14 @@ def magnify_with(video: Tensor, options: MagnifyOptions) -> Tensor:
     Tensor
         The magnified video, (T, C, H, W), not clamped.
     """
-    if not isinstance(options, MagnifyOptions):
-        raise TypeError(f"options must be MagnifyOptions, got {type(options).__name__}")
+    return magnify(video, options=options)
+
+
+def _magnify_clip(video: Tensor, options: MagnifyOptions) -> Tensor:
+    """The clip magnified chunk by chunk (the ideal filter in its two passes)."""
     count = video.shape[0] if isinstance(video, Tensor) and video.dim() == 4 else 0
     ideal = options.filter == "ideal"  # two passes over the clip, chunk by chunk (ideal.py)
-    magnifier = IdealMagnification(options, count) if ideal else Magnifier.from_options(options)
+    magnifier = IdealMagnification(options, count) if ideal else Magnifier(options=options)
     dtype = video.dtype if isinstance(video, Tensor) else None
     video = magnifier._check(video)
     if count == 1:

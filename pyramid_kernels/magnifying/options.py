@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 from dataclasses import dataclass
 
 from ..core.color import color_mode
 from ..core.spec import PyramidSpec
 from ..ops.backends import BACKENDS
+from ..pyramid.module import SteerablePyramid
 from .filters import is_number, make_filter
 
 COLORS = ("luminance", "rgb")
@@ -26,10 +28,11 @@ class MagnifyOptions:
     alpha, band, fps, filter, sigma, attenuate, color, backend, chunk_size
         As for :func:`pyramid_kernels.magnify`; ``alpha`` and ``sigma`` are stored as floats,
         ``band`` as a float pair.
-    pyramid : PyramidSpec
+    pyramid : PyramidSpec or SteerablePyramid
         The pyramid the bands come from: complex and decimated (its ``height``,
         ``orientations``, ``twidth`` and ``scales_per_octave`` count); magnification always
-        edits its tight, adjoint form, so ``tight_frame`` and ``synthesis`` are normalised.
+        edits its tight, adjoint form, so ``tight_frame`` and ``synthesis`` are normalised (a
+        SteerablePyramid gives its spec, as in :func:`pyramid_kernels.morph`).
     """
 
     alpha: float
@@ -67,8 +70,12 @@ class MagnifyOptions:
         if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
             raise ValueError(f"chunk_size must be an int >= 1, got {chunk!r}")
         spec = self.pyramid
+        if isinstance(spec, SteerablePyramid):  # pyramid= means the same as in pk.morph
+            spec = spec.spec
         if not isinstance(spec, PyramidSpec):
-            raise TypeError(f"pyramid must be a PyramidSpec, got {type(spec).__name__}")
+            raise TypeError(
+                f"pyramid must be a PyramidSpec or SteerablePyramid, got {type(spec).__name__}"
+            )
         if not (spec.is_complex and spec.downsample):
             raise ValueError(
                 "pyramid must be complex and decimated (is_complex=True, downsample=True): "
@@ -98,8 +105,8 @@ class MagnifyOptions:
 
 
 def pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave) -> PyramidSpec:
-    """``pyramid`` when given (then the four fields must be left at their defaults), else the
-    spec of the four keyword fields."""
+    """``pyramid`` (a PyramidSpec, or a SteerablePyramid's spec) when given (then the four
+    fields must be left at their defaults), else the spec of the four keyword fields."""
     fields = dict(
         height=height, orientations=orientations, twidth=twidth,
         scales_per_octave=scales_per_octave,
@@ -111,4 +118,30 @@ def pyramid_spec(pyramid, height, orientations, twidth, scales_per_octave) -> Py
         raise ValueError(
             f"pass either pyramid= or {', '.join(changed)}, not both: the spec already holds them"
         )
-    return pyramid
+    return pyramid.spec if isinstance(pyramid, SteerablePyramid) else pyramid
+
+
+def options_of(fn, settings: dict, options: MagnifyOptions | None) -> MagnifyOptions:
+    """``options``, or MagnifyOptions of ``fn``'s keyword ``settings`` (only one of the two):
+    how :func:`magnify` and :class:`Magnifier` take an options object."""
+    if options is not None:
+        if not isinstance(options, MagnifyOptions):
+            raise TypeError(f"options must be MagnifyOptions, got {type(options).__name__}")
+        defaults = inspect.signature(fn).parameters
+        changed = [name for name, value in settings.items() if value is not defaults[name].default
+                   and value != defaults[name].default]  # fmt: skip
+        if changed:
+            raise ValueError(f"pass either options= or {', '.join(changed)}, not both")
+        return options
+    missing = [name for name in ("alpha", "band", "fps") if settings[name] is None]
+    if missing:
+        raise TypeError(
+            f"missing {', '.join(missing)}: magnification needs alpha, band and fps (or "
+            "options=MagnifyOptions(...))"
+        )
+    spec = pyramid_spec(
+        settings["pyramid"], settings["height"], settings["orientations"], settings["twidth"],
+        settings["scales_per_octave"],
+    )  # fmt: skip
+    keep = {f.name for f in dataclasses.fields(MagnifyOptions)} - {"pyramid"}
+    return MagnifyOptions(**{k: v for k, v in settings.items() if k in keep}, pyramid=spec)

@@ -30,6 +30,7 @@ import torch
 from torch import Tensor, nn
 
 from ..core.sizing import group_budget, images_per_forward
+from ..core.spec import PyramidSpec
 from ..io.progress import Progress
 from ..models.class_names import (
     class_indices,
@@ -76,7 +77,7 @@ def morph(
     amplification: float | None = None,
     phase_step: float | None = None,
     budget: float | None = None,
-    pyramid: SteerablePyramid | None = None,
+    pyramid: SteerablePyramid | PyramidSpec | None = None,
     color: str | None = None,
     clamp: Sequence[float] | None = (0.0, 1.0),
     chunk_size: int | None = None,
@@ -128,8 +129,9 @@ def morph(
     budget : float or None
         Step control: the last frame's pixel L2 distance from the input (within 1e-3), found by
         a safeguarded root search (``morphing/budget.py``).
-    pyramid : SteerablePyramid or None
-        A complex pyramid for ``space="csp"`` (default ``SteerablePyramid(backend=backend)``).
+    pyramid : SteerablePyramid, PyramidSpec or None
+        A complex pyramid for ``space="csp"``, as a module or its spec (as in
+        :func:`pyramid_kernels.magnify`); default ``SteerablePyramid(backend=backend)``.
     color : {"rgb", "luminance"} or None
         Edit every channel, or the Y of YIQ only (chroma kept; needs 3 channels); None (the
         default): luminance for RGB images, every channel otherwise, as the command line.

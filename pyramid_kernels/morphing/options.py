@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from ..core.color import color_mode
+from ..core.spec import PyramidSpec
 from ..ops.backends import BACKENDS
 from ..pyramid.module import SteerablePyramid
 
@@ -42,8 +43,8 @@ class MorphOptions:
         As for :func:`pyramid_kernels.morph`.
     chunk_size, group_bytes : int or None
         As for :func:`pyramid_kernels.morph`.
-    pyramid : SteerablePyramid or None
-        As for :func:`pyramid_kernels.morph`.
+    pyramid : SteerablePyramid, PyramidSpec or None
+        As for :func:`pyramid_kernels.morph`; a spec is stored as its SteerablePyramid.
     backend : str
         As for :func:`pyramid_kernels.morph`.
     cuda_graph : bool or None
@@ -62,7 +63,7 @@ class MorphOptions:
     clamp: tuple[float, float] | None = (0.0, 1.0)
     chunk_size: int | None = None
     group_bytes: int | None = None
-    pyramid: SteerablePyramid | None = None
+    pyramid: SteerablePyramid | PyramidSpec | None = None
     backend: str = "auto"
     cuda_graph: bool | None = None
 
@@ -129,9 +130,14 @@ class MorphOptions:
                 "regime='frozen' without budget, or cuda_graph=None"
             )
         pyramid = self.pyramid
+        if isinstance(pyramid, PyramidSpec):  # pyramid= means the same as in pk.magnify
+            spec = {f.name: getattr(pyramid, f.name) for f in fields(PyramidSpec)}
+            pyramid = SteerablePyramid(**spec, backend=self.backend)
+            object.__setattr__(self, "pyramid", pyramid)
         if pyramid is not None and not isinstance(pyramid, SteerablePyramid):
             raise TypeError(
-                f"pyramid must be a pyramid_kernels.SteerablePyramid, got {type(pyramid)}"
+                "pyramid must be a pyramid_kernels.SteerablePyramid or PyramidSpec, got "
+                f"{type(pyramid)}"
             )
         if pyramid is not None and not pyramid.spec.is_complex:
             raise ValueError("pyramid must be complex (is_complex=True) for phase edits")

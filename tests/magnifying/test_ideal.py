@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import pyramid_kernels as pk
-from pyramid_kernels.magnifying import MagnifyOptions, magnify_with, synthetic
+from pyramid_kernels.magnifying import MagnifyOptions, synthetic
 from pyramid_kernels.magnifying import ideal as ideal_module
 from pyramid_kernels.magnifying.filters import IdealBandpass
 from pyramid_kernels.magnifying.ideal import IdealMagnification, whole_clip
@@ -50,8 +50,8 @@ def test_two_passes_give_the_whole_clip_frames(clip, color, extra, monkeypatch):
     assert 1 < magnifier.chunk_frames(clip) < clip.shape[0]  # two chunks or more
     reference = whole_clip(clip, options)
     assert (reference - clip).abs().max() > 1e-3  # it does magnify
-    torch.testing.assert_close(magnify_with(clip, options), reference, rtol=0, atol=1e-12)
-    single = magnify_with(clip.float(), options)
+    torch.testing.assert_close(pk.magnify(clip, options=options), reference, rtol=0, atol=1e-12)
+    single = pk.magnify(clip.float(), options=options)
     assert single.dtype == torch.float32
     assert (single.double() - reference).abs().max() < 1e-5
 

@@ -131,15 +131,15 @@ def test_streaming_in_any_chunks_gives_the_same_frames(photo, filter):
 def test_one_options_object_sets_magnify_and_the_magnifier(photo):
     """MagnifyOptions holds every setting once: pyramid=PyramidSpec(...) equals the keyword
     fields, magnify_with(options) equals magnify(**keywords), and mixing the two is refused."""
-    from pyramid_kernels.magnifying import MagnifyOptions, magnify_with
+    from pyramid_kernels.magnifying import MagnifyOptions
 
     video = synthetic.fourier_shift(photo, synthetic.oscillation(0.1, 2.0, FPS, 8)).float()
     spec = pk.PyramidSpec(height=2, orientations=4)
     keywords = pk.magnify(video, alpha=5, band=BAND, fps=FPS, height=2, orientations=4)
     assert torch.equal(pk.magnify(video, alpha=5, band=BAND, fps=FPS, pyramid=spec), keywords)
     options = MagnifyOptions(5, BAND, FPS, pyramid=spec)
-    assert torch.equal(magnify_with(video, options), keywords)
-    streamed = Magnifier.from_options(MagnifyOptions(5, BAND, FPS, "butterworth", pyramid=spec))
+    assert torch.equal(pk.magnify(video, options=options), keywords)
+    streamed = Magnifier(options=MagnifyOptions(5, BAND, FPS, "butterworth", pyramid=spec))
     fresh = Magnifier(5, BAND, FPS, height=2, orientations=4)
     assert torch.equal(streamed(video), fresh(video))
     with pytest.raises(ValueError, match="either pyramid= or orientations"):
@@ -147,7 +147,7 @@ def test_one_options_object_sets_magnify_and_the_magnifier(photo):
     with pytest.raises(ValueError, match="complex and decimated"):
         MagnifyOptions(5, BAND, FPS, pyramid=pk.PyramidSpec(is_complex=False))
     with pytest.raises(ValueError, match="needs the whole clip"):
-        Magnifier.from_options(options)
+        Magnifier(options=options)
     assert options.pyramid.tight_frame and options.alpha == 5.0 and options.band == BAND
 
 
@@ -331,8 +331,8 @@ def test_float64_and_smoothing(photo):
         (dict(sigma=-1.0), ValueError, "sigma must be"),
         (dict(filter="fir"), ValueError, "filter must be one of"),
     ],
-    ids=str,
-)
+    ids=lambda v: repr(v.get("video", v).shape) if isinstance(v, dict) and "video" in v else str(v),
+)  # a video by its shape: the same id in every pytest-xdist worker
 def test_bad_input_is_refused_with_the_reason(kwargs, error, message):
     args = dict(video=torch.rand(4, 1, 32, 32), alpha=10.0, band=(1.0, 3.0), fps=30.0) | kwargs
     with pytest.raises(error, match=message):
