@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.cpp csrc/*/*.cpp)
 demo: $(STAMP)
 	$(VENV)/bin/pyramid-kernels demo
 
+# in parallel on every core (pytest-xdist; each worker's torch gets its share of the cores),
+# the slowest tests listed at the end
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --durations=15
 
 bench: $(STAMP)
 	$(PY) bench/run.py

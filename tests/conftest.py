@@ -14,6 +14,13 @@ if not torch.cuda.is_available():
 
 import pyramid_kernels as pk  # noqa: E402  (after TRITON_INTERPRET)
 
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):  # pytest -n: the cores shared among workers
+    # this worker's torch and every process it starts (OMP_NUM_THREADS): OpenMP threads that
+    # outnumber the cores spin-wait on each other (a subprocess suite ran 7x slower)
+    share = max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ["OMP_NUM_THREADS"] = str(share)
+    torch.set_num_threads(share)
+
 FAST_BACKENDS = ["cpp", "triton"]
 DEVICE = {"torch": "cpu", "cpp": "cpu", "triton": "cuda" if torch.cuda.is_available() else "cpu"}
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}  # relative max error vs the reference

@@ -174,7 +174,7 @@ def test_compile_fullgraph_on_cuda(mode):
         c = pyr(x)
         return pyr.collapse(c.replace(bands=[2.0 * b for b in c.bands]))
 
-    torch._dynamo.reset()
+    torch.compiler.reset()
     compiled = torch.compile(roundtrip, fullgraph=True, mode=mode)
     for _ in range(3):  # reduce-overhead records a CUDA graph on the later calls
         x = torch.rand(4, 3, 64, 64, device="cuda")

@@ -101,7 +101,7 @@ def test_compile_fullgraph_matches_eager(backend):
         c = pyr(x)
         return pyr.collapse(c.replace(bands=[2.0 * b for b in c.bands]))
 
-    torch._dynamo.reset()
+    torch.compiler.reset()
     compiled = torch.compile(roundtrip, fullgraph=True, backend=backend)
     eager = roundtrip(x)
     out = compiled(x)

@@ -243,7 +243,7 @@ def test_model_compiles_exports_and_traces():
     x = torch.rand(2, 3, 32, 32, requires_grad=True)
     eager = model(x)
     (g_eager,) = torch.autograd.grad(eager.sum(), x)
-    torch._dynamo.reset()
+    torch.compiler.reset()
     compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
     out = compiled(x)
     (g_compiled,) = torch.autograd.grad(out.sum(), x)

@@ -255,7 +255,7 @@ def test_compile_fullgraph_with_the_triton_backend():
         c = pyr(x)
         return pyr.collapse(c.replace(bands=[2.0 * b for b in c.bands]))
 
-    torch._dynamo.reset()
+    torch.compiler.reset()
     compiled = torch.compile(roundtrip, fullgraph=True, backend="aot_eager")
     eager = roundtrip(x)
     assert torch.allclose(compiled(x), eager, atol=1e-5)
