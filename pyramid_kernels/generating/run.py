@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..core.options import check_options, keyword_defaults
 from ..io.progress import Progress
 from ..models.class_names import model_labels
 from ..morphing import MorphOptions, clear_cuda_graphs
@@ -274,13 +275,7 @@ def _options_of(settings: dict, morph_options: dict, options: GenerateOptions | 
         )
     if options is None:
         return GenerateOptions(**settings, morph=MorphOptions(**morph_options))
-    if not isinstance(options, GenerateOptions):
-        raise TypeError(f"options must be GenerateOptions, got {type(options).__name__}")
-    defaults = {f.name: f.default for f in dataclasses.fields(GenerateOptions)}
-    changed = [n for n, v in settings.items() if v is not defaults[n] and v != defaults[n]]
-    if changed or morph_options:
-        given = ", ".join([*changed, *morph_options])
-        raise ValueError(f"pass either options= or {given}, not both")
+    check_options(options, GenerateOptions, settings, keyword_defaults(generate), morph_options)
     return options
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 from dataclasses import dataclass
 
 from ..core.color import color_mode
+from ..core.options import check_options, keyword_defaults
 from ..core.spec import PyramidSpec
 from ..ops.backends import BACKENDS
 from ..pyramid.module import SteerablePyramid
@@ -125,13 +125,7 @@ def options_of(fn, settings: dict, options: MagnifyOptions | None) -> MagnifyOpt
     """``options``, or MagnifyOptions of ``fn``'s keyword ``settings`` (only one of the two):
     how :func:`magnify` and :class:`Magnifier` take an options object."""
     if options is not None:
-        if not isinstance(options, MagnifyOptions):
-            raise TypeError(f"options must be MagnifyOptions, got {type(options).__name__}")
-        defaults = inspect.signature(fn).parameters
-        changed = [name for name, value in settings.items() if value is not defaults[name].default
-                   and value != defaults[name].default]  # fmt: skip
-        if changed:
-            raise ValueError(f"pass either options= or {', '.join(changed)}, not both")
+        check_options(options, MagnifyOptions, settings, keyword_defaults(fn))
         return options
     missing = [name for name in ("alpha", "band", "fps") if settings[name] is None]
     if missing:

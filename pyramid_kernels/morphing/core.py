@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import inspect
 import itertools
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from ..core.options import check_options, keyword_defaults
 from ..core.sizing import group_budget, images_per_forward
 from ..core.spec import PyramidSpec
 from ..io.progress import Progress
@@ -53,13 +53,7 @@ def _options_of(settings: dict, options: MorphOptions | None) -> MorphOptions:
     """``options``, or MorphOptions of the keyword ``settings`` (only one of the two)."""
     if options is None:
         return MorphOptions(**settings)
-    if not isinstance(options, MorphOptions):
-        raise TypeError(f"options must be MorphOptions, got {type(options).__name__}")
-    defaults = inspect.signature(morph).parameters
-    changed = [name for name, value in settings.items() if value is not defaults[name].default
-               and value != defaults[name].default]  # fmt: skip
-    if changed:
-        raise ValueError(f"pass either options= or {', '.join(changed)}, not both")
+    check_options(options, MorphOptions, settings, keyword_defaults(morph))
     return options
 
 

@@ -112,3 +112,15 @@ def test_pyramid_means_the_same_in_morph_and_magnify():
     a = pk.morph(model, x, 1, steps=2, pyramid=spec).frames
     b = pk.morph(model, x, 1, steps=2, pyramid=module).frames
     assert torch.equal(a, b)
+
+
+def test_generate_takes_its_options_object(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16 * 16, 3)).eval()
+    x = torch.rand(2, 1, 16, 16)
+    options = pk.GenerateOptions(batch_size=2, pictures=(), morph=MorphOptions(steps=2))
+    with pytest.raises(ValueError, match="pass either options= or batch_size, budget"):
+        pk.generate(model, x, tmp_path / "refused", batch_size=3, budget=1.0, options=options)
+    assert not (tmp_path / "refused").exists()  # refused before any work
+    summary = pk.generate(model, x, tmp_path / "out", targets=1, options=options)
+    frames = pk.generating.load_frames(tmp_path / "out", "00000")
+    assert summary.morphed == 2 and frames.shape == (3, 1, 16, 16)  # steps=2 from the options
