@@ -4,12 +4,18 @@
 // form II, or the difference of two first-order low-passes), and the rotation of c by
 // alpha times the filtered phase (or by (1 + alpha) filtered - difference: attenuation).
 // One read of each coefficient and one write, the filter state in registers; float32 uses
-// vectorisable polynomial atan2 and sincos (errors below 2e-7 rad), float64 the libm ones.
+// vectorisable polynomial atan2 and sincos (polynomials.h, errors below 2e-7 rad), float64
+// the libm ones. With GCC on x86 (AVX2 + FMA), float32 runs on explicit vectors,
+// several interleaved (chain_vector.h), and the loops here take the remainder.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <torch/library.h>
 
 #include <cmath>
+#include <type_traits>
+
+#include "chain_vector.h"
+#include "polynomials.h"
 
 namespace {
 
@@ -19,17 +25,7 @@ constexpr int64_t kBlock = 256;  // coefficients per inner (vectorised) loop
 inline float fast_atan2(float y, float x) {
   const float ax = std::fabs(x), ay = std::fabs(y);
   const float big = ax > ay ? ax : ay, small = ax > ay ? ay : ax;  // not fmax: it vectorises
-  const float t = big > 0.0f ? small / big : 0.0f;
-  const float s = t * t;
-  float p = -0.0040540580f;
-  p = p * s + 0.0218612288f;
-  p = p * s - 0.0559098861f;
-  p = p * s + 0.0964200441f;
-  p = p * s - 0.1390853351f;
-  p = p * s + 0.1994653599f;
-  p = p * s - 0.3332985605f;
-  p = p * s + 0.9999993329f;
-  float r = p * t;
+  float r = pk_magnify::atan_unit(big > 0.0f ? small / big : 0.0f);
   r = ay > ax ? 1.57079632679f - r : r;
   r = x < 0.0f ? 3.14159265359f - r : r;
   return y < 0.0f ? -r : r;
@@ -38,18 +34,9 @@ inline float fast_atan2(float y, float x) {
 // (cos a, sin a) in float: reduction by multiples of pi/2 (Cody-Waite), polynomials on
 // [-pi/4, pi/4], quadrant swap.
 inline void fast_sincos(float a, float& c, float& s) {
-  const float q = (a * 0.63661977236f + 12582912.0f) - 12582912.0f;  // round to nearest
-  float r = a - q * 1.5707963705062866f;
-  r = r + q * 4.37113900018624283e-8f;
-  const float r2 = r * r;
-  float sp = -1.9515295891e-4f;
-  sp = sp * r2 + 8.3321608736e-3f;
-  sp = sp * r2 - 1.6666654611e-1f;
-  const float sr = r + r * r2 * sp;
-  float cp = 2.443315711809948e-5f;
-  cp = cp * r2 - 1.388731625493765e-3f;
-  cp = cp * r2 + 4.166664568298827e-2f;
-  const float cr = 1.0f - 0.5f * r2 + r2 * r2 * cp;
+  const float q = pk_magnify::quarter_turns(a);
+  float sr, cr;
+  pk_magnify::sincos_reduced(a, q, sr, cr);
   const int quadrant = static_cast<int>(q) & 3;
   const float sw_s = (quadrant & 1) ? cr : sr, sw_c = (quadrant & 1) ? sr : cr;
   s = (quadrant & 2) ? -sw_s : sw_s;
@@ -79,6 +66,7 @@ void run(const at::Tensor& coeffs, const at::Tensor& reference, at::Tensor& stat
   const T f2 = difference ? T(0) : T(filter[2]), f3 = difference ? T(0) : T(filter[3]);
   const T f4 = difference ? T(0) : T(filter[4]);
   const T gain = attenuate ? T(1 + alpha) : T(alpha), keep = attenuate ? T(1) : T(0);
+  const float fs[5] = {float(f0), float(f1), float(f2), float(f3), float(f4)};  // vector chain
   // captured by value and read through restrict pointers: the compiler keeps the filter
   // constants and pointers in registers instead of reloading them after every store
   at::parallel_for(0, n, 4 * kBlock, [=](int64_t begin, int64_t end) {
@@ -88,9 +76,18 @@ void run(const at::Tensor& coeffs, const at::Tensor& reference, at::Tensor& stat
     for (int64_t t = 0; t < frames; ++t) {
       const T* c = cp + 2 * t * n;  // out may be coeffs: no restrict on these two
       T* o = op + 2 * t * n;
+      int64_t start = begin;  // where the loops below begin: after the vector chain's steps
+#ifdef PK_VECTOR_CHAIN
+      if constexpr (std::is_same_v<T, float>) {
+        start = difference ? pk_magnify::vector_chain<true>(c, r, s1, s2, o, begin, end, fs,
+                                                            gain, keep)
+                           : pk_magnify::vector_chain<false>(c, r, s1, s2, o, begin, end, fs,
+                                                             gain, keep);
+      }
+#endif
       if (difference) {
 #pragma omp simd
-        for (int64_t i = begin; i < end; ++i) {
+        for (int64_t i = start; i < end; ++i) {
           const T re = c[2 * i], im = c[2 * i + 1], rr = r[2 * i], ri = r[2 * i + 1];
           const T delta = atan2_of(im * rr - re * ri, re * rr + im * ri);
           const T hi = s1[i] + f0 * (delta - s1[i]), lo = s2[i] + f1 * (delta - s2[i]);
@@ -103,7 +100,7 @@ void run(const at::Tensor& coeffs, const at::Tensor& reference, at::Tensor& stat
         }
       } else {
 #pragma omp simd
-        for (int64_t i = begin; i < end; ++i) {
+        for (int64_t i = start; i < end; ++i) {
           const T re = c[2 * i], im = c[2 * i + 1], rr = r[2 * i], ri = r[2 * i + 1];
           const T delta = atan2_of(im * rr - re * ri, re * rr + im * ri);
           const T y = f0 * delta + s1[i];

@@ -397,9 +397,9 @@ BLOCK_BUILT = "import sys; sys.modules['pyramid_kernels.ops._C'] = None  # an in
 @pytest.mark.slow
 def test_an_isolated_install_compiles_its_sources_on_first_use(tmp_path):
     """What a plain `pip install .` gets: build isolation hides torch from setup.py, so the
-    wheel holds no extension but csrc/ (as pyramid_kernels/csrc/); the installed package's
-    first CPU call compiles those sources once, later processes load the cached build, and
-    PYRAMID_KERNELS_MARCH compiles one of its own for that target."""
+    wheel holds no extension but csrc/'s sources and headers (as pyramid_kernels/csrc/); the
+    installed package's first CPU call compiles those sources once, later processes load the
+    cached build, and PYRAMID_KERNELS_MARCH compiles one of its own for that target."""
     import zipfile
 
     root = OPS.parents[1]
@@ -412,9 +412,8 @@ def test_an_isolated_install_compiles_its_sources_on_first_use(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert not [n for n in names if n.endswith((".so", ".pyd"))]  # no extension: torch hidden
     shipped = sorted(n.removeprefix("pyramid_kernels/csrc/") for n in names if "/csrc/" in n)
-    assert shipped == sorted(
-        str(p.relative_to(root / "csrc")) for p in (root / "csrc").rglob("*.cpp")
-    )
+    sources = [p for p in (root / "csrc").rglob("*") if p.suffix in (".cpp", ".h")]
+    assert shipped == sorted(str(p.relative_to(root / "csrc")) for p in sources)
     site = tmp_path / "site"
     installed = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
