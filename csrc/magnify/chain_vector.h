@@ -9,7 +9,8 @@
 // blends or bit operations with the same results.
 #pragma once
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__AVX2__) && defined(__FMA__)
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 9 && defined(__AVX2__) && \
+    defined(__FMA__)
 #define PK_VECTOR_CHAIN 1
 
 #include <cstdint>
