@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -24,7 +23,7 @@ from pyramid_kernels.ops.magnify import cpp
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from timing import cpu_build  # noqa: E402
+from timing import best_times, cpu_build  # noqa: E402
 
 SIZES = (131_072, 2_457_600)
 THREADS = (1, 2)
@@ -38,13 +37,11 @@ def ns_per_coefficient(n: int) -> float:
     c = torch.randn(1, n, dtype=torch.complex64, generator=generator)
     r = torch.randn(n, dtype=torch.complex64, generator=generator)
     state = torch.zeros(2, n)
-    cpp.magnify_iir(c, r, state, FILTER, False, 20.0, False, out=c)  # warm-up
-    best = float("inf")
-    for _ in range(CALLS):
-        start = time.perf_counter()
+
+    def call():
         cpp.magnify_iir(c, r, state, FILTER, False, 20.0, False, out=c)
-        best = min(best, time.perf_counter() - start)
-    return best * 1e9 / n
+
+    return best_times({"chain": call}, CALLS)["chain"] * 1e9 / n
 
 
 def main() -> Path:

@@ -46,16 +46,18 @@ constexpr Ints zipped(std::integer_sequence<int, I...>, int offset) {  // a0 b0 
 }
 constexpr auto kLanes = std::make_integer_sequence<int, kWidth>{};
 #ifdef __AVX512F__
-constexpr bool kPermuted = false;
 constexpr Ints kReal = lanes(kLanes, 2, 0), kImag = lanes(kLanes, 2, 1);
 constexpr Ints kZipLow = zipped(kLanes, 0), kZipHigh = zipped(kLanes, kWidth / 2);
-constexpr Ints kOrder = lanes(kLanes, 1, 0);
+inline Floats in_order(Floats v) { return v; }  // the state's lanes: already in order
 #else
-constexpr bool kPermuted = true;
 constexpr Ints kReal = {0, 2, 8, 10, 4, 6, 12, 14}, kImag = {1, 3, 9, 11, 5, 7, 13, 15};
 constexpr Ints kZipLow = {0, 8, 1, 9, 4, 12, 5, 13}, kZipHigh = {2, 10, 3, 11, 6, 14, 7, 15};
 constexpr Ints kOrder = {0, 1, 4, 5, 2, 3, 6, 7};
+inline Floats in_order(Floats v) {  // the state's lanes in the coefficients' order (or back)
+  return __builtin_shuffle(v, kOrder);
+}
 #endif
+constexpr Ints kSign = Ints{} + int32_t(0x80000000u);  // each lane's sign bit
 
 inline Floats load(const float* p) {
   Floats v;
@@ -63,24 +65,19 @@ inline Floats load(const float* p) {
   return v;
 }
 inline void store(float* p, Floats v) { std::memcpy(p, &v, sizeof v); }
-inline Floats in_order(Floats v) {  // the state's lanes in the coefficients' order (or back)
-  if constexpr (kPermuted) return __builtin_shuffle(v, kOrder);
-  return v;
-}
 inline Floats bits_as_floats(Ints v) { return (Floats)v; }  // a vector cast keeps the bits
 inline Ints float_bits(Floats v) { return (Ints)v; }
 
 // atan2(y, x) per lane: magnify.cpp's fast_atan2 (octant reduction, atan_unit). |x| and |y|
 // order as their bits, so max and min are integer ones; the last sign by a bit operation.
 inline Floats atan2_lanes(Floats y, Floats x) {
-  const Ints sign = Ints{} + int32_t(0x80000000u);
-  const Ints ix = float_bits(x) & ~sign, iy = float_bits(y) & ~sign;
+  const Ints ix = float_bits(x) & ~kSign, iy = float_bits(y) & ~kSign;
   const Floats big = bits_as_floats(ix > iy ? ix : iy), small = bits_as_floats(ix > iy ? iy : ix);
   const Floats t = bits_as_floats(float_bits(small / big) & (big > 0.0f));  // 0 where big = 0
   Floats r = atan_unit(t);
   r = iy > ix ? 1.57079632679f - r : r;
   r = x < 0.0f ? 3.14159265359f - r : r;
-  return bits_as_floats(float_bits(r) ^ ((y < 0.0f) & sign));
+  return bits_as_floats(float_bits(r) ^ ((y < 0.0f) & kSign));
 }
 
 // (cos a, sin a) per lane: magnify.cpp's fast_sincos (quadrant swap and signs from q's bits).
@@ -88,24 +85,23 @@ inline void sincos_lanes(Floats a, Floats& c, Floats& s) {
   const Floats q = quarter_turns(a);
   Floats sr, cr;
   sincos_reduced(a, q, sr, cr);
-  const Ints quadrant = __builtin_convertvector(q, Ints), sign = Ints{} + int32_t(0x80000000u);
+  const Ints quadrant = __builtin_convertvector(q, Ints);
   const Ints odd = (quadrant << 31) < 0;
   const Floats swapped_s = odd ? cr : sr, swapped_c = odd ? sr : cr;
-  s = bits_as_floats(float_bits(swapped_s) ^ ((quadrant << 30) & sign));
-  c = bits_as_floats(float_bits(swapped_c) ^ (((quadrant + 1) << 30) & sign));
+  s = bits_as_floats(float_bits(swapped_s) ^ ((quadrant << 30) & kSign));
+  c = bits_as_floats(float_bits(swapped_c) ^ (((quadrant + 1) << 30) & kSign));
 }
 
 // One frame of the chain over coefficients [begin, end) in steps of kWidth * kGroups; returns
 // where it stopped (the rest, fewer than a step, is the caller's). c and o may be the same.
-// filter: (b0, b1, b2, a1, a2) of the biquad, or (r_hi, r_lo) of the difference.
+// filter: five values, (b0, b1, b2, a1, a2) of the biquad or (r_hi, r_lo, 0, 0, 0) of the
+// difference.
 template <bool Difference>
 int64_t vector_chain(const float* c, const float* __restrict__ r, float* __restrict__ s1,
                      float* __restrict__ s2, float* o, int64_t begin, int64_t end,
                      const float* filter, float gain_, float keep_) {
-  const Floats f0 = Floats{} + filter[0], f1 = Floats{} + filter[1];
-  const Floats f2 = Floats{} + (Difference ? 0.0f : filter[2]);
-  const Floats f3 = Floats{} + (Difference ? 0.0f : filter[3]);
-  const Floats f4 = Floats{} + (Difference ? 0.0f : filter[4]);
+  const Floats f0 = Floats{} + filter[0], f1 = Floats{} + filter[1], f2 = Floats{} + filter[2];
+  const Floats f3 = Floats{} + filter[3], f4 = Floats{} + filter[4];
   const Floats gain = Floats{} + gain_, keep = Floats{} + keep_;
   constexpr int64_t step = kWidth * kGroups;
   int64_t i = begin;

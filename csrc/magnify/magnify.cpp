@@ -66,7 +66,7 @@ void run(const at::Tensor& coeffs, const at::Tensor& reference, at::Tensor& stat
   const T f2 = difference ? T(0) : T(filter[2]), f3 = difference ? T(0) : T(filter[3]);
   const T f4 = difference ? T(0) : T(filter[4]);
   const T gain = attenuate ? T(1 + alpha) : T(alpha), keep = attenuate ? T(1) : T(0);
-  const float fs[5] = {float(f0), float(f1), float(f2), float(f3), float(f4)};  // vector chain
+  const float fs[5] = {float(f0), float(f1), float(f2), float(f3), float(f4)};  // chain_vector.h
   // captured by value and read through restrict pointers: the compiler keeps the filter
   // constants and pointers in registers instead of reloading them after every store
   at::parallel_for(0, n, 4 * kBlock, [=](int64_t begin, int64_t end) {
